@@ -1,0 +1,65 @@
+#include "crypto/encoding.hpp"
+
+#include "crypto/error.hpp"
+
+#include <openssl/evp.h>
+
+namespace sceau::crypto {
+
+std::string to_hex(std::span<const std::uint8_t> data) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(data.size() * 2);
+    for (auto b : data) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 0x0f]);
+    }
+    return out;
+}
+
+std::string to_base64(std::span<const std::uint8_t> data) {
+    std::string out(4 * ((data.size() + 2) / 3), '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                            static_cast<int>(data.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+std::vector<std::uint8_t> from_base64(std::string_view text) {
+    std::string clean;
+    clean.reserve(text.size());
+    for (char c : text) {
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            clean.push_back(c);
+    }
+    if (clean.size() % 4 != 0)
+        throw error(errc::bad_encoding, "base64 length is not a multiple of four");
+
+    std::vector<std::uint8_t> out(clean.size() / 4 * 3);
+    int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
+                            static_cast<int>(clean.size()));
+    if (n < 0)
+        throw error(errc::bad_encoding, "invalid base64");
+
+    // EVP_DecodeBlock counts padding as zero bytes.
+    std::size_t padding = 0;
+    if (!clean.empty() && clean.back() == '=')
+        padding = clean.size() >= 2 && clean[clean.size() - 2] == '=' ? 2 : 1;
+    out.resize(static_cast<std::size_t>(n) - padding);
+    return out;
+}
+
+std::string to_base64url(std::span<const std::uint8_t> data) {
+    std::string out = to_base64(data);
+    while (!out.empty() && out.back() == '=')
+        out.pop_back();
+    for (char& c : out) {
+        if (c == '+')
+            c = '-';
+        else if (c == '/')
+            c = '_';
+    }
+    return out;
+}
+
+} // namespace sceau::crypto

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sceau::crypto {
+
+/// Lower-case hexadecimal.
+std::string to_hex(std::span<const std::uint8_t> data);
+
+/// Standard base64 (RFC 4648 section 4) on one line, with padding.
+std::string to_base64(std::span<const std::uint8_t> data);
+
+/// Decodes standard base64; white space is ignored. Throws error(bad_encoding).
+std::vector<std::uint8_t> from_base64(std::string_view text);
+
+/// base64url without padding (RFC 4648 section 5), for identifiers and tokens.
+std::string to_base64url(std::span<const std::uint8_t> data);
+
+inline std::span<const std::uint8_t> as_bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+} // namespace sceau::crypto

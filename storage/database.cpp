@@ -1,0 +1,563 @@
+#include "storage/database.hpp"
+
+#include "storage/migrations.hpp"
+
+#include <soci/connection-pool.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+#include <utility>
+
+namespace sceau::storage {
+namespace {
+
+std::string now_text() {
+    auto now = std::chrono::system_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+/// Maps a backend error to the kind callers act on; adds what we were doing.
+[[noreturn]] void rethrow(const soci::soci_error& e, std::string_view doing) {
+    auto kind = storage_error::kind::unavailable;
+    if (auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+        int primary = lite->result() & 0xff;
+        if (primary == SQLITE_CONSTRAINT)
+            kind = storage_error::kind::conflict;
+        else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+            kind = storage_error::kind::corrupt;
+    } else if (auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+        if (pg->sqlstate().rfind("23", 0) == 0) // integrity constraint violation
+            kind = storage_error::kind::conflict;
+    }
+    throw storage_error(kind, std::string(doing) + ": " + e.get_error_message());
+}
+
+// The cursor is the (created_at, id) of the last row of a page, opaque to clients.
+std::string make_cursor(const letter_record& last) {
+    std::string raw = last.created_at + "|" + last.id;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+    return out;
+}
+
+bool read_cursor(const std::string& cursor, std::string& created_at, std::string& id) {
+    if (cursor.size() % 2 != 0 || cursor.size() > 400)
+        return false;
+    std::string raw;
+    for (std::size_t i = 0; i < cursor.size(); i += 2) {
+        auto nibble = [](char c) -> int {
+            if (c >= '0' && c <= '9')
+                return c - '0';
+            if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+            return -1;
+        };
+        int hi = nibble(cursor[i]), lo = nibble(cursor[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        raw.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    auto bar = raw.find('|');
+    if (bar == std::string::npos)
+        return false;
+    created_at = raw.substr(0, bar);
+    id = raw.substr(bar + 1);
+    return true;
+}
+
+constexpr const char* letter_columns =
+    "id, sender_id, kind, status, created_at, reference, subject, recipient, "
+    "consent_reference, accept_deadline, qualified";
+
+letter_record letter_from_row(const soci::row& r) {
+    letter_record l;
+    l.id = r.get<std::string>(0);
+    l.sender_id = r.get<std::string>(1);
+    l.kind = r.get<std::string>(2);
+    l.status = r.get<std::string>(3);
+    l.created_at = r.get<std::string>(4);
+    l.reference = r.get<std::string>(5);
+    l.subject = r.get<std::string>(6);
+    l.recipient_json = r.get<std::string>(7);
+    l.consent_reference = r.get<std::string>(8);
+    l.accept_deadline = r.get_indicator(9) == soci::i_ok ? r.get<std::string>(9) : "";
+    l.qualified = r.get<int>(10) != 0;
+    return l;
+}
+
+sender_record sender_from_row(const soci::row& r) {
+    sender_record s;
+    s.id = r.get<std::string>(0);
+    s.name = r.get<std::string>(1);
+    s.email = r.get<std::string>(2);
+    s.company = r.get<std::string>(3);
+    s.identified_by = r.get<std::string>(4);
+    s.created_at = r.get<std::string>(5);
+    s.revoked_at = r.get_indicator(6) == soci::i_ok ? r.get<std::string>(6) : "";
+    return s;
+}
+
+constexpr const char* sender_columns =
+    "id, name, email, company, identified_by, created_at, revoked_at";
+
+} // namespace
+
+database::database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size)
+    : backend_(b)
+    , pool_(std::move(pool))
+    , pool_size_(size) {}
+
+database::~database() = default;
+
+std::unique_ptr<database> database::open(const std::string& connection, std::size_t pool_size) {
+    if (pool_size == 0)
+        pool_size = 1;
+    auto pool = std::make_unique<soci::connection_pool>(pool_size);
+    bool sqlite = connection.rfind("sqlite:", 0) == 0;
+    try {
+        for (std::size_t i = 0; i < pool_size; ++i) {
+            auto& sql = pool->at(i);
+            if (sqlite) {
+                sql.open(soci::sqlite3, "db=\"" + connection.substr(7) + "\" timeout=30");
+                // WAL for concurrent readers; FULL so that a commit survives power loss.
+                sql << "PRAGMA journal_mode=WAL";
+                sql << "PRAGMA synchronous=FULL";
+                sql << "PRAGMA foreign_keys=ON";
+                sql << "PRAGMA busy_timeout=30000";
+            } else {
+                sql.open(soci::postgresql, connection);
+            }
+        }
+    } catch (const soci::soci_error& e) {
+        throw storage_error(storage_error::kind::unavailable,
+                            "opening the database: " + std::string(e.get_error_message()));
+    }
+    return std::unique_ptr<database>(
+        new database(sqlite ? backend::sqlite : backend::postgresql, std::move(pool), pool_size));
+}
+
+int database::schema_version() {
+    try {
+        soci::session sql(*pool_);
+        int version = 0;
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
+        return ind == soci::i_ok ? version : 0;
+    } catch (const soci::soci_error&) {
+        return 0; // no table yet
+    }
+}
+
+int database::migrate() {
+    {
+        auto tx = begin();
+        *tx.session_ << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                        "applied_at TEXT NOT NULL)";
+        tx.commit();
+    }
+    for (const auto& m : migrations()) {
+        auto tx = begin();
+        auto& sql = *tx.session_;
+        int done = 0;
+        sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::into(done),
+            soci::use(m.version);
+        if (done)
+            continue;
+        try {
+            for (auto statement : backend_ == backend::sqlite ? m.sqlite : m.postgresql)
+                sql << std::string(statement);
+            std::string description(m.description);
+            std::string when = now_text();
+            sql << "INSERT INTO schema_migrations (version, description, applied_at) "
+                   "VALUES (:v, :d, :t)",
+                soci::use(m.version), soci::use(description), soci::use(when);
+        } catch (const soci::soci_error& e) {
+            rethrow(e, "migration " + std::to_string(m.version));
+        }
+        tx.commit();
+    }
+    return schema_version();
+}
+
+std::string database::backend_version() {
+    soci::session sql(*pool_);
+    std::string version;
+    if (backend_ == backend::sqlite)
+        sql << "SELECT 'SQLite ' || sqlite_version()", soci::into(version);
+    else
+        sql << "SELECT version()", soci::into(version);
+    return version;
+}
+
+bool database::ping() {
+    try {
+        soci::session sql(*pool_);
+        int one = 0;
+        sql << "SELECT 1", soci::into(one);
+        return one == 1;
+    } catch (const soci::soci_error&) {
+        return false;
+    }
+}
+
+void database::insert_sender(const sender_record& s, const std::string& api_key_hash) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO senders (id, name, email, company, identified_by, api_key_hash, "
+               "created_at) VALUES (:id, :name, :email, :company, :by, :hash, :at)",
+            soci::use(s.id), soci::use(s.name), soci::use(s.email), soci::use(s.company),
+            soci::use(s.identified_by), soci::use(api_key_hash), soci::use(s.created_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "adding a sender");
+    }
+}
+
+std::optional<sender_record> database::sender_by_key_hash(const std::string& api_key_hash) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << sender_columns
+                         << " FROM senders WHERE api_key_hash = :h",
+             soci::use(api_key_hash));
+        for (const auto& r : rows)
+            return sender_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "looking up an API key");
+    }
+}
+
+std::optional<sender_record> database::sender_by_id(const std::string& id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << sender_columns << " FROM senders WHERE id = :id",
+             soci::use(id));
+        for (const auto& r : rows)
+            return sender_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a sender");
+    }
+}
+
+std::vector<sender_record> database::senders() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << sender_columns << " FROM senders ORDER BY created_at, id");
+        std::vector<sender_record> out;
+        for (const auto& r : rows)
+            out.push_back(sender_from_row(r));
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "listing senders");
+    }
+}
+
+bool database::revoke_sender(const std::string& id, const std::string& when) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
+                            "AND revoked_at IS NULL",
+             soci::use(when), soci::use(id));
+        st.execute(true);
+        return st.get_affected_rows() > 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "revoking a sender");
+    }
+}
+
+void database::fill_details(soci::session& sql, letter_record& letter) {
+    soci::rowset<soci::row> docs =
+        (sql.prepare << "SELECT position, name, media_type, size, sha256, flags, stored "
+                        "FROM documents WHERE letter_id = :id ORDER BY position",
+         soci::use(letter.id));
+    for (const auto& r : docs) {
+        document_record d;
+        d.position = r.get<int>(0);
+        d.name = r.get<std::string>(1);
+        d.media_type = r.get<std::string>(2);
+        d.size = r.get<long long>(3);
+        d.sha256 = r.get<std::string>(4);
+        d.flags = r.get<std::string>(5);
+        d.stored = r.get<int>(6) != 0;
+        letter.documents.push_back(std::move(d));
+    }
+    soci::rowset<soci::row> evidence =
+        (sql.prepare << "SELECT id, event, event_time, created_at FROM evidence "
+                        "WHERE letter_id = :id ORDER BY created_at, id",
+         soci::use(letter.id));
+    for (const auto& r : evidence) {
+        evidence_record e;
+        e.id = r.get<std::string>(0);
+        e.letter_id = letter.id;
+        e.event = r.get<std::string>(1);
+        e.event_time = r.get<std::string>(2);
+        e.created_at = r.get<std::string>(3);
+        letter.evidence.push_back(std::move(e));
+    }
+}
+
+std::optional<letter_record> database::letter(const std::string& sender_id,
+                                              const std::string& id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << letter_columns
+                         << " FROM letters WHERE id = :id AND sender_id = :s",
+             soci::use(id), soci::use(sender_id));
+        std::optional<letter_record> out;
+        for (const auto& r : rows)
+            out = letter_from_row(r);
+        if (out)
+            fill_details(sql, *out);
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a letter");
+    }
+}
+
+letter_page database::letters(const std::string& sender_id, const letter_filter& filter) {
+    std::string after_time, after_id;
+    bool has_cursor = !filter.after.empty();
+    if (has_cursor && !read_cursor(filter.after, after_time, after_id))
+        throw std::invalid_argument("after: not a cursor of this API");
+    int limit = filter.limit;
+
+    try {
+        soci::session sql(*pool_);
+        // Newest first; the (created_at, id) pair orders rows made in the same millisecond.
+        std::string query = std::string("SELECT ") + letter_columns +
+                            " FROM letters WHERE sender_id = :s"
+                            " AND (:st = '' OR status = :st2)"
+                            " AND (:rf = '' OR reference = :rf2)"
+                            " AND (:c = '' OR created_at < :c2 OR (created_at = :c3 AND id < :i))"
+                            " ORDER BY created_at DESC, id DESC LIMIT :n";
+        int fetch = limit + 1;
+        soci::rowset<soci::row> rows =
+            (sql.prepare << query, soci::use(sender_id), soci::use(filter.status),
+             soci::use(filter.status), soci::use(filter.reference), soci::use(filter.reference),
+             soci::use(after_time), soci::use(after_time), soci::use(after_time),
+             soci::use(after_id), soci::use(fetch));
+        letter_page page;
+        for (const auto& r : rows)
+            page.letters.push_back(letter_from_row(r));
+        if (static_cast<int>(page.letters.size()) > limit) {
+            page.letters.pop_back();
+            page.next_cursor = make_cursor(page.letters.back());
+        }
+        for (auto& l : page.letters)
+            fill_details(sql, l);
+        return page;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "listing letters");
+    }
+}
+
+std::optional<evidence_record> database::evidence(const std::string& sender_id,
+                                                  const std::string& id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT e.id, e.letter_id, e.event, e.event_time, e.created_at, e.xml "
+                            "FROM evidence e JOIN letters l ON l.id = e.letter_id "
+                            "WHERE e.id = :id AND l.sender_id = :s",
+             soci::use(id), soci::use(sender_id));
+        for (const auto& r : rows) {
+            evidence_record e;
+            e.id = r.get<std::string>(0);
+            e.letter_id = r.get<std::string>(1);
+            e.event = r.get<std::string>(2);
+            e.event_time = r.get<std::string>(3);
+            e.created_at = r.get<std::string>(4);
+            e.xml = r.get<std::string>(5);
+            return e;
+        }
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading evidence");
+    }
+}
+
+std::optional<idempotency_record> database::idempotency(const std::string& sender_id,
+                                                        const std::string& key) {
+    try {
+        soci::session sql(*pool_);
+        idempotency_record r;
+        sql << "SELECT body_sha256, letter_id FROM idempotency_keys "
+               "WHERE sender_id = :s AND key = :k",
+            soci::into(r.body_sha256), soci::into(r.letter_id), soci::use(sender_id),
+            soci::use(key);
+        if (!sql.got_data())
+            return std::nullopt;
+        r.sender_id = sender_id;
+        r.key = key;
+        return r;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading an idempotency key");
+    }
+}
+
+bool database::blob_known(const std::string& sha256) {
+    try {
+        soci::session sql(*pool_);
+        int n = 0;
+        sql << "SELECT COUNT(*) FROM blobs WHERE sha256 = :h", soci::into(n), soci::use(sha256);
+        return n > 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "looking up a document");
+    }
+}
+
+std::int64_t database::count(const std::string& table) {
+    static const char* allowed[] = {"senders", "letters", "documents", "blobs", "evidence",
+                                    "idempotency_keys"};
+    bool ok = false;
+    for (auto* t : allowed)
+        ok = ok || table == t;
+    if (!ok)
+        throw std::invalid_argument("unknown table " + table);
+    try {
+        soci::session sql(*pool_);
+        long long n = 0;
+        sql << "SELECT COUNT(*) FROM " + table, soci::into(n);
+        return n;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "counting " + table);
+    }
+}
+
+database::transaction database::begin() { return transaction(*this); }
+
+database::transaction::transaction(database& db)
+    : write_lock_(db.write_mutex_, std::defer_lock) {
+    try {
+        session_ = std::make_unique<soci::session>(*db.pool_);
+        if (db.backend_ == backend::sqlite) {
+            write_lock_.lock();
+            *session_ << "BEGIN IMMEDIATE";
+        } else {
+            *session_ << "BEGIN";
+        }
+        open_ = true;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "starting a transaction");
+    }
+}
+
+database::transaction::transaction(transaction&& other) noexcept
+    : session_(std::move(other.session_))
+    , write_lock_(std::move(other.write_lock_))
+    , open_(std::exchange(other.open_, false)) {}
+
+database::transaction::~transaction() {
+    if (open_) {
+        try {
+            *session_ << "ROLLBACK";
+        } catch (...) {
+            // The connection is gone; the backend discards the transaction itself.
+        }
+    }
+}
+
+void database::transaction::insert_letter(const letter_record& l) {
+    try {
+        int qualified = l.qualified ? 1 : 0;
+        soci::indicator deadline = l.accept_deadline.empty() ? soci::i_null : soci::i_ok;
+        *session_ << "INSERT INTO letters (id, sender_id, kind, status, created_at, reference, "
+                     "subject, recipient, consent_reference, accept_deadline, qualified) VALUES "
+                     "(:id, :s, :k, :st, :c, :r, :sub, :rec, :con, :d, :q)",
+            soci::use(l.id), soci::use(l.sender_id), soci::use(l.kind), soci::use(l.status),
+            soci::use(l.created_at), soci::use(l.reference), soci::use(l.subject),
+            soci::use(l.recipient_json), soci::use(l.consent_reference),
+            soci::use(l.accept_deadline, deadline), soci::use(qualified);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a letter");
+    }
+}
+
+void database::transaction::insert_document(const std::string& letter_id,
+                                            const document_record& d) {
+    try {
+        int stored = d.stored ? 1 : 0;
+        long long size = d.size;
+        *session_ << "INSERT INTO documents (letter_id, position, name, media_type, size, "
+                     "sha256, flags, stored) VALUES (:l, :p, :n, :m, :s, :h, :f, :st)",
+            soci::use(letter_id), soci::use(d.position), soci::use(d.name),
+            soci::use(d.media_type), soci::use(size), soci::use(d.sha256), soci::use(d.flags),
+            soci::use(stored);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a document");
+    }
+}
+
+void database::transaction::insert_blob(const blob_record& b, const std::string& when) {
+    try {
+        long long size = b.size;
+        *session_ << "INSERT INTO blobs (sha256, size, stored_at) VALUES (:h, :s, :t) "
+                     "ON CONFLICT (sha256) DO NOTHING",
+            soci::use(b.sha256), soci::use(size), soci::use(when);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a document's bytes");
+    }
+}
+
+void database::transaction::insert_evidence(const evidence_record& e) {
+    try {
+        *session_ << "INSERT INTO evidence (id, letter_id, event, event_time, created_at, xml) "
+                     "VALUES (:id, :l, :e, :t, :c, :x)",
+            soci::use(e.id), soci::use(e.letter_id), soci::use(e.event), soci::use(e.event_time),
+            soci::use(e.created_at), soci::use(e.xml);
+    } catch (const soci::soci_error& ex) {
+        rethrow(ex, "storing evidence");
+    }
+}
+
+void database::transaction::insert_idempotency(const idempotency_record& r,
+                                               const std::string& when) {
+    try {
+        *session_ << "INSERT INTO idempotency_keys (sender_id, key, body_sha256, letter_id, "
+                     "created_at) VALUES (:s, :k, :h, :l, :t)",
+            soci::use(r.sender_id), soci::use(r.key), soci::use(r.body_sha256),
+            soci::use(r.letter_id), soci::use(when);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing an idempotency key");
+    }
+}
+
+void database::transaction::commit() {
+    try {
+        *session_ << "COMMIT";
+        open_ = false;
+        write_lock_ = {};
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "committing");
+    }
+}
+
+} // namespace sceau::storage

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "storage/records.hpp"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace soci {
+class connection_pool;
+class session;
+} // namespace soci
+
+namespace sceau::storage {
+
+/// A store failure, by kind, so that callers map it to an answer (503, 409, 404).
+class storage_error : public std::runtime_error {
+public:
+    enum class kind { unavailable, conflict, corrupt };
+
+    storage_error(kind k, const std::string& what)
+        : std::runtime_error(what)
+        , kind_(k) {}
+
+    kind which() const noexcept { return kind_; }
+
+private:
+    kind kind_;
+};
+
+struct letter_filter {
+    std::string status;
+    std::string reference;
+    std::string after; ///< opaque cursor from a previous page
+    int limit = 50;
+};
+
+struct letter_page {
+    std::vector<letter_record> letters;
+    std::string next_cursor; ///< empty on the last page
+};
+
+/// The relational store over SOCI: SQLite (file, WAL) or PostgreSQL. Thread-safe; each
+/// call takes a session from a pool.
+class database {
+public:
+    enum class backend { sqlite, postgresql };
+
+    /// `connection` is `sqlite:PATH` or a PostgreSQL connection string
+    /// (`postgresql://...` or `dbname=... host=...`).
+    static std::unique_ptr<database> open(const std::string& connection, std::size_t pool_size);
+    ~database();
+
+    /// Applies the migrations not yet applied, each in its own transaction. Returns the
+    /// schema version.
+    int migrate();
+    int schema_version();
+    backend kind() const noexcept { return backend_; }
+    std::string backend_version();
+    bool ping();
+
+    // Senders.
+    void insert_sender(const sender_record& sender, const std::string& api_key_hash);
+    std::optional<sender_record> sender_by_key_hash(const std::string& api_key_hash);
+    std::optional<sender_record> sender_by_id(const std::string& id);
+    std::vector<sender_record> senders();
+    bool revoke_sender(const std::string& id, const std::string& when);
+
+    // Reads scoped to a sender: another sender's rows are never returned.
+    std::optional<letter_record> letter(const std::string& sender_id, const std::string& id);
+    letter_page letters(const std::string& sender_id, const letter_filter& filter);
+    std::optional<evidence_record> evidence(const std::string& sender_id, const std::string& id);
+    std::optional<idempotency_record> idempotency(const std::string& sender_id,
+                                                  const std::string& key);
+    bool blob_known(const std::string& sha256);
+    std::int64_t count(const std::string& table);
+
+    /// One write transaction. Nothing is visible to others before commit(); destroying
+    /// it uncommitted rolls everything back.
+    class transaction {
+    public:
+        transaction(transaction&&) noexcept;
+        ~transaction();
+
+        void insert_letter(const letter_record& letter);
+        void insert_document(const std::string& letter_id, const document_record& document);
+        void insert_blob(const blob_record& blob, const std::string& when);
+        void insert_evidence(const evidence_record& evidence);
+        void insert_idempotency(const idempotency_record& record, const std::string& when);
+        void commit();
+
+    private:
+        friend class database;
+        transaction(database& db);
+
+        std::unique_ptr<soci::session> session_;
+        std::unique_lock<std::mutex> write_lock_;
+        bool open_ = false;
+    };
+
+    transaction begin();
+
+private:
+    database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size);
+    void fill_details(soci::session& sql, letter_record& letter);
+
+    backend backend_;
+    std::unique_ptr<soci::connection_pool> pool_;
+    std::size_t pool_size_;
+    std::mutex write_mutex_; ///< SQLite has one writer: take turns here, not in busy loops
+};
+
+} // namespace sceau::storage
