@@ -17,6 +17,25 @@ std::string to_hex(std::span<const std::uint8_t> data) {
     return out;
 }
 
+std::vector<std::uint8_t> from_hex(std::string_view text) {
+    if (text.size() % 2 != 0)
+        throw error(errc::bad_encoding, "odd number of hex digits");
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        throw error(errc::bad_encoding, "not a hex digit");
+    };
+    std::vector<std::uint8_t> out;
+    out.reserve(text.size() / 2);
+    for (std::size_t i = 0; i < text.size(); i += 2)
+        out.push_back(static_cast<std::uint8_t>(nibble(text[i]) * 16 + nibble(text[i + 1])));
+    return out;
+}
+
 std::string to_base64(std::span<const std::uint8_t> data) {
     std::string out(4 * ((data.size() + 2) / 3), '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),

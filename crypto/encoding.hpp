@@ -11,6 +11,9 @@ namespace sceau::crypto {
 /// Lower-case hexadecimal.
 std::string to_hex(std::span<const std::uint8_t> data);
 
+/// Decodes hexadecimal (either case). Throws error(bad_encoding).
+std::vector<std::uint8_t> from_hex(std::string_view text);
+
 /// Standard base64 (RFC 4648 section 4) on one line, with padding.
 std::string to_base64(std::span<const std::uint8_t> data);
 

@@ -1,0 +1,172 @@
+#include "crypto/xades.hpp"
+
+#include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
+#include "crypto/sha256.hpp"
+
+#include <xmlsec/crypto.h>
+#include <xmlsec/keys.h>
+#include <xmlsec/openssl/evp.h>
+#include <xmlsec/openssl/x509.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/transforms.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmltree.h>
+
+namespace sceau::crypto {
+namespace {
+
+constexpr const char* dsig_ns = "http://www.w3.org/2000/09/xmldsig#";
+constexpr const char* sha256_uri = "http://www.w3.org/2001/04/xmlenc#sha256";
+constexpr const char* exc_c14n_uri = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+struct dsig_ctx_deleter {
+    void operator()(xmlSecDSigCtx* ctx) const noexcept { xmlSecDSigCtxDestroy(ctx); }
+};
+using dsig_ctx_ptr = std::unique_ptr<xmlSecDSigCtx, dsig_ctx_deleter>;
+
+const xmlChar* x(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
+
+[[noreturn]] void signing_failed(const std::string& what) {
+    throw error(errc::signing_failed, what);
+}
+
+} // namespace
+
+xades_signer::xades_signer(const signer_identity& seal, timestamp_authority& tsa)
+    : key_(nullptr)
+    , tsa_(tsa) {
+    xml_library_init();
+    for (const auto& c : seal.chain)
+        chain_.push_back(clone(c.get()));
+    certificate_der_ = to_der(seal.certificate());
+
+    // The xmlsec key takes its own references to the OpenSSL key and certificates.
+    EVP_PKEY_up_ref(seal.key.get());
+    xmlSecKeyDataPtr value = xmlSecOpenSSLEvpKeyAdopt(seal.key.get());
+    if (!value) {
+        EVP_PKEY_free(seal.key.get());
+        signing_failed("the seal key is not usable by xmlsec");
+    }
+    key_ = xmlSecKeyCreate();
+    if (!key_ || xmlSecKeySetValue(key_, value) < 0) {
+        xmlSecKeyDataDestroy(value);
+        signing_failed("creating the xmlsec key");
+    }
+    xmlSecKeyDataPtr x509 = xmlSecKeyEnsureData(key_, xmlSecOpenSSLKeyDataX509Id);
+    if (!x509)
+        signing_failed("attaching certificates to the xmlsec key");
+    // KeyInfo carries the seal certificate and its intermediates, not the trust anchor.
+    for (const auto& c : chain_) {
+        if (X509_check_issued(c.get(), c.get()) == X509_V_OK && &c != &chain_.front())
+            continue;
+        if (xmlSecOpenSSLKeyDataX509AdoptCert(x509, clone(c.get()).release()) < 0)
+            signing_failed("attaching a certificate to the xmlsec key");
+    }
+}
+
+xades_signer::~xades_signer() {
+    if (key_)
+        xmlSecKeyDestroy(key_);
+}
+
+X509* xades_signer::certificate() const { return chain_.front().get(); }
+
+xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
+                                        std::chrono::system_clock::time_point now) {
+    xmlNode* root = xmlDocGetRootElement(doc);
+    if (!root)
+        signing_failed("empty document");
+
+    const std::string sig_id = "sig-" + id;
+    const std::string props_id = "sp-" + id;
+    const std::string ref_id = "ref-" + id;
+    bool ec = EVP_PKEY_base_id(X509_get0_pubkey(certificate())) == EVP_PKEY_EC;
+
+    // 1. ds:Signature template: the whole document (enveloped) and the signed properties.
+    xmlNode* sig = xmlSecTmplSignatureCreateNsPref(
+        doc, xmlSecTransformExclC14NId,
+        ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, x(sig_id.c_str()),
+        x("ds"));
+    if (!sig)
+        signing_failed("signature template");
+    xmlAddChild(root, sig);
+
+    xmlNode* doc_ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id,
+                                                       x(ref_id.c_str()), x(""), nullptr);
+    if (!doc_ref || !xmlSecTmplReferenceAddTransform(doc_ref, xmlSecTransformEnvelopedId) ||
+        !xmlSecTmplReferenceAddTransform(doc_ref, xmlSecTransformExclC14NId))
+        signing_failed("document reference");
+
+    std::string props_uri = "#" + props_id;
+    xmlNode* props_ref = xmlSecTmplSignatureAddReference(
+        sig, xmlSecTransformSha256Id, nullptr, x(props_uri.c_str()),
+        x(xades::signed_properties_type));
+    if (!props_ref || !xmlSecTmplReferenceAddTransform(props_ref, xmlSecTransformExclC14NId))
+        signing_failed("signed properties reference");
+
+    xmlNode* key_info = xmlSecTmplSignatureEnsureKeyInfo(sig, nullptr);
+    xmlNode* x509_data = key_info ? xmlSecTmplKeyInfoAddX509Data(key_info) : nullptr;
+    if (!x509_data || !xmlSecTmplX509DataAddCertificate(x509_data))
+        signing_failed("key info");
+
+    // 2. xades:QualifyingProperties (EN 319 132-1 clauses 5.2.1, 5.2.2, 5.2.4).
+    xmlNode* object = xmlSecTmplSignatureAddObject(sig, nullptr, nullptr, nullptr);
+    if (!object)
+        signing_failed("signature object");
+    xmlNode* qp = add_element(object, nullptr, "QualifyingProperties");
+    xmlNs* xa = xmlNewNs(qp, x(xades::ns), x("xades"));
+    xmlSetNs(qp, xa);
+    xmlNs* ds = xmlSearchNsByHref(doc, sig, x(dsig_ns));
+    set_attribute(qp, "Target", "#" + sig_id);
+
+    xmlNode* sp = add_element(qp, xa, "SignedProperties");
+    xmlAttr* sp_id = xmlSetProp(sp, x("Id"), x(props_id.c_str()));
+    xmlAddID(nullptr, doc, x(props_id.c_str()), sp_id); // so that "#sp-..." resolves
+
+    xmlNode* ssp = add_element(sp, xa, "SignedSignatureProperties");
+    auto whole_seconds = std::chrono::floor<std::chrono::seconds>(now);
+    std::string signing_time = format_utc(whole_seconds);
+    signing_time.replace(signing_time.size() - 5, 5, "Z"); // xsd:dateTime without .000
+    add_text_element(ssp, xa, "SigningTime", signing_time);
+
+    xmlNode* cert = add_element(add_element(ssp, xa, "SigningCertificateV2"), xa, "Cert");
+    xmlNode* digest = add_element(cert, xa, "CertDigest");
+    xmlNode* method = add_element(digest, ds, "DigestMethod");
+    set_attribute(method, "Algorithm", sha256_uri);
+    add_text_element(digest, ds, "DigestValue", to_base64(sha256::of(certificate_der_)));
+
+    xmlNode* sdop = add_element(sp, xa, "SignedDataObjectProperties");
+    xmlNode* format = add_element(sdop, xa, "DataObjectFormat");
+    set_attribute(format, "ObjectReference", "#" + ref_id);
+    add_text_element(format, xa, "MimeType", "text/xml");
+
+    // 3. Sign.
+    dsig_ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
+    if (!ctx)
+        signing_failed("signature context");
+    ctx->signKey = xmlSecKeyDuplicate(key_); // the context owns and destroys the copy
+    if (!ctx->signKey)
+        signing_failed("duplicating the seal key");
+    if (xmlSecDSigCtxSign(ctx.get(), sig) < 0 || ctx->status != xmlSecDSigStatusSucceeded)
+        throw_openssl(errc::signing_failed, "XML signature");
+
+    // 4. SignatureTimeStamp over the exclusive-canonical ds:SignatureValue
+    //    (EN 319 132-1 clause 5.3).
+    xmlNode* value = xmlSecFindNode(sig, x("SignatureValue"), x(dsig_ns));
+    if (!value)
+        signing_failed("no SignatureValue after signing");
+    auto stamp = tsa_.stamp(sha256::of(exclusive_c14n(doc, value)));
+
+    xmlNode* usp = add_element(add_element(qp, xa, "UnsignedProperties"), xa,
+                               "UnsignedSignatureProperties");
+    xmlNode* sts = add_element(usp, xa, "SignatureTimeStamp");
+    set_attribute(sts, "Id", "ts-" + id);
+    xmlNode* c14n = add_element(sts, ds, "CanonicalizationMethod");
+    set_attribute(c14n, "Algorithm", exc_c14n_uri);
+    add_text_element(sts, xa, "EncapsulatedTimeStamp", to_base64(stamp.der));
+
+    return {serialize(doc), std::move(stamp)};
+}
+
+} // namespace sceau::crypto

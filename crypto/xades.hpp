@@ -1,0 +1,50 @@
+#pragma once
+
+#include "crypto/certificate.hpp"
+#include "crypto/timestamp.hpp"
+#include "crypto/xml.hpp"
+
+#include <chrono>
+#include <string>
+
+struct _xmlSecKey;
+
+namespace sceau::crypto {
+
+/// XAdES namespaces and URIs (ETSI EN 319 132-1).
+namespace xades {
+inline constexpr const char* ns = "http://uri.etsi.org/01903/v1.3.2#";
+inline constexpr const char* signed_properties_type = "http://uri.etsi.org/01903#SignedProperties";
+} // namespace xades
+
+/// Seals XML documents with an enveloped XAdES baseline signature at level B-T
+/// (ETSI EN 319 132-1 clause 6): ECDSA or RSA with SHA-256, exclusive canonicalisation,
+/// SigningTime, SigningCertificateV2, DataObjectFormat, and a SignatureTimeStamp over
+/// the canonical SignatureValue. Thread-safe.
+class xades_signer {
+public:
+    xades_signer(const signer_identity& seal, timestamp_authority& tsa);
+    ~xades_signer();
+    xades_signer(const xades_signer&) = delete;
+    xades_signer& operator=(const xades_signer&) = delete;
+
+    struct sealed {
+        std::string bytes;         ///< the sealed document, as it must be stored and served
+        timestamp_token timestamp; ///< the SignatureTimeStamp
+    };
+
+    /// Appends the signature as the last child of the root element and returns the
+    /// serialised document. `id` names the signature (`Id` attributes derive from it).
+    /// Throws error(signing_failed) or a tsa_* error; on a throw nothing is usable.
+    sealed seal(xmlDoc* doc, const std::string& id, std::chrono::system_clock::time_point now);
+
+    X509* certificate() const;
+
+private:
+    _xmlSecKey* key_; ///< owned; duplicated for each signature
+    std::vector<x509_ptr> chain_;
+    bytes certificate_der_;
+    timestamp_authority& tsa_;
+};
+
+} // namespace sceau::crypto

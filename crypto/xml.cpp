@@ -1,0 +1,138 @@
+#include "crypto/xml.hpp"
+
+#include "crypto/error.hpp"
+
+#include <libxml/c14n.h>
+#include <libxml/parser.h>
+#include <libxml/xmlsave.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/errors.h>
+#include <xmlsec/xmlsec.h>
+
+#include <ctime>
+#include <mutex>
+
+namespace sceau::crypto {
+namespace {
+
+using xml_parser_ctxt_ptr = std::unique_ptr<xmlParserCtxt, c_deleter<xmlFreeParserCtxt>>;
+using xml_output_ptr = std::unique_ptr<xmlOutputBuffer, c_deleter<xmlOutputBufferClose>>;
+
+/// Refuses any DOCTYPE as soon as the parser sees it, before entities exist.
+void on_internal_subset(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
+    auto* parser = static_cast<xmlParserCtxtPtr>(ctx);
+    static_cast<bool*>(parser->_private)[0] = true;
+    xmlStopParser(parser);
+}
+
+void no_generic_errors(void*, const char*, ...) {}
+void no_structured_errors(void*, xmlErrorPtr) {}
+
+int subtree_visible(void* target, xmlNodePtr node, xmlNodePtr parent) {
+    // Namespace nodes share the layout of xmlNode up to `type`; their element is `parent`.
+    xmlNodePtr n = node != nullptr && node->type == XML_NAMESPACE_DECL ? parent : node;
+    for (; n != nullptr; n = n->parent) {
+        if (n == static_cast<xmlNodePtr>(target))
+            return 1;
+    }
+    return 0;
+}
+
+} // namespace
+
+void xml_library_init() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        xmlInitParser();
+        // Never print library diagnostics: errors travel as exceptions.
+        xmlSetGenericErrorFunc(nullptr, no_generic_errors);
+        xmlSetStructuredErrorFunc(nullptr, no_structured_errors);
+        xmlSecErrorsDefaultCallbackEnableOutput(0);
+        if (xmlSecInit() < 0 || xmlSecCheckVersion() != 1 || xmlSecCryptoAppInit(nullptr) < 0 ||
+            xmlSecCryptoInit() < 0)
+            throw error(errc::openssl_failure, "xmlsec1 initialisation failed");
+    });
+}
+
+xml_doc_ptr parse_xml(std::string_view data) {
+    xml_parser_ctxt_ptr ctxt(xmlNewParserCtxt());
+    if (!ctxt)
+        throw error(errc::xml_malformed, "no parser context");
+    bool saw_doctype = false;
+    ctxt->_private = &saw_doctype;
+    ctxt->sax->internalSubset = on_internal_subset;
+
+    // XML_PARSE_NONET: no network; without XML_PARSE_NOENT/DTDLOAD entities stay
+    // unexpanded and no external subset is read. The DOCTYPE hook refuses the rest.
+    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    xml_doc_ptr doc(xmlCtxtReadMemory(ctxt.get(), data.data(), static_cast<int>(data.size()),
+                                      nullptr, nullptr, options));
+    if (saw_doctype)
+        throw error(errc::xml_forbidden_construct, "a DOCTYPE is not allowed");
+    if (!doc || !ctxt->wellFormed)
+        throw error(errc::xml_malformed, "not well-formed XML");
+    return doc;
+}
+
+std::string serialize(xmlDoc* doc) {
+    xmlChar* data = nullptr;
+    int size = 0;
+    xmlDocDumpMemoryEnc(doc, &data, &size, "UTF-8");
+    if (!data)
+        throw error(errc::xml_malformed, "serialising XML");
+    std::string out(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+    xmlFree(data);
+    return out;
+}
+
+std::string exclusive_c14n(xmlDoc* doc, xmlNode* node) {
+    xml_output_ptr out(xmlAllocOutputBuffer(nullptr));
+    if (!out)
+        throw error(errc::xml_malformed, "c14n buffer");
+    if (xmlC14NExecute(doc, subtree_visible, node, XML_C14N_EXCLUSIVE_1_0, nullptr, 0,
+                       out.get()) < 0)
+        throw error(errc::xml_malformed, "exclusive canonicalisation failed");
+    xmlOutputBufferFlush(out.get());
+    const xmlChar* content = xmlOutputBufferGetContent(out.get());
+    return std::string(reinterpret_cast<const char*>(content), xmlOutputBufferGetSize(out.get()));
+}
+
+xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name) {
+    // Not xmlNewChild: with a null namespace it would inherit the parent's, and local
+    // elements of unqualified schemas must stay in no namespace.
+    std::string n(name);
+    xmlNode* node =
+        xmlNewDocNode(parent->doc, ns, reinterpret_cast<const xmlChar*>(n.c_str()), nullptr);
+    if (!node)
+        throw error(errc::xml_malformed, "creating element " + n);
+    return xmlAddChild(parent, node);
+}
+
+xmlNode* add_text_element(xmlNode* parent, xmlNs* ns, std::string_view name,
+                          std::string_view text) {
+    xmlNode* node = add_element(parent, ns, name);
+    // A text node holds the characters as they are; serialisation escapes them.
+    std::string t(text);
+    xmlNodeAddContent(node, reinterpret_cast<const xmlChar*>(t.c_str()));
+    return node;
+}
+
+void set_attribute(xmlNode* node, std::string_view name, std::string_view value) {
+    std::string n(name), v(value);
+    xmlSetProp(node, reinterpret_cast<const xmlChar*>(n.c_str()),
+               reinterpret_cast<const xmlChar*>(v.c_str()));
+}
+
+std::string format_utc(std::chrono::system_clock::time_point t) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+} // namespace sceau::crypto

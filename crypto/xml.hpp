@@ -1,0 +1,40 @@
+#pragma once
+
+#include "crypto/openssl.hpp"
+
+#include <libxml/tree.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sceau::crypto {
+
+using xml_doc_ptr = std::unique_ptr<xmlDoc, c_deleter<xmlFreeDoc>>;
+
+/// Initialises libxml2, xmlsec1 and its OpenSSL back-end once per process. Call it from
+/// the main thread before any other thread touches XML.
+void xml_library_init();
+
+/// Parses XML the safe way: no network, no DTD loading, no entity substitution, and any
+/// DOCTYPE refused outright (error xml_forbidden_construct). Comments are kept as nodes;
+/// callers that read identity values must read whole text. Size-limited by the caller.
+xml_doc_ptr parse_xml(std::string_view data);
+
+/// The document as UTF-8 bytes with an XML declaration, exactly as later served.
+std::string serialize(xmlDoc* doc);
+
+/// Exclusive XML canonicalisation 1.0 (without comments) of `node` and its descendants.
+std::string exclusive_c14n(xmlDoc* doc, xmlNode* node);
+
+/// Text helpers for building documents with the tree API.
+xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name);
+xmlNode* add_text_element(xmlNode* parent, xmlNs* ns, std::string_view name,
+                          std::string_view text);
+void set_attribute(xmlNode* node, std::string_view name, std::string_view value);
+
+/// An RFC 3339 / xsd:dateTime text in UTC with milliseconds: 2026-12-03T10:15:02.113Z.
+std::string format_utc(std::chrono::system_clock::time_point t);
+
+} // namespace sceau::crypto

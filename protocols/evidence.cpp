@@ -1,0 +1,166 @@
+#include "protocols/evidence.hpp"
+
+#include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
+
+namespace sceau::protocols {
+namespace {
+
+using crypto::add_element;
+using crypto::add_text_element;
+using crypto::set_attribute;
+
+const xmlChar* x(std::string_view s) { return reinterpret_cast<const xmlChar*>(s.data()); }
+
+struct namespaces {
+    xmlNs* ev;
+    xmlNs* saml;
+    xmlNs* ds;
+    xmlNs* sc;
+};
+
+void add_identity(xmlNode* parent, const namespaces& ns, const party& p) {
+    if (p.attributes.empty())
+        return;
+    xmlNode* identity = add_element(parent, ns.ev, "Identity");
+    for (const auto& [name, value] : p.attributes) {
+        xmlNode* attribute = add_element(identity, ns.saml, "Attribute");
+        set_attribute(attribute, "Name", name);
+        set_attribute(attribute, "NameFormat", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri");
+        add_text_element(attribute, ns.saml, "AttributeValue", value);
+    }
+}
+
+// UserDetailsType: Identity?, Identifier?, AssuranceLevelsDetails? (EN 319 522-3).
+void add_user(xmlNode* parent, const namespaces& ns, std::string_view element, const party& p) {
+    xmlNode* details = add_element(parent, ns.ev, element);
+    add_identity(details, ns, p);
+    if (!p.email.empty()) {
+        xmlNode* id = add_text_element(details, nullptr, "Identifier", p.email);
+        set_attribute(id, "IdentifierSchemeName", "mailto");
+    }
+    if (!p.assurance_level.empty()) {
+        xmlNode* levels = add_element(details, nullptr, "AssuranceLevelsDetails");
+        xmlNode* global = add_element(levels, nullptr, "GlobalAssuranceLevel");
+        add_text_element(global, nullptr, "AssuranceLevel", p.assurance_level);
+        if (!p.assurance_policy.empty())
+            add_text_element(global, nullptr, "PolicyIDDetails", p.assurance_policy);
+        xmlNode* authn = add_element(levels, ns.ev, "AuthenticationDetails");
+        add_text_element(authn, nullptr, "AuthenticationTime", p.authentication_time);
+        add_text_element(authn, nullptr, "AuthenticationMethod", p.authentication_method);
+    }
+}
+
+xmlNode* add_extension(xmlNode* extensions, const namespaces& ns, std::string_view name,
+                       std::string_view value) {
+    xmlNode* extension = add_element(extensions, ns.ev, "Extension");
+    set_attribute(extension, "isCritical", "false");
+    return add_text_element(extension, ns.sc, name, value);
+}
+
+} // namespace
+
+std::string event_imprint_text(const evidence_draft& d) {
+    std::string text = "sceau-event-v1\n";
+    text += "evidence " + d.id + "\n";
+    text += "event " + std::string(uri::event_prefix) + d.event + "\n";
+    text += "letter " + d.letter_id + "\n";
+    for (std::size_t i = 0; i < d.parts.size(); ++i)
+        text += "part " + std::to_string(i + 1) + " " + d.parts[i].sha256_hex + "\n";
+    return text;
+}
+
+crypto::xml_doc_ptr build_evidence(const evidence_draft& d, const std::string& event_time,
+                                   const std::vector<std::uint8_t>& event_timestamp_der) {
+    crypto::xml_doc_ptr doc(xmlNewDoc(x("1.0")));
+    xmlNode* root = xmlNewDocNode(doc.get(), nullptr, x("Evidence"), nullptr);
+    xmlDocSetRootElement(doc.get(), root);
+
+    // Global elements are qualified, local children are not (the schema has no
+    // elementFormDefault): hence ns.ev on some elements and nullptr on others.
+    namespaces ns{};
+    ns.ev = xmlNewNs(root, x(uri::evidence_ns), x("ev"));
+    ns.saml = xmlNewNs(root, x(uri::saml_ns), x("saml"));
+    ns.ds = xmlNewNs(root, x("http://www.w3.org/2000/09/xmldsig#"), x("ds"));
+    ns.sc = xmlNewNs(root, x(uri::sceau_ns), x("sc"));
+    xmlSetNs(root, ns.ev);
+    set_attribute(root, "version", "EN319522v1.2.1");
+    set_attribute(root, "Id", "evidence-" + d.id);
+
+    add_text_element(root, ns.ev, "EvidenceIdentifier", d.id);
+    add_text_element(root, ns.ev, "ERDSEventId", std::string(uri::event_prefix) + d.event);
+
+    if (!d.reasons.empty()) {
+        xmlNode* reasons = add_element(root, ns.ev, "EventReasons");
+        for (const auto& r : d.reasons) {
+            xmlNode* reason = add_element(reasons, ns.ev, "EventReason");
+            add_text_element(reason, nullptr, "Code", r.code);
+            add_text_element(reason, nullptr, "Details", r.details);
+        }
+    }
+
+    add_text_element(root, nullptr, "EventTime", event_time);
+
+    if (!d.policies.empty()) {
+        xmlNode* policy = add_element(root, ns.ev, "EvidenceIssuerPolicyID");
+        for (const auto& p : d.policies)
+            add_text_element(policy, nullptr, "PolicyID", p);
+    }
+
+    xmlNode* issuer = add_element(root, ns.ev, "EvidenceIssuerDetails");
+    add_identity(issuer, ns, d.issuer);
+
+    add_user(root, ns, "SenderDetails", d.sender);
+    add_user(root, ns, "RecipientDetails", d.recipient);
+
+    if (d.event == event::submission_acceptance || d.event == event::submission_rejection)
+        add_text_element(root, ns.ev, "SubmissionTime", event_time);
+    add_text_element(root, ns.ev, "MessageIdentifier", d.letter_id);
+
+    if (!d.parts.empty()) {
+        xmlNode* content = add_element(root, ns.ev, "UserContentInfo");
+        add_text_element(content, nullptr, "ComposingParts", std::to_string(d.parts.size()));
+        xmlNode* parts = add_element(content, ns.ev, "PartsInfo");
+        for (const auto& p : d.parts) {
+            xmlNode* part = add_element(parts, ns.ev, "PartInfo");
+            add_text_element(part, nullptr, "Identifier", p.identifier);
+            add_text_element(part, nullptr, "ContentType", p.content_type);
+            xmlNode* method = add_element(part, ns.ds, "DigestMethod");
+            set_attribute(method, "Algorithm", uri::sha256);
+            auto raw = crypto::from_hex(p.sha256_hex);
+            add_text_element(part, ns.ds, "DigestValue", crypto::to_base64(raw));
+        }
+    }
+
+    xmlNode* extensions = add_element(root, ns.ev, "Extensions");
+    xmlNode* stamp = add_extension(extensions, ns, "EventTimeStamp",
+                                   crypto::to_base64(event_timestamp_der));
+    set_attribute(stamp, "Imprint", "sceau-event-v1");
+    add_extension(extensions, ns, "Qualified", d.qualified ? "true" : "false");
+    add_extension(extensions, ns, "ConsignmentMode", uri::consent_mode);
+    if (!d.consent_reference.empty())
+        add_extension(extensions, ns, "ConsentReference", d.consent_reference);
+    for (const auto& [part, flag] : d.part_flags) {
+        xmlNode* f = add_extension(extensions, ns, "ContentFlag", flag);
+        set_attribute(f, "Part", part);
+    }
+    return doc;
+}
+
+party recipient_party(const recipient& r) {
+    party p;
+    if (!r.family_name.empty())
+        p.attributes.emplace_back(uri::family_name, r.family_name);
+    if (!r.given_name.empty())
+        p.attributes.emplace_back(uri::given_name, r.given_name);
+    if (!r.birth_date.empty())
+        p.attributes.emplace_back(uri::birth_date, r.birth_date);
+    if (!r.person_identifier.empty())
+        p.attributes.emplace_back(uri::person_identifier, r.person_identifier);
+    if (!r.legal_name.empty())
+        p.attributes.emplace_back(uri::legal_name, r.legal_name);
+    p.email = r.email;
+    return p;
+}
+
+} // namespace sceau::protocols

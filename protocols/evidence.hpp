@@ -1,0 +1,90 @@
+#pragma once
+
+#include "crypto/xml.hpp"
+#include "protocols/letter.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sceau::protocols {
+
+/// URIs of ETSI EN 319 522 and eIDAS that evidence records use.
+namespace uri {
+inline constexpr std::string_view evidence_ns = "http://uri.etsi.org/19522/v1#";
+inline constexpr std::string_view saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion";
+inline constexpr std::string_view event_prefix = "http://uri.etsi.org/19522/Event/";
+inline constexpr std::string_view consent_mode = "http://uri.etsi.org/19522/v1#/consignment/consent";
+inline constexpr std::string_view family_name =
+    "http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName";
+inline constexpr std::string_view given_name =
+    "http://eidas.europa.eu/attributes/naturalperson/CurrentGivenName";
+inline constexpr std::string_view birth_date =
+    "http://eidas.europa.eu/attributes/naturalperson/DateOfBirth";
+inline constexpr std::string_view person_identifier =
+    "http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier";
+inline constexpr std::string_view legal_name =
+    "http://eidas.europa.eu/attributes/legalperson/LegalName";
+inline constexpr std::string_view legal_person_identifier =
+    "http://eidas.europa.eu/attributes/legalperson/LegalPersonIdentifier";
+/// X.520 commonName (SAML X.500 attribute profile): a name given as one string.
+inline constexpr std::string_view common_name = "urn:oid:2.5.4.3";
+/// Sceau's own extension elements inside ev:Extension.
+inline constexpr std::string_view sceau_ns = "urn:sceau:evidence:1";
+inline constexpr std::string_view sha256 = "http://www.w3.org/2001/04/xmlenc#sha256";
+} // namespace uri
+
+/// Evidence events of EN 319 522-2 that Sceau issues.
+namespace event {
+inline constexpr std::string_view submission_acceptance = "SubmissionAcceptance";
+inline constexpr std::string_view submission_rejection = "SubmissionRejection";
+} // namespace event
+
+/// Who a record names: identity attributes (name URI, value), an e-mail address, and
+/// optionally how that party was authenticated.
+struct party {
+    std::vector<std::pair<std::string, std::string>> attributes;
+    std::string email;
+    std::string assurance_level;     ///< URI; empty when unknown
+    std::string assurance_policy;    ///< free text describing how the level was reached
+    std::string authentication_method; ///< URI
+    std::string authentication_time;   ///< xsd:dateTime
+};
+
+struct evidence_part {
+    std::string identifier;   ///< position and sanitised name
+    std::string content_type;
+    std::string sha256_hex;
+};
+
+/// Everything a record says, before it is sealed.
+struct evidence_draft {
+    std::string id;         ///< evd_...
+    std::string event;      ///< an event:: name
+    std::vector<policy_violation> reasons;
+    std::vector<std::string> policies; ///< EvidenceIssuerPolicyID values
+    party issuer;
+    party sender;
+    party recipient;
+    std::string letter_id;  ///< MessageIdentifier
+    std::vector<evidence_part> parts;
+    bool qualified = false;
+    std::string consent_reference;
+    std::vector<std::pair<std::string, std::string>> part_flags; ///< (identifier, flag)
+};
+
+/// The text whose SHA-256 the event time-stamp covers: it binds the record's id, event,
+/// letter and document digests. Documented in docs/evidence-profile.md so that anyone
+/// can recompute it from a record.
+std::string event_imprint_text(const evidence_draft& draft);
+
+/// Builds the EN 319 522-3 Evidence element, without signature. `event_time` is the
+/// genTime of `event_timestamp_der`, the token over event_imprint_text().
+crypto::xml_doc_ptr build_evidence(const evidence_draft& draft, const std::string& event_time,
+                                   const std::vector<std::uint8_t>& event_timestamp_der);
+
+/// The party of a recipient as named by the sender.
+party recipient_party(const recipient& r);
+
+} // namespace sceau::protocols
