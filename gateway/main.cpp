@@ -1,1 +1,201 @@
-int main() { return 0; }
+// sceau: the gateway's one executable. `serve` runs the HTTP API; `sender` manages the
+// senders' accounts; `version` prints the versions of the libraries linked in.
+
+#include "crypto/random.hpp"
+#include "crypto/xml.hpp"
+#include "gateway/app.hpp"
+#include "gateway/config.hpp"
+#include "gateway/logging.hpp"
+#include "gateway/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <libxml/xmlversion.h>
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <xmlsec/version.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+using namespace sceau;
+using namespace sceau::gateway;
+
+namespace {
+
+struct common_options {
+    std::string config_file;
+    std::string data_dir;
+};
+
+void add_common(CLI::App* cmd, common_options& o) {
+    cmd->add_option("--config", o.config_file, "TOML configuration file (default: none)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--data", o.data_dir, "data directory (overrides storage.data_dir)");
+}
+
+config load_config(const common_options& o) {
+    config c = o.config_file.empty() ? config::defaults() : config::load(o.config_file);
+    if (!o.data_dir.empty())
+        c.storage.data_dir = o.data_dir;
+    return c;
+}
+
+std::string now_text() { return crypto::format_utc(std::chrono::system_clock::now()); }
+
+std::vector<std::pair<std::string, std::string>> library_versions() {
+    return {{"openssl", OpenSSL_version(OPENSSL_VERSION)},
+            {"libxml2", LIBXML_DOTTED_VERSION},
+            {"xmlsec1", XMLSEC_VERSION},
+            {"sqlite", sqlite3_libversion()}};
+}
+
+int serve(const common_options& o, const std::string& listen, const std::string& ready_file) {
+    auto cfg = load_config(o);
+    if (!listen.empty()) {
+        split_listen(listen);
+        cfg.server.listen = listen;
+    }
+    setup_logging(cfg.log.level, cfg.log.format);
+    log_event(log_level::info, "starting",
+              {{"version", SCEAU_VERSION},
+               {"openssl", OpenSSL_version(OPENSSL_VERSION)},
+               {"libxml2", LIBXML_DOTTED_VERSION},
+               {"xmlsec1", XMLSEC_VERSION},
+               {"sqlite", sqlite3_libversion()}});
+
+    auto a = app::open(cfg);
+    log_event(log_level::info, "store", {{"backend", a->db().backend_version()},
+                                         {"schema", std::to_string(a->db().schema_version())},
+                                         {"data", cfg.storage.data_dir.string()}});
+    if (a->sample_keys())
+        log_event(log_level::warn, "sample-keys",
+                  {{"message", "running on the SAMPLE keys of certs-sample: for tests and demos "
+                               "only; every evidence record is marked as not qualified"}});
+    if (cfg.tsa.url.empty())
+        log_event(log_level::warn, "builtin-tsa",
+                  {{"message", "time-stamps come from the built-in TSA, which is not qualified"}});
+
+    server s(*a, cfg);
+    s.bind();
+    auto [host, _] = split_listen(cfg.server.listen);
+    auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                 std::to_string(s.port());
+    log_event(log_level::info, "listening", {{"address", where}});
+    if (!ready_file.empty()) {
+        // Written once listening, renamed into place so that readers never see half of it.
+        auto temporary = ready_file + ".tmp";
+        std::ofstream(temporary) << where << "\n";
+        std::filesystem::rename(temporary, ready_file);
+    }
+    s.run();
+    log_event(log_level::info, "stopped", {});
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App cli{"Sceau: electronic registered delivery gateway"};
+    cli.require_subcommand(1);
+    common_options common;
+
+    auto* serve_cmd = cli.add_subcommand("serve", "run the HTTP API");
+    add_common(serve_cmd, common);
+    std::string listen, ready_file;
+    serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
+    serve_cmd->add_option("--ready-file", ready_file,
+                          "write the bound HOST:PORT to this file once listening");
+
+    auto* sender_cmd = cli.add_subcommand("sender", "manage senders and their API keys");
+    sender_cmd->require_subcommand(1);
+    auto* add_cmd = sender_cmd->add_subcommand("add", "create a sender; prints only its API key");
+    add_common(add_cmd, common);
+    std::string name, email, company, identified_by = "unspecified";
+    add_cmd->add_option("--name", name, "the sender's name")->required();
+    add_cmd->add_option("--email", email, "the sender's e-mail address")->required();
+    add_cmd->add_option("--company", company, "the sender's company");
+    add_cmd->add_option("--identified-by", identified_by,
+                        "how the operator identified the sender (recorded in evidence)");
+    auto* list_cmd = sender_cmd->add_subcommand("list", "list senders");
+    add_common(list_cmd, common);
+    bool as_json = false;
+    list_cmd->add_flag("--json", as_json, "print JSON");
+    auto* revoke_cmd = sender_cmd->add_subcommand("revoke", "revoke a sender's API key");
+    add_common(revoke_cmd, common);
+    std::string revoke_id;
+    revoke_cmd->add_option("id", revoke_id, "the sender id (snd_...)")->required();
+
+    auto* version_cmd = cli.add_subcommand("version", "print versions");
+
+    CLI11_PARSE(cli, argc, argv);
+
+    try {
+        if (serve_cmd->parsed())
+            return serve(common, listen, ready_file);
+
+        if (version_cmd->parsed()) {
+            std::cout << "sceau " << SCEAU_VERSION << "\n";
+            for (const auto& [lib, v] : library_versions())
+                std::cout << lib << " " << v << "\n";
+            return 0;
+        }
+
+        auto cfg = load_config(common);
+        auto db = app::open_database(cfg);
+        if (add_cmd->parsed()) {
+            if (name.empty() || name.size() > 200 || email.size() > 254 ||
+                email.find('@') == std::string::npos || company.size() > 200 ||
+                identified_by.size() > 500)
+                throw std::invalid_argument("name, email, company or identified-by is not valid");
+            storage::sender_record s;
+            s.id = crypto::random_id("snd_");
+            s.name = name;
+            s.email = email;
+            s.company = company;
+            s.identified_by = identified_by;
+            s.created_at = now_text();
+            auto key = new_api_key();
+            db->insert_sender(s, api_key_hash(key));
+            std::cerr << "created sender " << s.id << "; its API key is shown once:\n";
+            std::cout << key << std::endl; // only the key on standard output
+            return 0;
+        }
+        if (list_cmd->parsed()) {
+            auto all = db->senders();
+            if (as_json) {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& s : all)
+                    out.push_back({{"id", s.id}, {"name", s.name}, {"email", s.email},
+                                   {"company", s.company}, {"identified_by", s.identified_by},
+                                   {"created_at", s.created_at},
+                                   {"revoked_at", s.revoked_at.empty() ? nlohmann::json(nullptr)
+                                                                       : nlohmann::json(s.revoked_at)}});
+                std::cout << out.dump(2) << "\n";
+            } else {
+                for (const auto& s : all)
+                    std::cout << s.id << "\t" << s.name << "\t" << s.email << "\t"
+                              << (s.revoked_at.empty() ? "active" : "revoked " + s.revoked_at)
+                              << "\n";
+            }
+            return 0;
+        }
+        if (revoke_cmd->parsed()) {
+            if (!db->sender_by_id(revoke_id)) {
+                std::cerr << "no sender " << revoke_id << "\n";
+                return 1;
+            }
+            if (!db->revoke_sender(revoke_id, now_text()))
+                std::cerr << "sender " << revoke_id << " was already revoked\n";
+            else
+                std::cerr << "revoked " << revoke_id << "\n";
+            return 0;
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "sceau: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,109 @@
+#include "gateway/app.hpp"
+
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/tsp_client.hpp"
+#include "gateway/sample_pki.hpp"
+
+#include <thread>
+
+namespace sceau::gateway {
+namespace {
+
+std::string pem_of(const std::filesystem::path& path, std::string_view fallback) {
+    return path.empty() ? std::string(fallback) : crypto::read_small_file(path);
+}
+
+std::vector<crypto::x509_ptr> certificates_of(const std::filesystem::path& path) {
+    return crypto::certificates_from_pem(crypto::read_small_file(path));
+}
+
+} // namespace
+
+std::string api_key_hash(const std::string& key) {
+    return crypto::to_hex(crypto::sha256::of(key));
+}
+
+std::string new_api_key() { return "sk_" + crypto::to_base64url(crypto::random_bytes(32)); }
+
+std::unique_ptr<storage::database> app::open_database(const config& cfg) {
+    std::filesystem::create_directories(cfg.storage.data_dir);
+    unsigned threads = cfg.server.threads ? cfg.server.threads
+                                          : 2 * std::max(1u, std::thread::hardware_concurrency());
+    auto db = storage::database::open(cfg.database_url(), threads + 2);
+    db->migrate();
+    return db;
+}
+
+std::unique_ptr<app> app::open(const config& cfg) {
+    crypto::xml_library_init();
+    std::unique_ptr<app> a(new app());
+    a->config_ = cfg;
+    a->db_ = open_database(cfg);
+    a->blobs_ = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
+    a->blobs_->sweep_temporary();
+
+    // The seal. Without a configured one, the sample's: loudly not qualified.
+    auto root_pem = std::string(sample_pki::root_certificate());
+    auto seal = crypto::signer_identity::from_pem(
+        pem_of(cfg.seal.key, sample_pki::seal_key()),
+        pem_of(cfg.seal.certificate, sample_pki::seal_certificate()));
+    auto sample_root = crypto::certificates_from_pem(root_pem);
+    auto sample_fingerprint = crypto::fingerprint_sha256(sample_root.front().get());
+    a->sample_keys_ = cfg.seal.key.empty();
+    for (const auto& c : seal.chain)
+        a->sample_keys_ = a->sample_keys_ || crypto::fingerprint_sha256(c.get()) == sample_fingerprint ||
+                          X509_check_issued(sample_root.front().get(), c.get()) == X509_V_OK;
+
+    std::vector<crypto::x509_ptr> anchors;
+    if (!cfg.seal.trust_anchor.empty())
+        anchors = certificates_of(cfg.seal.trust_anchor);
+    else
+        anchors = crypto::certificates_from_pem(root_pem);
+    for (const auto& c : seal.chain)
+        a->seal_chain_pem_.push_back(crypto::to_pem(c.get()));
+    for (const auto& c : anchors)
+        a->anchors_pem_.push_back(crypto::to_pem(c.get()));
+
+    // The time-stamping authority: external when configured, else the built-in one.
+    crypto::clock_fn clock = [] { return std::chrono::system_clock::now(); };
+    if (!cfg.tsa.url.empty()) {
+        crypto::rfc3161_client::options o;
+        o.url = cfg.tsa.url;
+        o.timeout = cfg.tsa.timeout;
+        o.trust.anchors = certificates_of(cfg.tsa.trust_anchors);
+        if (!cfg.tsa.certificates.empty())
+            o.trust.known_tsa_certificates = certificates_of(cfg.tsa.certificates);
+        o.trust.policy_oid = cfg.tsa.policy;
+        o.qualified = cfg.tsa.qualified;
+        a->tsa_ = std::make_unique<crypto::rfc3161_client>(std::move(o));
+    } else {
+        auto identity = crypto::signer_identity::from_pem(
+            pem_of(cfg.tsa.builtin_key, sample_pki::tsa_key()),
+            pem_of(cfg.tsa.builtin_certificate, sample_pki::tsa_certificate()));
+        a->tsa_ = std::make_unique<crypto::builtin_tsa>(std::move(identity),
+                                                        cfg.tsa.builtin_policy, clock);
+    }
+    for (const auto& c : a->tsa_->certificates())
+        a->tsa_pem_.push_back(crypto::to_pem(c.get()));
+    a->qualified_ = !a->sample_keys_ && a->tsa_->qualified();
+
+    a->signer_ = std::make_unique<crypto::xades_signer>(seal, *a->tsa_);
+    a->sealer_ = std::make_unique<protocols::evidence_sealer>(*a->tsa_, *a->signer_, clock);
+
+    protocols::provider_info provider;
+    provider.name = cfg.provider.name;
+    provider.policies = cfg.provider.policies;
+    if (a->sample_keys_)
+        provider.policies.emplace_back("urn:sceau:policy:sample-keys:not-qualified");
+    provider.qualified = a->qualified_;
+    protocols::deposit_policy policy;
+    policy.allowed_media_types = cfg.deposit.allowed_media_types;
+    a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
+                                                                std::move(provider),
+                                                                std::move(policy));
+    return a;
+}
+
+} // namespace sceau::gateway

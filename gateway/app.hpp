@@ -1,0 +1,68 @@
+#pragma once
+
+#include "crypto/certificate.hpp"
+#include "crypto/timestamp.hpp"
+#include "crypto/xades.hpp"
+#include "gateway/config.hpp"
+#include "protocols/deposit.hpp"
+#include "protocols/sealer.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/database.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sceau::gateway {
+
+/// Everything a running gateway holds: the store, the keys, the services. Built once at
+/// start; handlers read it from every thread.
+class app {
+public:
+    /// Opens the data directory and the database (running migrations), loads the keys,
+    /// and checks them. Throws with a clear message on any problem.
+    static std::unique_ptr<app> open(const config& cfg);
+
+    /// Only the database, migrated: what `sceau sender` needs.
+    static std::unique_ptr<storage::database> open_database(const config& cfg);
+
+    const config& settings() const { return config_; }
+    storage::database& db() { return *db_; }
+    storage::blob_store& blobs() { return *blobs_; }
+    protocols::deposit_service& deposits() { return *deposits_; }
+    crypto::timestamp_authority& tsa() { return *tsa_; }
+
+    /// True when the seal is the sample one: evidence is then marked not qualified.
+    bool sample_keys() const { return sample_keys_; }
+    bool qualified() const { return qualified_; }
+
+    /// PEM texts for GET /v1/trust.
+    const std::vector<std::string>& seal_chain_pem() const { return seal_chain_pem_; }
+    const std::vector<std::string>& tsa_certificates_pem() const { return tsa_pem_; }
+    const std::vector<std::string>& trust_anchors_pem() const { return anchors_pem_; }
+
+private:
+    app() = default;
+
+    config config_;
+    std::unique_ptr<storage::database> db_;
+    std::unique_ptr<storage::blob_store> blobs_;
+    std::unique_ptr<crypto::timestamp_authority> tsa_;
+    std::unique_ptr<crypto::xades_signer> signer_;
+    std::unique_ptr<protocols::evidence_sealer> sealer_;
+    std::unique_ptr<protocols::deposit_service> deposits_;
+    bool sample_keys_ = false;
+    bool qualified_ = false;
+    std::vector<std::string> seal_chain_pem_;
+    std::vector<std::string> tsa_pem_;
+    std::vector<std::string> anchors_pem_;
+};
+
+/// Hash under which an API key is stored: SHA-256, hex. Keys are 256-bit random, so a
+/// fast hash is enough; the key itself is never stored or logged.
+std::string api_key_hash(const std::string& key);
+
+/// A new API key: "sk_" and 32 random bytes in base64url.
+std::string new_api_key();
+
+} // namespace sceau::gateway

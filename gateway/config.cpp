@@ -1,0 +1,215 @@
+#include "gateway/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <set>
+
+namespace sceau::gateway {
+namespace {
+
+using namespace std::string_literals;
+
+/// Reads one section, remembering which keys it consumed so that leftovers are errors.
+class section_reader {
+public:
+    section_reader(const toml::table& root, std::string name)
+        : name_(std::move(name)) {
+        if (auto* node = root.get(name_)) {
+            table_ = node->as_table();
+            if (!table_)
+                throw config_error("[" + name_ + "] must be a table");
+        }
+    }
+
+    ~section_reader() noexcept(false) {
+        if (!table_ || std::uncaught_exceptions() > 0)
+            return;
+        for (const auto& [key, value] : *table_) {
+            if (!seen_.count(std::string(key.str())))
+                throw config_error("unknown key " + name_ + "." + std::string(key.str()));
+        }
+    }
+
+    template <typename T>
+    void read(const char* key, T& out) {
+        seen_.insert(key);
+        if (!table_)
+            return;
+        auto* node = table_->get(key);
+        if (!node)
+            return;
+        if constexpr (std::is_same_v<T, std::string>) {
+            auto v = node->value<std::string>();
+            if (!v)
+                fail(key, "a string");
+            out = *v;
+        } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+            auto v = node->value<std::string>();
+            if (!v)
+                fail(key, "a path string");
+            out = *v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+            auto v = node->value<bool>();
+            if (!v)
+                fail(key, "true or false");
+            out = *v;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            auto* array = node->as_array();
+            if (!array)
+                fail(key, "an array of strings");
+            out.clear();
+            for (const auto& item : *array) {
+                auto v = item.value<std::string>();
+                if (!v)
+                    fail(key, "an array of strings");
+                out.push_back(*v);
+            }
+        } else if constexpr (std::is_integral_v<T>) {
+            auto v = node->value<std::int64_t>();
+            if (!v || *v < 0)
+                fail(key, "a non-negative integer");
+            out = static_cast<T>(*v);
+        } else {
+            // std::chrono durations, written as integers in their unit
+            auto v = node->value<std::int64_t>();
+            if (!v || *v <= 0)
+                fail(key, "a positive integer");
+            out = T(*v);
+        }
+    }
+
+private:
+    [[noreturn]] void fail(const char* key, const char* what) {
+        throw config_error(name_ + "." + key + " must be " + what);
+    }
+
+    std::string name_;
+    const toml::table* table_ = nullptr;
+    std::set<std::string> seen_;
+};
+
+} // namespace
+
+config config::load(const std::filesystem::path& file) {
+    toml::table root;
+    try {
+        root = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+        throw config_error(file.string() + ": " + std::string(e.description()));
+    }
+    static const std::set<std::string> sections = {"server", "storage", "limits", "provider",
+                                                   "seal",   "tsa",     "deposit", "log"};
+    for (const auto& [key, value] : root) {
+        if (!sections.count(std::string(key.str())))
+            throw config_error("unknown section [" + std::string(key.str()) + "]");
+    }
+
+    config c;
+    {
+        section_reader s(root, "server");
+        s.read("listen", c.server.listen);
+        s.read("threads", c.server.threads);
+        s.read("public_url", c.server.public_url);
+    }
+    {
+        section_reader s(root, "storage");
+        s.read("data_dir", c.storage.data_dir);
+        s.read("database", c.storage.database);
+    }
+    {
+        section_reader s(root, "limits");
+        auto& l = c.limits;
+        s.read("max_body_bytes", l.max_body_bytes);
+        s.read("max_document_bytes", l.max_document_bytes);
+        s.read("max_documents", l.max_documents);
+        s.read("max_parts", l.max_parts);
+        s.read("max_letter_bytes", l.max_letter_bytes);
+        s.read("max_header_bytes", l.max_header_bytes);
+        s.read("max_part_header_bytes", l.max_part_header_bytes);
+        s.read("header_timeout_seconds", l.header_timeout);
+        s.read("idle_timeout_seconds", l.idle_timeout);
+        s.read("request_timeout_seconds", l.request_timeout);
+        s.read("keep_alive_timeout_seconds", l.keep_alive_timeout);
+        s.read("max_connections", l.max_connections);
+    }
+    {
+        section_reader s(root, "provider");
+        s.read("name", c.provider.name);
+        s.read("policies", c.provider.policies);
+    }
+    {
+        section_reader s(root, "seal");
+        s.read("key", c.seal.key);
+        s.read("certificate", c.seal.certificate);
+        s.read("trust_anchor", c.seal.trust_anchor);
+    }
+    {
+        section_reader s(root, "tsa");
+        auto& t = c.tsa;
+        s.read("url", t.url);
+        s.read("timeout_ms", t.timeout);
+        s.read("policy", t.policy);
+        s.read("trust_anchors", t.trust_anchors);
+        s.read("certificates", t.certificates);
+        s.read("qualified", t.qualified);
+        s.read("builtin_key", t.builtin_key);
+        s.read("builtin_certificate", t.builtin_certificate);
+        s.read("builtin_policy", t.builtin_policy);
+        s.read("retry_after_seconds", t.retry_after_seconds);
+    }
+    {
+        section_reader s(root, "deposit");
+        s.read("allowed_media_types", c.deposit.allowed_media_types);
+    }
+    {
+        section_reader s(root, "log");
+        s.read("level", c.log.level);
+        s.read("format", c.log.format);
+    }
+
+    // Paths in the file are relative to the file.
+    auto base = file.parent_path();
+    for (auto* p : {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
+                    &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key,
+                    &c.tsa.builtin_certificate}) {
+        if (!p->empty() && p->is_relative())
+            *p = base / *p;
+    }
+    if (c.seal.key.empty() != c.seal.certificate.empty())
+        throw config_error("seal.key and seal.certificate go together");
+    if (c.tsa.builtin_key.empty() != c.tsa.builtin_certificate.empty())
+        throw config_error("tsa.builtin_key and tsa.builtin_certificate go together");
+    if (!c.tsa.url.empty() && c.tsa.trust_anchors.empty())
+        throw config_error("tsa.url needs tsa.trust_anchors");
+    split_listen(c.server.listen);
+    return c;
+}
+
+std::string config::database_url() const {
+    if (!storage.database.empty())
+        return storage.database;
+    return "sqlite:" + (storage.data_dir / "sceau.db").string();
+}
+
+std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
+        throw config_error("listen must be HOST:PORT, not \"" + listen + "\"");
+    auto host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    unsigned long port = 0;
+    try {
+        std::size_t used = 0;
+        port = std::stoul(listen.substr(colon + 1), &used);
+        if (used != listen.size() - colon - 1)
+            throw std::invalid_argument("port");
+    } catch (const std::exception&) {
+        throw config_error("listen port is not a number: \"" + listen + "\"");
+    }
+    if (port > 65535)
+        throw config_error("listen port is out of range");
+    return {host, static_cast<unsigned short>(port)};
+}
+
+} // namespace sceau::gateway

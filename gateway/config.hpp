@@ -1,0 +1,94 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sceau::gateway {
+
+/// Every setting of the gateway. Each member's initialiser is its embedded default;
+/// docs/configuration.md documents each key of the TOML file.
+struct config {
+    struct server_section {
+        std::string listen = "127.0.0.1:8080";
+        unsigned threads = 0;       ///< 0: twice the number of cores
+        std::string public_url;     ///< base of links in answers; empty: from `listen`
+    } server;
+
+    struct storage_section {
+        std::filesystem::path data_dir = "data";
+        std::string database;       ///< empty: sqlite:DATA_DIR/sceau.db
+    } storage;
+
+    struct limits_section {
+        std::uint64_t max_body_bytes = 256ull << 20;   ///< one deposit request
+        std::uint64_t max_document_bytes = 256ull << 20;
+        std::size_t max_documents = 20;
+        std::size_t max_parts = 32;
+        std::size_t max_letter_bytes = 64 << 10;       ///< the `letter` JSON part
+        std::size_t max_header_bytes = 16 << 10;       ///< request line and headers
+        std::size_t max_part_header_bytes = 8 << 10;
+        std::chrono::seconds header_timeout{15};       ///< to receive the headers
+        std::chrono::seconds idle_timeout{30};         ///< between two body reads
+        std::chrono::seconds request_timeout{900};     ///< a whole request
+        std::chrono::seconds keep_alive_timeout{60};
+        std::size_t max_connections = 1024;
+    } limits;
+
+    struct provider_section {
+        std::string name = "Sceau demo provider";
+        std::vector<std::string> policies = {"urn:sceau:policy:erds:1"};
+    } provider;
+
+    struct seal_section {
+        std::filesystem::path key;         ///< PEM; empty: the sample seal
+        std::filesystem::path certificate; ///< PEM chain, seal first
+        std::filesystem::path trust_anchor;
+    } seal;
+
+    struct tsa_section {
+        std::string url;                   ///< empty: the built-in TSA
+        std::chrono::milliseconds timeout{10000};
+        std::string policy;                ///< required TSA policy OID; empty: any
+        std::filesystem::path trust_anchors;
+        std::filesystem::path certificates; ///< known TSA certificates (tokens without)
+        bool qualified = false;
+        std::filesystem::path builtin_key;  ///< empty: the sample TSA
+        std::filesystem::path builtin_certificate;
+        std::string builtin_policy = "2.25.264832184774882920688410953493971328165";
+        unsigned retry_after_seconds = 30;
+    } tsa;
+
+    struct deposit_section {
+        std::vector<std::string> allowed_media_types = {"application/pdf"};
+    } deposit;
+
+    struct log_section {
+        std::string level = "info";
+        std::string format = "text"; ///< text or json
+    } log;
+
+    /// Reads a TOML file over the defaults. Unknown keys are an error, so that a typo
+    /// never silently leaves a default in place.
+    static config load(const std::filesystem::path& file);
+
+    /// The defaults.
+    static config defaults() { return {}; }
+
+    /// The database connection string, with the default resolved.
+    std::string database_url() const;
+};
+
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Splits "HOST:PORT" (or "[v6]:PORT"). Throws config_error.
+std::pair<std::string, unsigned short> split_listen(const std::string& listen);
+
+} // namespace sceau::gateway

@@ -1,0 +1,40 @@
+#pragma once
+
+#include "gateway/app.hpp"
+#include "gateway/problem.hpp"
+#include "gateway/router.hpp"
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+namespace sceau::gateway {
+
+/// What one request carries through the layers, and what its log line says.
+struct request_context {
+    std::string id;        ///< X-Request-Id of the answer
+    std::string route;     ///< the matched pattern, or "-"
+    std::string sender_id; ///< once authenticated
+    std::string letter_id; ///< when the request names or creates a letter
+};
+
+/// The sender whose API key the Authorization header carries. Throws
+/// http_problem(unauthorized) when it is missing, unknown or revoked.
+storage::sender_record authenticate(app& a, const boost::beast::http::fields& headers);
+
+/// Answers the requests that carry no document: everything but the deposit.
+response handle_simple(app& a, const route_match& m,
+                       const boost::beast::http::request_header<>& request,
+                       std::string_view query, request_context& ctx);
+
+/// A letter as the API shows it to its sender.
+nlohmann::json letter_json(const storage::letter_record& letter);
+
+/// Decodes one application/x-www-form-urlencoded query into key/value pairs. Throws
+/// http_problem(invalid_parameter) on bad percent-encoding or a repeated key.
+std::map<std::string, std::string> parse_query(std::string_view query);
+
+} // namespace sceau::gateway

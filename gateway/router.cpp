@@ -1,0 +1,75 @@
+#include "gateway/router.hpp"
+
+namespace sceau::gateway {
+namespace {
+
+using boost::beast::http::verb;
+
+std::vector<std::string_view> segments(std::string_view path) {
+    std::vector<std::string_view> out;
+    std::size_t start = 1;
+    while (start <= path.size()) {
+        auto slash = path.find('/', start);
+        if (slash == std::string_view::npos)
+            slash = path.size();
+        out.push_back(path.substr(start, slash - start));
+        start = slash + 1;
+    }
+    return out;
+}
+
+bool matches(std::string_view pattern, std::string_view path,
+             std::map<std::string, std::string>& params) {
+    auto want = segments(pattern);
+    auto got = segments(path);
+    if (want.size() != got.size())
+        return false;
+    std::map<std::string, std::string> captured;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        if (want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}') {
+            if (got[i].empty())
+                return false;
+            captured.emplace(std::string(want[i].substr(1, want[i].size() - 2)),
+                             std::string(got[i]));
+        } else if (want[i] != got[i]) {
+            return false;
+        }
+    }
+    params = std::move(captured);
+    return true;
+}
+
+} // namespace
+
+const std::vector<route>& routes() {
+    static const std::vector<route> table = {
+        {verb::post, "/v1/letters", operation::create_letter, true},
+        {verb::get, "/v1/letters", operation::list_letters, true},
+        {verb::get, "/v1/letters/{id}", operation::get_letter, true},
+        {verb::get, "/v1/evidence/{id}", operation::get_evidence, true},
+        {verb::get, "/v1/trust", operation::get_trust, false},
+        {verb::get, "/healthz", operation::healthz, false},
+        {verb::get, "/readyz", operation::readyz, false},
+    };
+    return table;
+}
+
+route_match match_route(verb method, std::string_view path) {
+    route_match out;
+    if (path.empty() || path.front() != '/')
+        return out;
+    for (const auto& r : routes()) {
+        std::map<std::string, std::string> params;
+        if (!matches(r.pattern, path, params))
+            continue;
+        out.path_known = true;
+        out.allow += (out.allow.empty() ? "" : ", ") + std::string(to_string(r.method));
+        if (r.method == method) {
+            out.matched = &r;
+            out.params = std::move(params);
+        }
+    }
+    return out;
+}
+
+} // namespace sceau::gateway

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <boost/beast/http/verb.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sceau::gateway {
+
+/// The operations the gateway serves.
+enum class operation {
+    create_letter,
+    list_letters,
+    get_letter,
+    get_evidence,
+    get_trust,
+    healthz,
+    readyz,
+};
+
+struct route {
+    boost::beast::http::verb method;
+    std::string_view pattern; ///< segments, `{name}` captures one
+    operation op;
+    bool sender_auth;         ///< needs a sender's API key
+};
+
+/// Every route of the server. docs/openapi.json must describe each (a test checks).
+const std::vector<route>& routes();
+
+struct route_match {
+    const route* matched = nullptr;          ///< null: no such path, or wrong method
+    bool path_known = false;                 ///< the path exists under another method
+    std::string allow;                       ///< methods allowed for the path
+    std::map<std::string, std::string> params;
+};
+
+route_match match_route(boost::beast::http::verb method, std::string_view path);
+
+} // namespace sceau::gateway
