@@ -320,7 +320,6 @@ asio::awaitable<response> server::impl::deposit(beast::tcp_stream& stream,
                                {limits.max_parts, limits.max_part_header_bytes});
     http::request_parser<http::buffer_body> parser(std::move(header_parser));
     parser.body_limit(limits.max_body_bytes);
-    crypto::sha256 body_hash;
     std::vector<char> chunk(64 << 10);
 
     try {
@@ -343,7 +342,6 @@ asio::awaitable<response> server::impl::deposit(beast::tcp_stream& stream,
                 throw http_problem(problem_of_parse_error(ec), ec.message());
             std::size_t n = chunk.size() - parser.get().body().size;
             if (n > 0) {
-                body_hash.update(std::string_view(chunk.data(), n));
                 multipart.feed({chunk.data(), n});
             }
         }
@@ -355,7 +353,7 @@ asio::awaitable<response> server::impl::deposit(beast::tcp_stream& stream,
 
     // 4. The domain does the rest: check, seal, stamp, store.
     protocols::deposit_request request{sender, collector.take_letter(), collector.take_documents(),
-                                       key, crypto::to_hex(body_hash.finish())};
+                                       key};
     try {
         auto result = app_.deposits().deposit(request);
         ctx.letter_id = result.letter.id;

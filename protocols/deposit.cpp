@@ -1,6 +1,8 @@
 #include "protocols/deposit.hpp"
 
+#include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
 #include "protocols/pdf_check.hpp"
 
 #include <nlohmann/json.hpp>
@@ -60,13 +62,31 @@ deposit_service::deposit_service(storage::database& db, storage::blob_store& blo
     , provider_(std::move(provider))
     , policy_(std::move(policy)) {}
 
-std::optional<deposit_result> deposit_service::replay(const deposit_request& request) {
+std::string request_fingerprint(const deposit_request& request) {
+    crypto::sha256 h;
+    auto field = [&h](std::string_view label, std::string_view value) {
+        // Length-prefixed, so that no two different requests give one text.
+        h.update(label);
+        h.update(std::to_string(value.size()) + ":");
+        h.update(value);
+    };
+    field("letter", request.letter_json);
+    for (const auto& doc : request.documents) {
+        field("name", doc.name);
+        field("type", doc.media_type);
+        field("sha256", doc.sha256_hex);
+    }
+    return crypto::to_hex(h.finish());
+}
+
+std::optional<deposit_result> deposit_service::replay(const deposit_request& request,
+                                                      const std::string& fingerprint) {
     if (request.idempotency_key.empty())
         return std::nullopt;
     auto seen = db_.idempotency(request.sender.id, request.idempotency_key);
     if (!seen)
         return std::nullopt;
-    if (seen->body_sha256 != request.body_sha256)
+    if (seen->fingerprint != fingerprint)
         throw idempotency_conflict("this Idempotency-Key was used with another request body");
     auto letter = db_.letter(request.sender.id, seen->letter_id);
     if (!letter)
@@ -111,7 +131,8 @@ std::vector<policy_violation> deposit_service::check_documents(deposit_request& 
 }
 
 deposit_result deposit_service::deposit(deposit_request& request) {
-    if (auto replayed = replay(request))
+    auto fingerprint = request_fingerprint(request);
+    if (auto replayed = replay(request, fingerprint))
         return std::move(*replayed);
 
     // 1. Parse and check: malformed input is a 400 with nothing stored.
@@ -207,7 +228,7 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         }
         tx.insert_evidence(evidence);
         if (!request.idempotency_key.empty())
-            tx.insert_idempotency({request.sender.id, request.idempotency_key, request.body_sha256,
+            tx.insert_idempotency({request.sender.id, request.idempotency_key, fingerprint,
                                    record.id},
                                   sealed.event_time);
         tx.commit();
@@ -215,7 +236,7 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         release_all(false);
         // Two requests with one Idempotency-Key raced: the other one won.
         if (e.which() == storage::storage_error::kind::conflict) {
-            if (auto replayed = replay(request))
+            if (auto replayed = replay(request, fingerprint))
                 return std::move(*replayed);
         }
         throw;

@@ -35,8 +35,12 @@ struct deposit_request {
     std::string letter_json;
     std::vector<staged_document> documents;
     std::string idempotency_key; ///< empty when the client sent none
-    std::string body_sha256;     ///< of the whole request body, for idempotency
 };
+
+/// What "the same request" means for Idempotency-Key: SHA-256 over the letter part's
+/// bytes and each document's name, media type and digest, so that a client retrying
+/// with a fresh multipart boundary is recognised.
+std::string request_fingerprint(const deposit_request& request);
 
 struct deposit_result {
     enum class outcome { created, replayed, rejected };
@@ -66,7 +70,8 @@ public:
 private:
     std::vector<policy_violation> check_documents(deposit_request& request,
                                                   std::vector<std::string>& flags);
-    std::optional<deposit_result> replay(const deposit_request& request);
+    std::optional<deposit_result> replay(const deposit_request& request,
+                                         const std::string& fingerprint);
 
     storage::database& db_;
     storage::blob_store& blobs_;

@@ -409,9 +409,9 @@ std::optional<idempotency_record> database::idempotency(const std::string& sende
     try {
         soci::session sql(*pool_);
         idempotency_record r;
-        sql << "SELECT body_sha256, letter_id FROM idempotency_keys "
+        sql << "SELECT fingerprint, letter_id FROM idempotency_keys "
                "WHERE sender_id = :s AND key = :k",
-            soci::into(r.body_sha256), soci::into(r.letter_id), soci::use(sender_id),
+            soci::into(r.fingerprint), soci::into(r.letter_id), soci::use(sender_id),
             soci::use(key);
         if (!sql.got_data())
             return std::nullopt;
@@ -541,9 +541,9 @@ void database::transaction::insert_evidence(const evidence_record& e) {
 void database::transaction::insert_idempotency(const idempotency_record& r,
                                                const std::string& when) {
     try {
-        *session_ << "INSERT INTO idempotency_keys (sender_id, key, body_sha256, letter_id, "
+        *session_ << "INSERT INTO idempotency_keys (sender_id, key, fingerprint, letter_id, "
                      "created_at) VALUES (:s, :k, :h, :l, :t)",
-            soci::use(r.sender_id), soci::use(r.key), soci::use(r.body_sha256),
+            soci::use(r.sender_id), soci::use(r.key), soci::use(r.fingerprint),
             soci::use(r.letter_id), soci::use(when);
     } catch (const soci::soci_error& e) {
         rethrow(e, "storing an idempotency key");

@@ -72,7 +72,7 @@ constexpr std::string_view idempotency_table = R"sql(
 CREATE TABLE idempotency_keys (
     sender_id   TEXT NOT NULL REFERENCES senders(id),
     key         TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
     letter_id   TEXT NOT NULL REFERENCES letters(id),
     created_at  TEXT NOT NULL,
     PRIMARY KEY (sender_id, key)

@@ -56,7 +56,7 @@ struct letter_record {
 struct idempotency_record {
     std::string sender_id;
     std::string key;
-    std::string body_sha256;
+    std::string fingerprint; ///< protocols::request_fingerprint() of the first request
     std::string letter_id;
 };
 

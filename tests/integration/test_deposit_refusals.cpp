@@ -1,0 +1,203 @@
+#include "integration/deposit_fixture.hpp"
+
+using namespace sceau::test;
+using nlohmann::json;
+
+namespace {
+
+/// A policy refusal: 422 with the letter id, a rejected letter, its SubmissionRejection
+/// evidence downloadable, and no document bytes kept.
+void check_rejected(deposit_fixture& f, const http_response& r, const std::string& reason_code,
+                    const std::string& detail_part) {
+    INFO(r.body);
+    REQUIRE(r.status == 422);
+    CHECK(r.header("content-type") == "application/problem+json");
+    auto p = r.json();
+    CHECK(p["type"] == "urn:sceau:problem:deposit-rejected");
+    CHECK(p["letter"]["status"] == "rejected");
+    REQUIRE(!p["reasons"].empty());
+    CHECK(p["reasons"][0]["code"] == reason_code);
+    CHECK(p["reasons"][0]["details"].get<std::string>().find(detail_part) != std::string::npos);
+
+    auto id = p["letter_id"].get<std::string>();
+    auto letter = f.client.get(f.server.url("/v1/letters/" + id), f.auth()).json();
+    CHECK(letter["status"] == "rejected");
+    REQUIRE(letter["evidence"].size() == 1);
+    CHECK(letter["evidence"][0]["event"] == "SubmissionRejection");
+    for (const auto& d : letter["documents"])
+        CHECK(d["stored"] == false);
+
+    auto evidence = f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
+    REQUIRE(evidence.status == 200);
+    CHECK(evidence.body.find("http://uri.etsi.org/19522/Event/SubmissionRejection") != std::string::npos);
+    CHECK(evidence.body.find("<Code>" + reason_code + "</Code>") != std::string::npos);
+
+    CHECK(f.stored_files() == 0);
+    CHECK(f.rows("blobs") == 0);
+    f.check_still_serving();
+}
+
+} // namespace
+
+TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",
+          "[integration][refusal][policy]") {
+    deposit_fixture f;
+    auto letter = json::parse(letter_lre);
+    letter.erase("consent_reference");
+    auto r = f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf"));
+    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/ConsentMissing", "consent_reference");
+
+    // The same letter to a professional needs no consent; an ERE needs none either.
+    letter["recipient"]["professional"] = true;
+    CHECK(f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf")).status == 201);
+    letter["recipient"]["professional"] = false;
+    letter["kind"] = "ere";
+    CHECK(f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf")).status == 201);
+}
+
+TEST_CASE("a birth date that is not ISO 8601 is rejected with evidence", "[integration][refusal][policy]") {
+    for (std::string date : {"17/02/1985", "1985-02-30", "1985-2-17", "2999-01-01"}) {
+        deposit_fixture f;
+        auto letter = json::parse(letter_lre);
+        letter["recipient"]["birth_date"] = date;
+        auto r = f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf"));
+        INFO(date);
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidRecipientDetails",
+                       "birth_date");
+    }
+}
+
+TEST_CASE("refused PDFs are rejected with evidence and their bytes are not kept",
+          "[integration][refusal][pdf]") {
+    struct { const char* file; const char* why; } cases[] = {
+        {"pdf/p03-encrypted-user-password.pdf", "password"},
+        {"pdf/p05-truncated-mid-stream.pdf", "document 1"},
+        {"pdf/p06-not-a-pdf-but-named-pdf.pdf", "document 1"},
+    };
+    for (const auto& c : cases) {
+        deposit_fixture f;
+        INFO(c.file);
+        auto r = f.deposit(letter_lre, hostile(c.file));
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat", c.why);
+    }
+}
+
+TEST_CASE("a PDF with JavaScript is accepted unchanged and flagged", "[integration][pdf]") {
+    deposit_fixture f;
+    auto r = f.deposit(letter_lre, hostile("pdf/p01-openaction-javascript.pdf"));
+    REQUIRE(r.status == 201);
+    auto doc = r.json()["documents"][0];
+    CHECK(doc["flags"] == json::array({"javascript"}));
+    auto sha = doc["sha256"].get<std::string>();
+    auto at_rest = f.server.data_dir() / "blobs" / "sha256" / sha.substr(0, 2) / sha;
+    CHECK(read_file(at_rest) == read_file(hostile("pdf/p01-openaction-javascript.pdf")));
+    auto evidence = f.client.get(f.server.url(r.json()["evidence"][0]["url"].get<std::string>()), f.auth());
+    CHECK(evidence.body.find(">javascript</sc:ContentFlag>") != std::string::npos);
+}
+
+TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][refusal]") {
+    deposit_fixture f;
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    struct { std::string letter; const char* type; } cases[] = {
+        {"{not json", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"lre"})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"fax","recipient":{"email":"a@b.example","family_name":"X"}})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"not-an-address","family_name":"X"}})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example"}})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"colour":"red"})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X\u0007"}})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":"yes"}})", "urn:sceau:problem:invalid-letter"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.letter);
+        auto r = f.deposit(c.letter, pdf);
+        CHECK(r.status == 400);
+        CHECK(r.header("content-type") == "application/problem+json");
+        CHECK(r.json()["type"] == c.type);
+    }
+
+    // No document at all; no letter part; a part that is neither.
+    auto no_document = f.deposit(letter_lre, "");
+    CHECK(no_document.status == 400);
+    CHECK(no_document.json()["detail"].get<std::string>().find("document") != std::string::npos);
+    auto no_letter = f.client.post_form(f.server.url("/v1/letters"),
+                                        {{"document", "", pdf, "", "application/pdf"}}, f.auth());
+    CHECK(no_letter.status == 400);
+    auto stray = f.client.post_form(f.server.url("/v1/letters"),
+                                    {{"letter", letter_lre, "", "", "application/json"},
+                                     {"annex", "x", "", "", "text/plain"}}, f.auth());
+    CHECK(stray.status == 400);
+    CHECK(stray.json()["type"] == "urn:sceau:problem:malformed-multipart");
+
+    // Not multipart at all.
+    auto json_body = f.client.post_body(f.server.url("/v1/letters"), letter_lre,
+                                        {"Authorization: Bearer " + f.key, "Content-Type: application/json"});
+    CHECK(json_body.status == 415);
+
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("a document of a type not accepted is rejected with evidence", "[integration][refusal]") {
+    deposit_fixture f;
+    auto r = f.client.post_form(f.server.url("/v1/letters"),
+                                {{"letter", letter_lre, "", "", "application/json"},
+                                 {"document", "MZ fictional", "", "facture.pdf.exe", "application/x-msdownload"}},
+                                f.auth());
+    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat", "media type");
+}
+
+TEST_CASE("size and count limits give 413 and leave nothing behind", "[integration][refusal][limits]") {
+    deposit_fixture f(R"(
+[limits]
+max_body_bytes = 200000
+max_document_bytes = 100000
+max_documents = 2
+)");
+    std::string big(150000, 'x');
+    auto r = f.client.post_form(f.server.url("/v1/letters"),
+                                {{"letter", letter_lre, "", "", "application/json"},
+                                 {"document", "%PDF-1.7\n" + big, "", "big.pdf", "application/pdf"}},
+                                f.auth());
+    CHECK(r.status == 413);
+    CHECK(r.json()["type"] == "urn:sceau:problem:document-too-large");
+
+    std::string bigger(250000, 'x');
+    auto body = f.client.post_form(f.server.url("/v1/letters"),
+                                   {{"letter", letter_lre, "", "", "application/json"},
+                                    {"document", bigger, "", "big.pdf", "application/pdf"}},
+                                   f.auth());
+    CHECK(body.status == 413);
+    CHECK(body.json()["type"] == "urn:sceau:problem:body-too-large");
+
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    auto many = f.client.post_form(f.server.url("/v1/letters"),
+                                   {{"letter", letter_lre, "", "", "application/json"},
+                                    {"document", "", pdf, "", "application/pdf"},
+                                    {"document", "", pdf, "", "application/pdf"},
+                                    {"document", "", pdf, "", "application/pdf"}},
+                                   f.auth());
+    CHECK(many.status == 413);
+    CHECK(many.json()["type"] == "urn:sceau:problem:too-many-parts");
+
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("without a time-stamp the deposit fails with 503 and Retry-After, nothing stored",
+          "[integration][refusal][tsa]") {
+    // An external TSA on a port where nothing listens.
+    deposit_fixture f("[tsa]\nurl = \"http://127.0.0.1:9/tsa\"\ntimeout_ms = 2000\n"
+                      "trust_anchors = \"" + source_path("certs-sample/root-ca.pem").string() + "\"\n");
+    auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
+    CHECK(r.status == 503);
+    CHECK(r.json()["type"] == "urn:sceau:problem:tsa-unavailable");
+    CHECK(!r.header("retry-after").empty());
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
