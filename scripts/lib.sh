@@ -1,0 +1,45 @@
+# Shared by scripts/run and scripts/test: install what is missing, build.
+# shellcheck shell=bash
+
+# Debian 12 packages the build needs.
+SCEAU_BUILD_PACKAGES=(
+  build-essential cmake pkg-config ccache
+  libssl-dev libxml2-dev libxmlsec1-dev libboost-dev
+  libsoci-dev libsqlite3-dev libpq-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
+  libcurl4-openssl-dev libzip-dev libqpdf-dev catch2
+  openssl ca-certificates
+)
+
+# What the tests run besides our own code: the independent verifiers and clients.
+SCEAU_TEST_PACKAGES=(
+  xmlsec1 libxml2-utils curl sqlite3 qpdf
+)
+
+# install_missing PACKAGE...: apt-get installs the packages not yet installed.
+install_missing() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+
+# build BUILD_DIR [CMAKE_ARGS...]: configures once, then builds with every core.
+build() {
+  local dir=$1
+  shift
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >&2
+  fi
+  cmake --build "$dir" --parallel "$(nproc)" >&2
+}

@@ -1,0 +1,147 @@
+// The http/ cases of the hostile corpus, sent byte for byte to the deposit path.
+
+#include "integration/deposit_fixture.hpp"
+
+using namespace sceau::test;
+
+namespace {
+
+std::string hostile_request(const std::string& file, const std::string& extra_header = {}) {
+    auto raw = read_file(hostile("http/" + file));
+    // The corpus uses a made-up path: send it to ours.
+    auto line_end = raw.find("\r\n");
+    auto first = raw.substr(0, line_end);
+    auto path_start = first.find(' ') + 1;
+    auto path_end = first.find(' ', path_start);
+    raw.replace(path_start, path_end - path_start, "/v1/letters");
+    if (!extra_header.empty())
+        raw.insert(raw.find("\r\n") + 2, extra_header + "\r\n");
+    return raw;
+}
+
+int responses_in(const std::string& received) {
+    int n = 0;
+    for (auto at = received.find("HTTP/1.1 "); at != std::string::npos;
+         at = received.find("HTTP/1.1 ", at + 1))
+        ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("ambiguous framing gets 400 and the connection closes, smuggling nothing",
+          "[integration][http][hostile]") {
+    deposit_fixture f;
+    for (const char* file : {"h01-te-gzip-then-content-length.http",
+                             "h02-content-length-then-te-chunked.http",
+                             "h03-two-content-lengths.http"}) {
+        INFO(file);
+        auto exchange = raw_send(f.server.address(), hostile_request(file, "Authorization: Bearer " + f.key));
+        INFO(exchange.received);
+        CHECK(exchange.received.rfind("HTTP/1.1 400", 0) == 0);
+        CHECK(exchange.received.find("urn:sceau:problem:bad-framing") != std::string::npos);
+        CHECK(exchange.closed);
+        // The request hidden behind the first one is never answered.
+        CHECK(responses_in(exchange.received) == 1);
+    }
+
+    // The same with two equal Content-Length values, which a lenient parser would take.
+    std::string twice = "POST /v1/letters HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                        "Content-Length: 4\r\n\r\nabcdGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    auto exchange = raw_send(f.server.address(), twice);
+    CHECK(exchange.received.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(exchange.closed);
+    CHECK(responses_in(exchange.received) == 1);
+
+    CHECK(f.rows("letters") == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("a Content-Length far over the limit gets 413 before the body is read",
+          "[integration][http][hostile]") {
+    deposit_fixture f;
+    // Only the headers and a few bytes are sent: the answer must not wait for the rest.
+    auto start = std::chrono::steady_clock::now();
+    auto exchange = raw_send(f.server.address(), hostile_request("h07-huge-declared-content-length.http"));
+    auto waited = std::chrono::steady_clock::now() - start;
+    INFO(exchange.received);
+    CHECK(exchange.received.rfind("HTTP/1.1 413", 0) == 0);
+    CHECK(exchange.received.find("urn:sceau:problem:body-too-large") != std::string::npos);
+    CHECK(exchange.closed);
+    CHECK(waited < std::chrono::seconds(3));
+    f.check_still_serving();
+}
+
+TEST_CASE("hostile upload file names are never used as paths", "[integration][http][hostile]") {
+    deposit_fixture f;
+    auto before = std::filesystem::exists("/etc/cron.d/lre-FICTIF");
+
+    // The corpus request as it is: its parts are not those of a deposit.
+    auto exchange = raw_send(f.server.address(), hostile_request("h08-multipart-hostile-filenames.http",
+                                                                 "Authorization: Bearer " + f.key));
+    INFO(exchange.received);
+    CHECK(exchange.received.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.stored_files() == 0);
+
+    // The same names on real documents of a valid deposit: stored under their digests,
+    // the names kept only as sanitised metadata.
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    std::vector<form_part> parts = {{"letter", letter_lre, "", "", "application/json"}};
+    std::vector<std::string> names = {"..\\..\\..\\var\\lib\\lre\\evidence.sqlite",
+                                      "/etc/cron.d/lre-FICTIF",
+                                      "../../srv/lre/static/index.html",
+                                      "facture\x01\x1b[31m.pdf",
+                                      "Lettre-de-mise-en-demeure-\u00e9.pdf",
+                                      "\u202etxt.exe"};
+    for (const auto& n : names)
+        parts.push_back({"document", "", pdf, n, "application/pdf"});
+    auto r = f.client.post_form(f.server.url("/v1/letters"), parts, f.auth());
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    std::vector<std::string> stored;
+    auto letter = r.json();
+    for (const auto& d : letter["documents"])
+        stored.push_back(d["name"]);
+    CHECK(stored == std::vector<std::string>{"evidence.sqlite", "lre-FICTIF", "index.html",
+                                             "facture[31m.pdf",
+                                             "Lettre-de-mise-en-demeure-\u00e9.pdf", "txt.exe"});
+    for (const auto& s : stored) {
+        CHECK(s.find('/') == std::string::npos);
+        CHECK(s.find('\\') == std::string::npos);
+    }
+    CHECK(std::filesystem::exists("/etc/cron.d/lre-FICTIF") == before);
+    CHECK(!std::filesystem::exists(f.server.data_dir() / "evidence.sqlite"));
+    // One file at rest: six parts with the same bytes share one content address.
+    CHECK(f.stored_files() == 1);
+    f.check_still_serving();
+}
+
+TEST_CASE("oversized headers and garbage get clean answers", "[integration][http][hostile]") {
+    deposit_fixture f;
+    auto huge = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(40000, 'a') + "\r\n\r\n";
+    auto e1 = raw_send(f.server.address(), huge);
+    CHECK(e1.received.rfind("HTTP/1.1 431", 0) == 0);
+    auto e2 = raw_send(f.server.address(), "THIS IS NOT HTTP\r\n\r\n");
+    CHECK(e2.received.rfind("HTTP/1.1 400", 0) == 0);
+    auto e3 = raw_send(f.server.address(), "POST /v1/letters HTTP/1.1\r\nHost: x\r\n"
+                                           "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
+    CHECK(e3.closed);
+    f.check_still_serving();
+}
+
+TEST_CASE("a stalled upload is cut off and stores nothing", "[integration][http][hostile]") {
+    deposit_fixture f("[limits]\nidle_timeout_seconds = 1\n");
+    std::string head = "POST /v1/letters HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.key +
+                       "\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+                       "--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
+                       "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n";
+    auto start = std::chrono::steady_clock::now();
+    auto exchange = raw_send(f.server.address(), head, 10000);
+    // The timed-out connection is closed; there is nobody left to answer.
+    CHECK(exchange.received.empty());
+    CHECK(exchange.closed);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(8));
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
