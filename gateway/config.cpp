@@ -109,7 +109,6 @@ config config::load(const std::filesystem::path& file) {
         section_reader s(root, "server");
         s.read("listen", c.server.listen);
         s.read("threads", c.server.threads);
-        s.read("public_url", c.server.public_url);
     }
     {
         section_reader s(root, "storage");

@@ -16,7 +16,6 @@ struct config {
     struct server_section {
         std::string listen = "127.0.0.1:8080";
         unsigned threads = 0;       ///< 0: twice the number of cores
-        std::string public_url;     ///< base of links in answers; empty: from `listen`
     } server;
 
     struct storage_section {
