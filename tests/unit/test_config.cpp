@@ -1,0 +1,51 @@
+#include "gateway/config.hpp"
+#include "support/fixtures.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sceau;
+using gateway::config;
+
+TEST_CASE("a configuration file overrides defaults and resolves relative paths", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "s.toml", R"(
+[server]
+listen = "[::1]:9090"
+[storage]
+data_dir = "var"
+[limits]
+max_documents = 3
+idle_timeout_seconds = 5
+[provider]
+name = "Poste Exemple"
+policies = ["urn:example:policy"]
+)");
+    auto c = config::load(dir / "s.toml");
+    CHECK(c.server.listen == "[::1]:9090");
+    CHECK(c.storage.data_dir == dir / "var");
+    CHECK(c.database_url() == "sqlite:" + (dir / "var" / "sceau.db").string());
+    CHECK(c.limits.max_documents == 3);
+    CHECK(c.limits.idle_timeout == std::chrono::seconds(5));
+    CHECK(c.limits.max_body_bytes == config::defaults().limits.max_body_bytes);
+    CHECK(c.provider.policies == std::vector<std::string>{"urn:example:policy"});
+    CHECK(gateway::split_listen(c.server.listen) == std::pair<std::string, unsigned short>{"::1", 9090});
+}
+
+TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[gateway][config]") {
+    test::temp_dir dir;
+    auto refused = [&](const std::string& text) {
+        INFO(text);
+        test::write_file(dir / "bad.toml", text);
+        CHECK_THROWS_AS(config::load(dir / "bad.toml"), gateway::config_error);
+    };
+    refused("[limits]\nmax_document = 3\n");          // typo in a key
+    refused("[limit]\nmax_documents = 3\n");          // typo in a section
+    refused("[limits]\nmax_documents = -1\n");
+    refused("[limits]\nidle_timeout_seconds = 0\n");
+    refused("[server]\nlisten = \"8080\"\n");
+    refused("[server]\nlisten = \"127.0.0.1:99999\"\n");
+    refused("[seal]\nkey = \"k.pem\"\n");             // key without certificate
+    refused("[tsa]\nurl = \"http://tsa.example/\"\n"); // external TSA without trust anchors
+    refused("[deposit]\nallowed_media_types = \"application/pdf\"\n");
+    refused("not toml at all = = =");
+}

@@ -1,0 +1,205 @@
+#include "storage/blob_store.hpp"
+#include "storage/database.hpp"
+#include "support/fixtures.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sceau;
+using storage::database;
+
+namespace {
+
+struct store_fixture {
+    test::temp_dir dir;
+    std::unique_ptr<database> db = database::open("sqlite:" + (dir / "t.db").string(), 2);
+
+    store_fixture() {
+        db->migrate();
+        db->insert_sender({"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-a");
+        db->insert_sender({"snd_b", "B", "b@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-b");
+    }
+
+    storage::letter_record letter(const std::string& id, const std::string& sender,
+                                  const std::string& at) {
+        storage::letter_record l;
+        l.id = id;
+        l.sender_id = sender;
+        l.kind = "ere";
+        l.status = "deposited";
+        l.created_at = at;
+        l.recipient_json = "{}";
+        return l;
+    }
+
+    void deposit(const std::string& id, const std::string& sender, const std::string& at) {
+        auto tx = db->begin();
+        tx.insert_letter(letter(id, sender, at));
+        tx.insert_document(id, {1, "a.pdf", "application/pdf", 3, std::string(64, 'a'), "", true});
+        tx.insert_evidence({"evd_" + id, id, "SubmissionAcceptance", at, at, "<x/>"});
+        tx.commit();
+    }
+};
+
+} // namespace
+
+TEST_CASE("migrations run once and record the schema version", "[storage]") {
+    store_fixture f;
+    CHECK(f.db->schema_version() == 1);
+    CHECK(f.db->migrate() == 1); // a second start changes nothing
+    CHECK(f.db->count("senders") == 2);
+}
+
+TEST_CASE("a committed transaction is visible with its documents and evidence", "[storage]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    auto l = f.db->letter("snd_a", "ltr_1");
+    REQUIRE(l);
+    CHECK(l->documents.size() == 1);
+    CHECK(l->documents[0].name == "a.pdf");
+    REQUIRE(l->evidence.size() == 1);
+    CHECK(l->evidence[0].id == "evd_ltr_1");
+    CHECK(f.db->evidence("snd_a", "evd_ltr_1")->xml == "<x/>");
+}
+
+TEST_CASE("an uncommitted transaction leaves nothing", "[storage]") {
+    store_fixture f;
+    {
+        auto tx = f.db->begin();
+        tx.insert_letter(f.letter("ltr_gone", "snd_a", "2026-12-03T10:00:00.000Z"));
+        tx.insert_evidence({"evd_gone", "ltr_gone", "SubmissionAcceptance", "t", "t", "<x/>"});
+    }
+    CHECK(f.db->count("letters") == 0);
+    CHECK(f.db->count("evidence") == 0);
+}
+
+TEST_CASE("a failing statement rolls the whole transaction back", "[storage]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    try {
+        auto tx = f.db->begin();
+        tx.insert_letter(f.letter("ltr_2", "snd_a", "2026-12-03T11:00:00.000Z"));
+        tx.insert_evidence({"evd_ltr_1", "ltr_2", "x", "t", "t", "<y/>"}); // duplicate id
+        tx.commit();
+        FAIL("the duplicate evidence id was accepted");
+    } catch (const storage::storage_error& e) {
+        CHECK(e.which() == storage::storage_error::kind::conflict);
+    }
+    CHECK(f.db->count("letters") == 1);
+    CHECK(!f.db->letter("snd_a", "ltr_2"));
+}
+
+TEST_CASE("rows are scoped to their sender", "[storage]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    CHECK(!f.db->letter("snd_b", "ltr_1"));
+    CHECK(!f.db->evidence("snd_b", "evd_ltr_1"));
+    CHECK(f.db->letters("snd_b", {}).letters.empty());
+}
+
+TEST_CASE("letters page newest first with a cursor, ties broken by id", "[storage]") {
+    store_fixture f;
+    f.deposit("ltr_a", "snd_a", "2026-12-03T10:00:00.000Z");
+    f.deposit("ltr_b", "snd_a", "2026-12-03T10:00:00.000Z"); // same millisecond
+    f.deposit("ltr_c", "snd_a", "2026-12-03T11:00:00.000Z");
+    storage::letter_filter filter;
+    filter.limit = 2;
+    auto first = f.db->letters("snd_a", filter);
+    REQUIRE(first.letters.size() == 2);
+    CHECK(first.letters[0].id == "ltr_c");
+    CHECK(first.letters[1].id == "ltr_b");
+    REQUIRE(!first.next_cursor.empty());
+    filter.after = first.next_cursor;
+    auto second = f.db->letters("snd_a", filter);
+    REQUIRE(second.letters.size() == 1);
+    CHECK(second.letters[0].id == "ltr_a");
+    CHECK(second.next_cursor.empty());
+
+    filter.after = "not-a-cursor";
+    CHECK_THROWS_AS(f.db->letters("snd_a", filter), std::invalid_argument);
+}
+
+TEST_CASE("evidence can be neither changed nor deleted", "[storage][append-only]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    auto sqlite = test::run("sqlite3 '" + (f.dir / "t.db").string() +
+                            "' \"UPDATE evidence SET xml = '<forged/>'\"");
+    CHECK(sqlite.status != 0);
+    CHECK(sqlite.output.find("append-only") != std::string::npos);
+    auto removed = test::run("sqlite3 '" + (f.dir / "t.db").string() + "' 'DELETE FROM evidence'");
+    CHECK(removed.status != 0);
+    CHECK(f.db->evidence("snd_a", "evd_ltr_1")->xml == "<x/>");
+}
+
+TEST_CASE("an idempotency key is unique per sender", "[storage][idempotency]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    f.deposit("ltr_2", "snd_b", "2026-12-03T10:00:00.000Z");
+    {
+        auto tx = f.db->begin();
+        tx.insert_idempotency({"snd_a", "k1", "fp", "ltr_1"}, "t");
+        tx.insert_idempotency({"snd_b", "k1", "fp", "ltr_2"}, "t");
+        tx.commit();
+    }
+    auto tx = f.db->begin();
+    CHECK_THROWS_AS(tx.insert_idempotency({"snd_a", "k1", "other", "ltr_1"}, "t"),
+                    storage::storage_error);
+    CHECK(f.db->idempotency("snd_a", "k1")->letter_id == "ltr_1");
+}
+
+TEST_CASE("revoking a sender is recorded once", "[storage][senders]") {
+    store_fixture f;
+    CHECK(f.db->sender_by_key_hash("hash-a")->revoked_at.empty());
+    CHECK(f.db->revoke_sender("snd_a", "2026-12-03T12:00:00.000Z"));
+    CHECK(!f.db->revoke_sender("snd_a", "2026-12-04T12:00:00.000Z"));
+    CHECK(f.db->sender_by_key_hash("hash-a")->revoked_at == "2026-12-03T12:00:00.000Z");
+    CHECK(!f.db->sender_by_key_hash("nope"));
+}
+
+TEST_CASE("blobs are stored by digest and unpublished files vanish", "[storage][blobs]") {
+    test::temp_dir dir;
+    storage::blob_store blobs(dir / "blobs");
+    std::string sha(64, 'c');
+    {
+        auto w = blobs.create();
+        w.write(std::string_view("hello"));
+        CHECK(w.size() == 5);
+        blobs.publish(w, sha);
+    }
+    CHECK(blobs.exists(sha));
+    CHECK(test::read_file(blobs.path_of(sha)) == "hello");
+
+    {
+        auto abandoned = blobs.create();
+        abandoned.write(std::string_view("partial"));
+    }
+    CHECK(std::filesystem::is_empty(dir / "blobs" / "tmp"));
+
+    // A deposit that failed before commit removes what it alone published...
+    blobs.release(sha, false, false);
+    CHECK(!blobs.exists(sha));
+
+    // ...but never bytes that a committed row names.
+    auto again = blobs.create();
+    again.write(std::string_view("hello"));
+    blobs.publish(again, sha);
+    blobs.release(sha, false, true);
+    CHECK(blobs.exists(sha));
+
+    CHECK_THROWS_AS(blobs.path_of("../../etc/passwd"), std::invalid_argument);
+}
+
+TEST_CASE("a blob published by two deposits survives the failure of one", "[storage][blobs]") {
+    test::temp_dir dir;
+    storage::blob_store blobs(dir / "blobs");
+    std::string sha(64, 'd');
+    auto a = blobs.create();
+    a.write(std::string_view("same"));
+    auto b = blobs.create();
+    b.write(std::string_view("same"));
+    blobs.publish(a, sha);
+    blobs.publish(b, sha);
+    blobs.release(sha, false, false); // a failed while b is still in flight
+    CHECK(blobs.exists(sha));
+    blobs.release(sha, true, true); // b committed
+    CHECK(blobs.exists(sha));
+}
