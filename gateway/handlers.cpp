@@ -126,7 +126,9 @@ storage::sender_record authenticate(app& a, const http::fields& headers) {
         throw http_problem(problem_kind::unauthorized, "Authorization: Bearer <api key> is required");
     std::string_view value = it->value();
     constexpr std::string_view scheme = "Bearer ";
-    if (value.size() <= scheme.size() || value.size() > 256 ||
+    if (value.size() > 256)
+        throw http_problem(problem_kind::unauthorized, "the Authorization header is too long");
+    if (value.size() <= scheme.size() ||
         !std::equal(scheme.begin(), scheme.end(), value.begin(),
                     [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
         throw http_problem(problem_kind::unauthorized, "Authorization must use the Bearer scheme");
@@ -162,8 +164,8 @@ json letter_json(const storage::letter_record& l) {
             {"kind", l.kind},
             {"status", l.status},
             {"created_at", l.created_at},
-            {"reference", l.reference},
-            {"subject", l.subject},
+            {"reference", l.reference.empty() ? json(nullptr) : json(l.reference)},
+            {"subject", l.subject.empty() ? json(nullptr) : json(l.subject)},
             {"recipient", recipient.is_discarded() ? json(nullptr) : recipient},
             {"consent_reference",
              l.consent_reference.empty() ? json(nullptr) : json(l.consent_reference)},

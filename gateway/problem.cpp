@@ -14,6 +14,7 @@ const problem_info& info(problem_kind kind) {
         {"method-not-allowed", 405, "Method not allowed"},
         {"request-timeout", 408, "The request took too long"},
         {"idempotency-conflict", 409, "Idempotency-Key reused with another request"},
+        {"conflict", 409, "The request conflicts with the current state"},
         {"body-too-large", 413, "The request body is too large"},
         {"document-too-large", 413, "A document is too large"},
         {"too-many-parts", 413, "Too many parts or documents"},

@@ -25,6 +25,7 @@ enum class problem_kind {
     method_not_allowed,
     request_timeout,
     idempotency_conflict,
+    conflict,
     body_too_large,
     document_too_large,
     too_many_parts,

@@ -64,7 +64,8 @@ route_match match_route(verb method, std::string_view path) {
             continue;
         out.path_known = true;
         out.allow += (out.allow.empty() ? "" : ", ") + std::string(to_string(r.method));
-        if (r.method == method) {
+        // HEAD is GET without the body (the session drops it).
+        if (r.method == method || (method == verb::head && r.method == verb::get)) {
             out.matched = &r;
             out.params = std::move(params);
         }

@@ -77,7 +77,7 @@ problem_kind problem_of_parse_error(const beast::error_code& ec) {
 problem_kind problem_of_multipart(const multipart_error& e) {
     switch (e.which()) {
     case multipart_error::kind::too_many_parts: return problem_kind::too_many_parts;
-    case multipart_error::kind::header_too_large: return problem_kind::header_too_large;
+    case multipart_error::kind::header_too_large: return problem_kind::body_too_large;
     case multipart_error::kind::malformed: break;
     }
     return problem_kind::malformed_multipart;
@@ -182,6 +182,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         response res;
         bool body_read = false; // whether the connection is positioned at the next request
         unsigned version = 11;
+        bool client_keep_alive = false;
         std::string method = "-";
 
         if (ec) {
@@ -192,6 +193,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         } else {
             auto& req = parser.get();
             version = req.version();
+            client_keep_alive = req.keep_alive(); // read now: the deposit moves the parser
             method = std::string(req.method_string());
             std::string_view target = req.target();
             auto question = target.find('?');
@@ -216,6 +218,13 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                         throw http_problem(problem_kind::body_too_large,
                                            "this request takes no large body");
                     if (!parser.is_done()) {
+                        if (trimmed_lower(req[http::field::expect]) == "100-continue") {
+                            http::response<http::empty_body> go_on{http::status::continue_, version};
+                            co_await http::async_write(stream, go_on,
+                                                       asio::redirect_error(asio::use_awaitable, ec));
+                            if (ec)
+                                throw http_problem(problem_kind::bad_request, "connection lost");
+                        }
                         http::request_parser<http::string_body> rest(std::move(parser));
                         rest.body_limit(small_body_limit);
                         stream.expires_after(limits.idle_timeout);
@@ -240,7 +249,8 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             } catch (const storage::storage_error& e) {
                 log_event(log_level::error, "storage-error", {{"request", ctx.id}, {"error", e.what()}});
                 res = e.which() == storage::storage_error::kind::conflict
-                          ? make_problem(problem_kind::idempotency_conflict, "conflict", version)
+                          ? make_problem(problem_kind::conflict, "a concurrent change won; retry",
+                                         version)
                           : make_problem(problem_kind::storage_unavailable,
                                          "the store is unavailable; retry later", version);
                 if (res.result_int() == 503)
@@ -252,7 +262,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         }
 
         // A request whose body was not read leaves the stream mid-message: close it.
-        bool keep_alive = body_read && !ec && parser.get().keep_alive() && res.result_int() < 500;
+        bool keep_alive = body_read && !ec && client_keep_alive && res.result_int() < 500;
         res.keep_alive(keep_alive);
         res.set(http::field::server, "Sceau");
         res.set("X-Request-Id", ctx.id);
@@ -260,6 +270,13 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         res.set("X-Content-Type-Options", "nosniff");
         if (res.result_int() == 401)
             res.set(http::field::www_authenticate, "Bearer");
+
+        if (method == "HEAD") {
+            // RFC 9110 section 9.3.2: the headers of GET, never a body.
+            auto length = res.body().size();
+            res.body().clear();
+            res.content_length(length);
+        }
 
         beast::error_code write_ec;
         stream.expires_after(limits.idle_timeout);

@@ -145,3 +145,18 @@ TEST_CASE("a stalled upload is cut off and stores nothing", "[integration][http]
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }
+
+TEST_CASE("HEAD answers like GET without a body, and the connection stays in step",
+          "[integration][http]") {
+    deposit_fixture f;
+    auto exchange = raw_send(f.server.address(),
+                             "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    INFO(exchange.received);
+    auto second = exchange.received.find("HTTP/1.1 200", 1);
+    REQUIRE(exchange.received.rfind("HTTP/1.1 200", 0) == 0);
+    REQUIRE(second != std::string::npos);
+    // Nothing between the end of the HEAD answer's headers and the next status line.
+    CHECK(exchange.received.find("\r\n\r\n") + 4 == second);
+    CHECK(exchange.received.substr(second).find("{\"status\":\"ok\"}") != std::string::npos);
+}
