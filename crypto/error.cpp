@@ -11,25 +11,44 @@ public:
 
     std::string message(int value) const override {
         switch (static_cast<errc>(value)) {
-        case errc::openssl_failure: return "OpenSSL failure";
-        case errc::bad_key: return "unusable private key";
-        case errc::bad_certificate: return "unusable certificate";
-        case errc::bad_encoding: return "bad encoding";
-        case errc::xml_malformed: return "malformed XML";
-        case errc::xml_forbidden_construct: return "forbidden XML construct";
-        case errc::signing_failed: return "signing failed";
-        case errc::tsa_unreachable: return "time-stamping authority unreachable";
-        case errc::tsa_response_malformed: return "malformed time-stamp response";
-        case errc::tsa_not_granted: return "time-stamp not granted";
-        case errc::tsa_token_missing: return "time-stamp response without token";
-        case errc::tsa_nonce_mismatch: return "time-stamp nonce mismatch";
-        case errc::tsa_imprint_mismatch: return "time-stamp message imprint mismatch";
-        case errc::tsa_policy_mismatch: return "time-stamp policy mismatch";
-        case errc::tsa_signature_invalid: return "time-stamp signature invalid";
-        case errc::tsa_signer_untrusted: return "time-stamp signer not trusted";
-        case errc::tsa_signer_usage_invalid: return "time-stamp signer key usage invalid";
-        case errc::tsa_signer_unknown: return "time-stamp signer certificate unknown";
-        case errc::tsa_ess_mismatch: return "time-stamp signing certificate identifier mismatch";
+        case errc::openssl_failure:
+            return "OpenSSL failure";
+        case errc::bad_key:
+            return "unusable private key";
+        case errc::bad_certificate:
+            return "unusable certificate";
+        case errc::bad_encoding:
+            return "bad encoding";
+        case errc::xml_malformed:
+            return "malformed XML";
+        case errc::xml_forbidden_construct:
+            return "forbidden XML construct";
+        case errc::signing_failed:
+            return "signing failed";
+        case errc::tsa_unreachable:
+            return "time-stamping authority unreachable";
+        case errc::tsa_response_malformed:
+            return "malformed time-stamp response";
+        case errc::tsa_not_granted:
+            return "time-stamp not granted";
+        case errc::tsa_token_missing:
+            return "time-stamp response without token";
+        case errc::tsa_nonce_mismatch:
+            return "time-stamp nonce mismatch";
+        case errc::tsa_imprint_mismatch:
+            return "time-stamp message imprint mismatch";
+        case errc::tsa_policy_mismatch:
+            return "time-stamp policy mismatch";
+        case errc::tsa_signature_invalid:
+            return "time-stamp signature invalid";
+        case errc::tsa_signer_untrusted:
+            return "time-stamp signer not trusted";
+        case errc::tsa_signer_usage_invalid:
+            return "time-stamp signer key usage invalid";
+        case errc::tsa_signer_unknown:
+            return "time-stamp signer certificate unknown";
+        case errc::tsa_ess_mismatch:
+            return "time-stamp signing certificate identifier mismatch";
         }
         return "unknown crypto error";
     }

@@ -1,13 +1,13 @@
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <vector>
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace sceau::crypto {
 

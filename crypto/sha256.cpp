@@ -16,7 +16,9 @@ void sha256::update(std::span<const std::uint8_t> data) {
         throw_openssl(errc::openssl_failure, "SHA-256 update");
 }
 
-void sha256::update(std::string_view data) { update(as_bytes(data)); }
+void sha256::update(std::string_view data) {
+    update(as_bytes(data));
+}
 
 sha256_digest sha256::finish() {
     sha256_digest out{};
@@ -35,6 +37,8 @@ sha256_digest sha256::of(std::span<const std::uint8_t> data) {
     return out;
 }
 
-sha256_digest sha256::of(std::string_view data) { return of(as_bytes(data)); }
+sha256_digest sha256::of(std::string_view data) {
+    return of(as_bytes(data));
+}
 
 } // namespace sceau::crypto

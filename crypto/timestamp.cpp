@@ -220,7 +220,8 @@ timestamp_token builtin_tsa::stamp(const sha256_digest& digest) {
     if (!response)
         throw_openssl(errc::tsa_not_granted, "built-in TSA");
 
-    long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(response.get())));
+    long status =
+        ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(response.get())));
     PKCS7* token = TS_RESP_get_token(response.get());
     if (status != TS_STATUS_GRANTED || !token)
         throw_openssl(errc::tsa_not_granted, "built-in TSA refused the request");

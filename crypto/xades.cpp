@@ -25,7 +25,9 @@ struct dsig_ctx_deleter {
 };
 using dsig_ctx_ptr = std::unique_ptr<xmlSecDSigCtx, dsig_ctx_deleter>;
 
-const xmlChar* x(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
+const xmlChar* x(const char* s) {
+    return reinterpret_cast<const xmlChar*>(s);
+}
 
 [[noreturn]] void signing_failed(const std::string& what) {
     throw error(errc::signing_failed, what);
@@ -70,7 +72,9 @@ xades_signer::~xades_signer() {
         xmlSecKeyDestroy(key_);
 }
 
-X509* xades_signer::certificate() const { return chain_.front().get(); }
+X509* xades_signer::certificate() const {
+    return chain_.front().get();
+}
 
 xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
                                         std::chrono::system_clock::time_point now) {
@@ -86,8 +90,7 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     // 1. ds:Signature template: the whole document (enveloped) and the signed properties.
     xmlNode* sig = xmlSecTmplSignatureCreateNsPref(
         doc, xmlSecTransformExclC14NId,
-        ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, x(sig_id.c_str()),
-        x("ds"));
+        ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, x(sig_id.c_str()), x("ds"));
     if (!sig)
         signing_failed("signature template");
     xmlAddChild(root, sig);
@@ -99,9 +102,9 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
         signing_failed("document reference");
 
     std::string props_uri = "#" + props_id;
-    xmlNode* props_ref = xmlSecTmplSignatureAddReference(
-        sig, xmlSecTransformSha256Id, nullptr, x(props_uri.c_str()),
-        x(xades::signed_properties_type));
+    xmlNode* props_ref =
+        xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, nullptr, x(props_uri.c_str()),
+                                        x(xades::signed_properties_type));
     if (!props_ref || !xmlSecTmplReferenceAddTransform(props_ref, xmlSecTransformExclC14NId))
         signing_failed("signed properties reference");
 
@@ -158,8 +161,8 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
         signing_failed("no SignatureValue after signing");
     auto stamp = tsa_.stamp(sha256::of(exclusive_c14n(doc, value)));
 
-    xmlNode* usp = add_element(add_element(qp, xa, "UnsignedProperties"), xa,
-                               "UnsignedSignatureProperties");
+    xmlNode* usp =
+        add_element(add_element(qp, xa, "UnsignedProperties"), xa, "UnsignedSignatureProperties");
     xmlNode* sts = add_element(usp, xa, "SignatureTimeStamp");
     set_attribute(sts, "Id", "ts-" + id);
     xmlNode* c14n = add_element(sts, ds, "CanonicalizationMethod");

@@ -89,8 +89,8 @@ std::string exclusive_c14n(xmlDoc* doc, xmlNode* node) {
     xml_output_ptr out(xmlAllocOutputBuffer(nullptr));
     if (!out)
         throw error(errc::xml_malformed, "c14n buffer");
-    if (xmlC14NExecute(doc, subtree_visible, node, XML_C14N_EXCLUSIVE_1_0, nullptr, 0,
-                       out.get()) < 0)
+    if (xmlC14NExecute(doc, subtree_visible, node, XML_C14N_EXCLUSIVE_1_0, nullptr, 0, out.get()) <
+        0)
         throw error(errc::xml_malformed, "exclusive canonicalisation failed");
     xmlOutputBufferFlush(out.get());
     const xmlChar* content = xmlOutputBufferGetContent(out.get());

@@ -30,8 +30,7 @@ std::string exclusive_c14n(xmlDoc* doc, xmlNode* node);
 
 /// Text helpers for building documents with the tree API.
 xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name);
-xmlNode* add_text_element(xmlNode* parent, xmlNs* ns, std::string_view name,
-                          std::string_view text);
+xmlNode* add_text_element(xmlNode* parent, xmlNs* ns, std::string_view name, std::string_view text);
 void set_attribute(xmlNode* node, std::string_view name, std::string_view value);
 
 /// An RFC 3339 / xsd:dateTime text in UTC with milliseconds: 2026-12-03T10:15:02.113Z.

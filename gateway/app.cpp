@@ -25,7 +25,9 @@ std::string api_key_hash(const std::string& key) {
     return crypto::to_hex(crypto::sha256::of(key));
 }
 
-std::string new_api_key() { return "sk_" + crypto::to_base64url(crypto::random_bytes(32)); }
+std::string new_api_key() {
+    return "sk_" + crypto::to_base64url(crypto::random_bytes(32));
+}
 
 std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     std::filesystem::create_directories(cfg.storage.data_dir);
@@ -53,7 +55,8 @@ std::unique_ptr<app> app::open(const config& cfg) {
     auto sample_fingerprint = crypto::fingerprint_sha256(sample_root.front().get());
     a->sample_keys_ = cfg.seal.key.empty();
     for (const auto& c : seal.chain)
-        a->sample_keys_ = a->sample_keys_ || crypto::fingerprint_sha256(c.get()) == sample_fingerprint ||
+        a->sample_keys_ = a->sample_keys_ ||
+                          crypto::fingerprint_sha256(c.get()) == sample_fingerprint ||
                           X509_check_issued(sample_root.front().get(), c.get()) == X509_V_OK;
 
     std::vector<crypto::x509_ptr> anchors;
@@ -82,8 +85,8 @@ std::unique_ptr<app> app::open(const config& cfg) {
         auto identity = crypto::signer_identity::from_pem(
             pem_of(cfg.tsa.builtin_key, sample_pki::tsa_key()),
             pem_of(cfg.tsa.builtin_certificate, sample_pki::tsa_certificate()));
-        a->tsa_ = std::make_unique<crypto::builtin_tsa>(std::move(identity),
-                                                        cfg.tsa.builtin_policy, clock);
+        a->tsa_ = std::make_unique<crypto::builtin_tsa>(std::move(identity), cfg.tsa.builtin_policy,
+                                                        clock);
     }
     for (const auto& c : a->tsa_->certificates())
         a->tsa_pem_.push_back(crypto::to_pem(c.get()));
@@ -100,9 +103,8 @@ std::unique_ptr<app> app::open(const config& cfg) {
     provider.qualified = a->qualified_;
     protocols::deposit_policy policy;
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
-    a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
-                                                                std::move(provider),
-                                                                std::move(policy));
+    a->deposits_ = std::make_unique<protocols::deposit_service>(
+        *a->db_, *a->blobs_, *a->sealer_, std::move(provider), std::move(policy));
     return a;
 }
 

@@ -15,25 +15,25 @@ namespace sceau::gateway {
 struct config {
     struct server_section {
         std::string listen = "127.0.0.1:8080";
-        unsigned threads = 0;       ///< 0: twice the number of cores
+        unsigned threads = 0; ///< 0: twice the number of cores
     } server;
 
     struct storage_section {
         std::filesystem::path data_dir = "data";
-        std::string database;       ///< empty: sqlite:DATA_DIR/sceau.db
+        std::string database; ///< empty: sqlite:DATA_DIR/sceau.db
     } storage;
 
     struct limits_section {
-        std::uint64_t max_body_bytes = 256ull << 20;   ///< one deposit request
+        std::uint64_t max_body_bytes = 256ull << 20; ///< one deposit request
         std::uint64_t max_document_bytes = 256ull << 20;
         std::size_t max_documents = 20;
         std::size_t max_parts = 32;
-        std::size_t max_letter_bytes = 64 << 10;       ///< the `letter` JSON part
-        std::size_t max_header_bytes = 16 << 10;       ///< request line and headers
+        std::size_t max_letter_bytes = 64 << 10; ///< the `letter` JSON part
+        std::size_t max_header_bytes = 16 << 10; ///< request line and headers
         std::size_t max_part_header_bytes = 8 << 10;
-        std::chrono::seconds header_timeout{15};       ///< to receive the headers
-        std::chrono::seconds idle_timeout{30};         ///< between two body reads
-        std::chrono::seconds request_timeout{900};     ///< a whole request
+        std::chrono::seconds header_timeout{15};   ///< to receive the headers
+        std::chrono::seconds idle_timeout{30};     ///< between two body reads
+        std::chrono::seconds request_timeout{900}; ///< a whole request
         std::chrono::seconds keep_alive_timeout{60};
         std::size_t max_connections = 1024;
     } limits;
@@ -50,13 +50,13 @@ struct config {
     } seal;
 
     struct tsa_section {
-        std::string url;                   ///< empty: the built-in TSA
+        std::string url; ///< empty: the built-in TSA
         std::chrono::milliseconds timeout{10000};
-        std::string policy;                ///< required TSA policy OID; empty: any
+        std::string policy; ///< required TSA policy OID; empty: any
         std::filesystem::path trust_anchors;
         std::filesystem::path certificates; ///< known TSA certificates (tokens without)
         bool qualified = false;
-        std::filesystem::path builtin_key;  ///< empty: the sample TSA
+        std::filesystem::path builtin_key; ///< empty: the sample TSA
         std::filesystem::path builtin_certificate;
         std::string builtin_policy = "2.25.264832184774882920688410953493971328165";
         unsigned retry_after_seconds = 30;

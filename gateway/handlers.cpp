@@ -43,9 +43,9 @@ response list_letters(app& a, const std::string& sender_id, std::string_view que
     storage::letter_filter filter;
     for (const auto& [key, value] : params) {
         if (key == "status") {
-            static const std::set<std::string> statuses = {
-                "deposited", "notified", "accepted", "refused",
-                "expired",   "undeliverable", "rejected"};
+            static const std::set<std::string> statuses = {"deposited", "notified", "accepted",
+                                                           "refused",   "expired",  "undeliverable",
+                                                           "rejected"};
             if (!statuses.count(value))
                 throw http_problem(problem_kind::invalid_parameter, "status: unknown status");
             filter.status = value;
@@ -76,13 +76,14 @@ response list_letters(app& a, const std::string& sender_id, std::string_view que
     json data = json::array();
     for (const auto& l : page.letters)
         data.push_back(letter_json(l));
-    json body = {{"data", data},
-                 {"next_cursor", page.next_cursor.empty() ? json(nullptr) : json(page.next_cursor)}};
+    json body = {
+        {"data", data},
+        {"next_cursor", page.next_cursor.empty() ? json(nullptr) : json(page.next_cursor)}};
     return make_json(200, body, version);
 }
 
-response get_evidence(app& a, const std::string& sender_id, const std::string& id,
-                      unsigned version, request_context& ctx) {
+response get_evidence(app& a, const std::string& sender_id, const std::string& id, unsigned version,
+                      request_context& ctx) {
     auto evidence = a.db().evidence(sender_id, id);
     if (!evidence)
         throw http_problem(problem_kind::not_found, "no such evidence");
@@ -97,13 +98,13 @@ response get_evidence(app& a, const std::string& sender_id, const std::string& i
 }
 
 response get_trust(app& a, unsigned version) {
-    json body = {{"seal", {{"certificate", a.seal_chain_pem().front()},
-                           {"chain", a.seal_chain_pem()}}},
-                 {"tsa", {{"certificates", a.tsa_certificates_pem()},
-                          {"builtin", a.settings().tsa.url.empty()}}},
-                 {"trust_anchors", a.trust_anchors_pem()},
-                 {"qualified", a.qualified()},
-                 {"sample_keys", a.sample_keys()}};
+    json body = {
+        {"seal", {{"certificate", a.seal_chain_pem().front()}, {"chain", a.seal_chain_pem()}}},
+        {"tsa",
+         {{"certificates", a.tsa_certificates_pem()}, {"builtin", a.settings().tsa.url.empty()}}},
+        {"trust_anchors", a.trust_anchors_pem()},
+        {"qualified", a.qualified()},
+        {"sample_keys", a.sample_keys()}};
     return make_json(200, body, version);
 }
 
@@ -123,7 +124,8 @@ response readyz(app& a, unsigned version) {
 storage::sender_record authenticate(app& a, const http::fields& headers) {
     auto it = headers.find(http::field::authorization);
     if (it == headers.end())
-        throw http_problem(problem_kind::unauthorized, "Authorization: Bearer <api key> is required");
+        throw http_problem(problem_kind::unauthorized,
+                           "Authorization: Bearer <api key> is required");
     std::string_view value = it->value();
     constexpr std::string_view scheme = "Bearer ";
     if (value.size() > 256)
@@ -160,20 +162,21 @@ json letter_json(const storage::letter_record& l) {
         timeline.push_back({{"time", e.event_time}, {"event", e.event}, {"evidence_id", e.id}});
     }
     json recipient = json::parse(l.recipient_json, nullptr, false);
-    return {{"id", l.id},
-            {"kind", l.kind},
-            {"status", l.status},
-            {"created_at", l.created_at},
-            {"reference", l.reference.empty() ? json(nullptr) : json(l.reference)},
-            {"subject", l.subject.empty() ? json(nullptr) : json(l.subject)},
-            {"recipient", recipient.is_discarded() ? json(nullptr) : recipient},
-            {"consent_reference",
-             l.consent_reference.empty() ? json(nullptr) : json(l.consent_reference)},
-            {"documents", documents},
-            {"accept_deadline", l.accept_deadline.empty() ? json(nullptr) : json(l.accept_deadline)},
-            {"qualified", l.qualified},
-            {"evidence", evidence},
-            {"timeline", timeline}};
+    return {
+        {"id", l.id},
+        {"kind", l.kind},
+        {"status", l.status},
+        {"created_at", l.created_at},
+        {"reference", l.reference.empty() ? json(nullptr) : json(l.reference)},
+        {"subject", l.subject.empty() ? json(nullptr) : json(l.subject)},
+        {"recipient", recipient.is_discarded() ? json(nullptr) : recipient},
+        {"consent_reference",
+         l.consent_reference.empty() ? json(nullptr) : json(l.consent_reference)},
+        {"documents", documents},
+        {"accept_deadline", l.accept_deadline.empty() ? json(nullptr) : json(l.accept_deadline)},
+        {"qualified", l.qualified},
+        {"evidence", evidence},
+        {"timeline", timeline}};
 }
 
 std::map<std::string, std::string> parse_query(std::string_view query) {

@@ -27,8 +27,8 @@ storage::sender_record authenticate(app& a, const boost::beast::http::fields& he
 
 /// Answers the requests that carry no document: everything but the deposit.
 response handle_simple(app& a, const route_match& m,
-                       const boost::beast::http::request_header<>& request,
-                       std::string_view query, request_context& ctx);
+                       const boost::beast::http::request_header<>& request, std::string_view query,
+                       request_context& ctx);
 
 /// A letter as the API shows it to its sender.
 nlohmann::json letter_json(const storage::letter_record& letter);

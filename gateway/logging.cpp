@@ -55,10 +55,18 @@ void log_event(log_level level, std::string_view event, std::initializer_list<lo
             line += " " + std::string(k) + "=" + logfmt_value(v);
     }
     switch (level) {
-    case log_level::debug: spdlog::debug("{}", line); break;
-    case log_level::info: spdlog::info("{}", line); break;
-    case log_level::warn: spdlog::warn("{}", line); break;
-    case log_level::error: spdlog::error("{}", line); break;
+    case log_level::debug:
+        spdlog::debug("{}", line);
+        break;
+    case log_level::info:
+        spdlog::info("{}", line);
+        break;
+    case log_level::warn:
+        spdlog::warn("{}", line);
+        break;
+    case log_level::error:
+        spdlog::error("{}", line);
+        break;
     }
 }
 

@@ -12,13 +12,13 @@
 #include <libxml/xmlversion.h>
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <xmlsec/version.h>
 
 #include <chrono>
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <sqlite3.h>
 
 using namespace sceau;
 using namespace sceau::gateway;
@@ -43,7 +43,9 @@ config load_config(const common_options& o) {
     return c;
 }
 
-std::string now_text() { return crypto::format_utc(std::chrono::system_clock::now()); }
+std::string now_text() {
+    return crypto::format_utc(std::chrono::system_clock::now());
+}
 
 std::vector<std::pair<std::string, std::string>> library_versions() {
     return {{"openssl", OpenSSL_version(OPENSSL_VERSION)},
@@ -67,9 +69,10 @@ int serve(const common_options& o, const std::string& listen, const std::string&
                {"sqlite", sqlite3_libversion()}});
 
     auto a = app::open(cfg);
-    log_event(log_level::info, "store", {{"backend", a->db().backend_version()},
-                                         {"schema", std::to_string(a->db().schema_version())},
-                                         {"data", cfg.storage.data_dir.string()}});
+    log_event(log_level::info, "store",
+              {{"backend", a->db().backend_version()},
+               {"schema", std::to_string(a->db().schema_version())},
+               {"data", cfg.storage.data_dir.string()}});
     if (a->sample_keys())
         log_event(log_level::warn, "sample-keys",
                   {{"message", "running on the SAMPLE keys of certs-sample: for tests and demos "
@@ -168,11 +171,15 @@ int main(int argc, char** argv) {
             if (as_json) {
                 nlohmann::json out = nlohmann::json::array();
                 for (const auto& s : all)
-                    out.push_back({{"id", s.id}, {"name", s.name}, {"email", s.email},
-                                   {"company", s.company}, {"identified_by", s.identified_by},
-                                   {"created_at", s.created_at},
-                                   {"revoked_at", s.revoked_at.empty() ? nlohmann::json(nullptr)
-                                                                       : nlohmann::json(s.revoked_at)}});
+                    out.push_back(
+                        {{"id", s.id},
+                         {"name", s.name},
+                         {"email", s.email},
+                         {"company", s.company},
+                         {"identified_by", s.identified_by},
+                         {"created_at", s.created_at},
+                         {"revoked_at", s.revoked_at.empty() ? nlohmann::json(nullptr)
+                                                             : nlohmann::json(s.revoked_at)}});
                 std::cout << out.dump(2) << "\n";
             } else {
                 for (const auto& s : all)

@@ -25,16 +25,16 @@ struct route {
     boost::beast::http::verb method;
     std::string_view pattern; ///< segments, `{name}` captures one
     operation op;
-    bool sender_auth;         ///< needs a sender's API key
+    bool sender_auth; ///< needs a sender's API key
 };
 
 /// Every route of the server. docs/openapi.json must describe each (a test checks).
 const std::vector<route>& routes();
 
 struct route_match {
-    const route* matched = nullptr;          ///< null: no such path, or wrong method
-    bool path_known = false;                 ///< the path exists under another method
-    std::string allow;                       ///< methods allowed for the path
+    const route* matched = nullptr; ///< null: no such path, or wrong method
+    bool path_known = false;        ///< the path exists under another method
+    std::string allow;              ///< methods allowed for the path
     std::map<std::string, std::string> params;
 };
 

@@ -59,7 +59,8 @@ std::optional<std::string> framing_problem(const http::request_header<>& req) {
         return "a list in Content-Length";
     if (lengths && codings)
         return "Content-Length together with Transfer-Encoding";
-    if (codings > 1 || (codings == 1 && trimmed_lower(req[http::field::transfer_encoding]) != "chunked"))
+    if (codings > 1 ||
+        (codings == 1 && trimmed_lower(req[http::field::transfer_encoding]) != "chunked"))
         return "a Transfer-Encoding other than chunked";
     return std::nullopt;
 }
@@ -76,9 +77,12 @@ problem_kind problem_of_parse_error(const beast::error_code& ec) {
 
 problem_kind problem_of_multipart(const multipart_error& e) {
     switch (e.which()) {
-    case multipart_error::kind::too_many_parts: return problem_kind::too_many_parts;
-    case multipart_error::kind::header_too_large: return problem_kind::body_too_large;
-    case multipart_error::kind::malformed: break;
+    case multipart_error::kind::too_many_parts:
+        return problem_kind::too_many_parts;
+    case multipart_error::kind::header_too_large:
+        return problem_kind::body_too_large;
+    case multipart_error::kind::malformed:
+        break;
     }
     return problem_kind::malformed_multipart;
 }
@@ -139,7 +143,8 @@ struct server::impl {
 asio::awaitable<void> server::impl::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket socket =
+            co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted)
             co_return;
         if (ec)
@@ -219,9 +224,10 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                                            "this request takes no large body");
                     if (!parser.is_done()) {
                         if (trimmed_lower(req[http::field::expect]) == "100-continue") {
-                            http::response<http::empty_body> go_on{http::status::continue_, version};
-                            co_await http::async_write(stream, go_on,
-                                                       asio::redirect_error(asio::use_awaitable, ec));
+                            http::response<http::empty_body> go_on{http::status::continue_,
+                                                                   version};
+                            co_await http::async_write(
+                                stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
                             if (ec)
                                 throw http_problem(problem_kind::bad_request, "connection lost");
                         }
@@ -235,8 +241,8 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                     }
                     body_read = true;
                     if (!m.matched && m.path_known) {
-                        res = make_problem(problem_kind::method_not_allowed,
-                                           "allowed: " + m.allow, version);
+                        res = make_problem(problem_kind::method_not_allowed, "allowed: " + m.allow,
+                                           version);
                         res.set(http::field::allow, m.allow);
                     } else if (!m.matched) {
                         res = make_problem(problem_kind::not_found, "no such resource", version);
@@ -247,7 +253,8 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             } catch (const http_problem& p) {
                 res = make_problem(p.kind(), p.what(), version, p.extra());
             } catch (const storage::storage_error& e) {
-                log_event(log_level::error, "storage-error", {{"request", ctx.id}, {"error", e.what()}});
+                log_event(log_level::error, "storage-error",
+                          {{"request", ctx.id}, {"error", e.what()}});
                 res = e.which() == storage::storage_error::kind::conflict
                           ? make_problem(problem_kind::conflict, "a concurrent change won; retry",
                                          version)
@@ -256,7 +263,8 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                 if (res.result_int() == 503)
                     res.set(http::field::retry_after, "5");
             } catch (const std::exception& e) {
-                log_event(log_level::error, "internal-error", {{"request", ctx.id}, {"error", e.what()}});
+                log_event(log_level::error, "internal-error",
+                          {{"request", ctx.id}, {"error", e.what()}});
                 res = make_problem(problem_kind::internal, "internal error", version);
             }
         }
@@ -280,9 +288,11 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
 
         beast::error_code write_ec;
         stream.expires_after(limits.idle_timeout);
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, write_ec));
+        co_await http::async_write(stream, res,
+                                   asio::redirect_error(asio::use_awaitable, write_ec));
 
-        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started);
+        auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started);
         log_event(res.result_int() >= 500 ? log_level::warn : log_level::info, "request",
                   {{"id", ctx.id},
                    {"method", method},
@@ -299,20 +309,19 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<response> server::impl::deposit(beast::tcp_stream& stream,
-                                                beast::flat_buffer& buffer,
-                                                http::request_parser<http::empty_body>& header_parser,
-                                                request_context& ctx, bool& body_read,
-                                                clock_type::time_point deadline) {
+asio::awaitable<response>
+server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                      http::request_parser<http::empty_body>& header_parser, request_context& ctx,
+                      bool& body_read, clock_type::time_point deadline) {
     const auto& limits = cfg_.limits;
     auto& req = header_parser.get();
     unsigned version = req.version();
 
     // 1. Everything that needs no body first: size, identity, type.
     if (header_parser.content_length() && *header_parser.content_length() > limits.max_body_bytes)
-        throw http_problem(problem_kind::body_too_large,
-                           "the body is larger than " + std::to_string(limits.max_body_bytes) +
-                               " bytes");
+        throw http_problem(problem_kind::body_too_large, "the body is larger than " +
+                                                             std::to_string(limits.max_body_bytes) +
+                                                             " bytes");
     auto sender = authenticate(app_, req);
     ctx.sender_id = sender.id;
     auto boundary = boundary_of(req[http::field::content_type]);
@@ -331,8 +340,8 @@ asio::awaitable<response> server::impl::deposit(beast::tcp_stream& stream,
     }
 
     // 3. Stream the body: multipart parts to temporary files, hashed on the way.
-    upload_collector collector(app_.blobs(), {limits.max_letter_bytes, limits.max_document_bytes,
-                                              limits.max_documents});
+    upload_collector collector(
+        app_.blobs(), {limits.max_letter_bytes, limits.max_document_bytes, limits.max_documents});
     multipart_parser multipart(*boundary, collector,
                                {limits.max_parts, limits.max_part_header_bytes});
     http::request_parser<http::buffer_body> parser(std::move(header_parser));
@@ -399,7 +408,8 @@ response server::impl::deposit_answer(const protocols::deposit_result& result, u
         nlohmann::json extra = {{"letter_id", letter.id}, {"letter", letter_json(letter)}};
         if (!reasons.empty())
             extra["reasons"] = reasons;
-        std::string detail = "the deposit breaks the policy; SubmissionRejection evidence was issued";
+        std::string detail =
+            "the deposit breaks the policy; SubmissionRejection evidence was issued";
         if (!result.reasons.empty())
             detail = result.reasons.front().details;
         return make_problem(problem_kind::deposit_rejected, detail, version, extra);
@@ -425,7 +435,9 @@ void server::bind() {
     acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
-unsigned short server::port() const { return impl_->acceptor_.local_endpoint().port(); }
+unsigned short server::port() const {
+    return impl_->acceptor_.local_endpoint().port();
+}
 
 void server::run() {
     auto& i = *impl_;

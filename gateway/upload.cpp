@@ -53,7 +53,8 @@ void upload_collector::on_part_begin(const part_header& header) {
     // name, then to their content address.
     auto name = header.filename ? sanitise_filename(*header.filename)
                                 : "document-" + std::to_string(documents_.size() + 1);
-    documents_.push_back({std::move(name), media_type_of(header.content_type), {}, blobs_.create()});
+    documents_.push_back(
+        {std::move(name), media_type_of(header.content_type), {}, blobs_.create()});
     current_ = part::document;
 }
 

@@ -161,7 +161,8 @@ deposit_result deposit_service::deposit(deposit_request& request) {
 
     evidence_draft draft;
     draft.id = crypto::random_id("evd_");
-    draft.event = std::string(rejected ? event::submission_rejection : event::submission_acceptance);
+    draft.event =
+        std::string(rejected ? event::submission_rejection : event::submission_acceptance);
     draft.reasons = reasons;
     draft.policies = provider_.policies;
     draft.issuer.attributes.emplace_back(uri::legal_name, provider_.name);
@@ -177,7 +178,8 @@ deposit_result deposit_service::deposit(deposit_request& request) {
             draft.part_flags.emplace_back(identifier, flags[i]);
     }
     // The sender authenticated now; the evidence's own time is the time-stamp's.
-    draft.sender = sender_party(request.sender, crypto::format_utc(std::chrono::system_clock::now()));
+    draft.sender =
+        sender_party(request.sender, crypto::format_utc(std::chrono::system_clock::now()));
 
     auto sealed = sealer_.seal(draft);
     record.created_at = sealed.event_time;
@@ -194,7 +196,7 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         d.stored = !rejected; // a refused deposit keeps digests, never bytes
         record.documents.push_back(std::move(d));
     }
-    storage::evidence_record evidence{sealed.id,         record.id,  sealed.event,
+    storage::evidence_record evidence{sealed.id,         record.id,         sealed.event,
                                       sealed.event_time, sealed.event_time, sealed.xml};
 
     // 4. Bytes at rest before the rows that name them; rows in one transaction.
@@ -228,9 +230,9 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         }
         tx.insert_evidence(evidence);
         if (!request.idempotency_key.empty())
-            tx.insert_idempotency({request.sender.id, request.idempotency_key, fingerprint,
-                                   record.id},
-                                  sealed.event_time);
+            tx.insert_idempotency(
+                {request.sender.id, request.idempotency_key, fingerprint, record.id},
+                sealed.event_time);
         tx.commit();
     } catch (const storage::storage_error& e) {
         release_all(false);

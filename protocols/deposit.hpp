@@ -24,7 +24,7 @@ struct deposit_policy {
 
 /// A document received and written to a temporary file, hashed on the way.
 struct staged_document {
-    std::string name;       ///< sanitised, metadata only
+    std::string name; ///< sanitised, metadata only
     std::string media_type;
     std::string sha256_hex;
     storage::blob_store::writer file;

@@ -10,7 +10,9 @@ using crypto::add_element;
 using crypto::add_text_element;
 using crypto::set_attribute;
 
-const xmlChar* x(std::string_view s) { return reinterpret_cast<const xmlChar*>(s.data()); }
+const xmlChar* x(std::string_view s) {
+    return reinterpret_cast<const xmlChar*>(s.data());
+}
 
 struct namespaces {
     xmlNs* ev;
@@ -133,8 +135,8 @@ crypto::xml_doc_ptr build_evidence(const evidence_draft& d, const std::string& e
     }
 
     xmlNode* extensions = add_element(root, ns.ev, "Extensions");
-    xmlNode* stamp = add_extension(extensions, ns, "EventTimeStamp",
-                                   crypto::to_base64(event_timestamp_der));
+    xmlNode* stamp =
+        add_extension(extensions, ns, "EventTimeStamp", crypto::to_base64(event_timestamp_der));
     set_attribute(stamp, "Imprint", "sceau-event-v1");
     add_extension(extensions, ns, "Qualified", d.qualified ? "true" : "false");
     add_extension(extensions, ns, "ConsignmentMode", uri::consent_mode);

@@ -15,7 +15,8 @@ namespace uri {
 inline constexpr std::string_view evidence_ns = "http://uri.etsi.org/19522/v1#";
 inline constexpr std::string_view saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion";
 inline constexpr std::string_view event_prefix = "http://uri.etsi.org/19522/Event/";
-inline constexpr std::string_view consent_mode = "http://uri.etsi.org/19522/v1#/consignment/consent";
+inline constexpr std::string_view consent_mode =
+    "http://uri.etsi.org/19522/v1#/consignment/consent";
 inline constexpr std::string_view family_name =
     "http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName";
 inline constexpr std::string_view given_name =
@@ -46,28 +47,28 @@ inline constexpr std::string_view submission_rejection = "SubmissionRejection";
 struct party {
     std::vector<std::pair<std::string, std::string>> attributes;
     std::string email;
-    std::string assurance_level;     ///< URI; empty when unknown
-    std::string assurance_policy;    ///< free text describing how the level was reached
+    std::string assurance_level;       ///< URI; empty when unknown
+    std::string assurance_policy;      ///< free text describing how the level was reached
     std::string authentication_method; ///< URI
     std::string authentication_time;   ///< xsd:dateTime
 };
 
 struct evidence_part {
-    std::string identifier;   ///< position and sanitised name
+    std::string identifier; ///< position and sanitised name
     std::string content_type;
     std::string sha256_hex;
 };
 
 /// Everything a record says, before it is sealed.
 struct evidence_draft {
-    std::string id;         ///< evd_...
-    std::string event;      ///< an event:: name
+    std::string id;    ///< evd_...
+    std::string event; ///< an event:: name
     std::vector<policy_violation> reasons;
     std::vector<std::string> policies; ///< EvidenceIssuerPolicyID values
     party issuer;
     party sender;
     party recipient;
-    std::string letter_id;  ///< MessageIdentifier
+    std::string letter_id; ///< MessageIdentifier
     std::vector<evidence_part> parts;
     bool qualified = false;
     std::string consent_reference;

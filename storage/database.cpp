@@ -6,10 +6,10 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <ctime>
+#include <sqlite3.h>
 #include <utility>
 
 namespace sceau::storage {
@@ -236,8 +236,7 @@ std::optional<sender_record> database::sender_by_key_hash(const std::string& api
     try {
         soci::session sql(*pool_);
         soci::rowset<soci::row> rows =
-            (sql.prepare << "SELECT " << sender_columns
-                         << " FROM senders WHERE api_key_hash = :h",
+            (sql.prepare << "SELECT " << sender_columns << " FROM senders WHERE api_key_hash = :h",
              soci::use(api_key_hash));
         for (const auto& r : rows)
             return sender_from_row(r);
@@ -281,10 +280,9 @@ bool database::revoke_sender(const std::string& id, const std::string& when) {
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
-        soci::statement st =
-            (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
-                            "AND revoked_at IS NULL",
-             soci::use(when), soci::use(id));
+        soci::statement st = (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
+                                             "AND revoked_at IS NULL",
+                              soci::use(when), soci::use(id));
         st.execute(true);
         return st.get_affected_rows() > 0;
     } catch (const soci::soci_error& e) {
@@ -323,8 +321,7 @@ void database::fill_details(soci::session& sql, letter_record& letter) {
     }
 }
 
-std::optional<letter_record> database::letter(const std::string& sender_id,
-                                              const std::string& id) {
+std::optional<letter_record> database::letter(const std::string& sender_id, const std::string& id) {
     try {
         soci::session sql(*pool_);
         soci::rowset<soci::row> rows =
@@ -435,8 +432,8 @@ bool database::blob_known(const std::string& sha256) {
 }
 
 std::int64_t database::count(const std::string& table) {
-    static const char* allowed[] = {"senders", "letters", "documents", "blobs", "evidence",
-                                    "idempotency_keys"};
+    static const char* allowed[] = {"senders", "letters",  "documents",
+                                    "blobs",   "evidence", "idempotency_keys"};
     bool ok = false;
     for (auto* t : allowed)
         ok = ok || table == t;
@@ -452,7 +449,9 @@ std::int64_t database::count(const std::string& table) {
     }
 }
 
-database::transaction database::begin() { return transaction(*this); }
+database::transaction database::begin() {
+    return transaction(*this);
+}
 
 database::transaction::transaction(database& db)
     : write_lock_(db.write_mutex_, std::defer_lock) {
@@ -508,9 +507,8 @@ void database::transaction::insert_document(const std::string& letter_id,
         long long size = d.size;
         *session_ << "INSERT INTO documents (letter_id, position, name, media_type, size, "
                      "sha256, flags, stored) VALUES (:l, :p, :n, :m, :s, :h, :f, :st)",
-            soci::use(letter_id), soci::use(d.position), soci::use(d.name),
-            soci::use(d.media_type), soci::use(size), soci::use(d.sha256), soci::use(d.flags),
-            soci::use(stored);
+            soci::use(letter_id), soci::use(d.position), soci::use(d.name), soci::use(d.media_type),
+            soci::use(size), soci::use(d.sha256), soci::use(d.flags), soci::use(stored);
     } catch (const soci::soci_error& e) {
         rethrow(e, "storing a document");
     }

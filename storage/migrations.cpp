@@ -99,11 +99,10 @@ const std::vector<migration>& migrations() {
     static const std::vector<migration> all = {
         {1,
          "senders, letters, documents, blobs, evidence, idempotency keys",
-         {senders_table, letters_table, letters_index, blobs_table, documents_table,
-          evidence_table, evidence_index, idempotency_table, sqlite_evidence_guard[0],
-          sqlite_evidence_guard[1]},
-         {senders_table, letters_table, letters_index, blobs_table, documents_table,
-          evidence_table, evidence_index, idempotency_table, postgresql_evidence_guard[0],
+         {senders_table, letters_table, letters_index, blobs_table, documents_table, evidence_table,
+          evidence_index, idempotency_table, sqlite_evidence_guard[0], sqlite_evidence_guard[1]},
+         {senders_table, letters_table, letters_index, blobs_table, documents_table, evidence_table,
+          evidence_index, idempotency_table, postgresql_evidence_guard[0],
           postgresql_evidence_guard[1]}},
     };
     return all;

@@ -20,12 +20,12 @@ struct sender_record {
 
 struct document_record {
     int position = 0;
-    std::string name;       ///< sanitised display name, never a path
+    std::string name; ///< sanitised display name, never a path
     std::string media_type;
     std::int64_t size = 0;
-    std::string sha256;     ///< lower-case hex
-    std::string flags;      ///< comma-separated, e.g. "javascript"
-    bool stored = true;     ///< false when only the digest is kept (refused deposit)
+    std::string sha256; ///< lower-case hex
+    std::string flags;  ///< comma-separated, e.g. "javascript"
+    bool stored = true; ///< false when only the digest is kept (refused deposit)
 };
 
 struct evidence_record {

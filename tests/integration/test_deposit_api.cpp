@@ -43,7 +43,8 @@ TEST_CASE("a PDF deposited over HTTP is stored and gets SubmissionAcceptance evi
     REQUIRE(again.status == 200);
     CHECK(again.json()["evidence"] == letter["evidence"]);
 
-    auto evidence = f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
+    auto evidence =
+        f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
     REQUIRE(evidence.status == 200);
     CHECK(evidence.header("content-type") == "application/xml");
     CHECK(evidence.body.find("SubmissionAcceptance") != std::string::npos);
@@ -51,7 +52,8 @@ TEST_CASE("a PDF deposited over HTTP is stored and gets SubmissionAcceptance evi
           std::string::npos);
 }
 
-TEST_CASE("GET /v1/evidence serves exactly the sealed bytes, which verify", "[integration][deposit][tools]") {
+TEST_CASE("GET /v1/evidence serves exactly the sealed bytes, which verify",
+          "[integration][deposit][tools]") {
     deposit_fixture f;
     auto letter = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).json();
     auto url = letter["evidence"][0]["url"].get<std::string>();
@@ -61,14 +63,15 @@ TEST_CASE("GET /v1/evidence serves exactly the sealed bytes, which verify", "[in
 
     temp_dir dir;
     write_file(dir / "e.xml", first);
-    auto verified = run("xmlsec1 --verify --trusted-pem '" +
-                        source_path("certs-sample/root-ca.pem").string() + "' '" +
-                        (dir / "e.xml").string() + "'");
+    auto verified =
+        run("xmlsec1 --verify --trusted-pem '" + source_path("certs-sample/root-ca.pem").string() +
+            "' '" + (dir / "e.xml").string() + "'");
     INFO(verified.output);
     CHECK(verified.status == 0);
 }
 
-TEST_CASE("letters are listed newest first with cursor paging and filters", "[integration][deposit]") {
+TEST_CASE("letters are listed newest first with cursor paging and filters",
+          "[integration][deposit]") {
     deposit_fixture f;
     std::vector<std::string> ids;
     for (int i = 0; i < 5; ++i) {
@@ -82,7 +85,9 @@ TEST_CASE("letters are listed newest first with cursor paging and filters", "[in
     std::vector<std::string> seen;
     std::string after;
     for (int page = 0; page < 5; ++page) {
-        auto r = f.client.get(f.server.url("/v1/letters?limit=2" + (after.empty() ? "" : "&after=" + after)), f.auth());
+        auto r = f.client.get(
+            f.server.url("/v1/letters?limit=2" + (after.empty() ? "" : "&after=" + after)),
+            f.auth());
         REQUIRE(r.status == 200);
         auto body = r.json();
         for (const auto& l : body["data"])
@@ -105,16 +110,19 @@ TEST_CASE("letters are listed newest first with cursor paging and filters", "[in
     CHECK(f.client.get(f.server.url("/v1/letters?colour=red"), f.auth()).status == 400);
 }
 
-TEST_CASE("a sender never sees another sender's letters or evidence", "[integration][deposit][auth]") {
+TEST_CASE("a sender never sees another sender's letters or evidence",
+          "[integration][deposit][auth]") {
     deposit_fixture f;
     auto mine = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).json();
     auto other = f.server.add_sender("Banque Exemple", "legal@bank.example");
     std::vector<std::string> other_auth = {"Authorization: Bearer " + other};
 
-    auto letter = f.client.get(f.server.url("/v1/letters/" + mine["id"].get<std::string>()), other_auth);
+    auto letter =
+        f.client.get(f.server.url("/v1/letters/" + mine["id"].get<std::string>()), other_auth);
     CHECK(letter.status == 404);
     CHECK(letter.body.find("Martin") == std::string::npos);
-    auto evidence = f.client.get(f.server.url(mine["evidence"][0]["url"].get<std::string>()), other_auth);
+    auto evidence =
+        f.client.get(f.server.url(mine["evidence"][0]["url"].get<std::string>()), other_auth);
     CHECK(evidence.status == 404);
     auto list = f.client.get(f.server.url("/v1/letters"), other_auth).json();
     CHECK(list["data"].empty());
@@ -126,9 +134,10 @@ TEST_CASE("a sender never sees another sender's letters or evidence", "[integrat
 
 TEST_CASE("requests without a valid API key get 401 and store nothing", "[integration][auth]") {
     deposit_fixture f;
-    auto none = f.client.post_form(f.server.url("/v1/letters"),
-                                   {{"letter", letter_lre, "", "", "application/json"},
-                                    {"document", "", hostile("pdf/p00-positive-control.pdf"), "", "application/pdf"}});
+    auto none = f.client.post_form(
+        f.server.url("/v1/letters"),
+        {{"letter", letter_lre, "", "", "application/json"},
+         {"document", "", hostile("pdf/p00-positive-control.pdf"), "", "application/pdf"}});
     CHECK(none.status == 401);
     CHECK(none.header("content-type") == "application/problem+json");
     CHECK(none.json()["type"] == "urn:sceau:problem:unauthorized");
@@ -160,19 +169,24 @@ TEST_CASE("a revoked API key gets 401", "[integration][auth]") {
 TEST_CASE("the same Idempotency-Key and body give the same letter; another body gives 409",
           "[integration][deposit][idempotency]") {
     deposit_fixture f;
-    auto first = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"), {"Idempotency-Key: order-77"});
+    auto first = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"),
+                           {"Idempotency-Key: order-77"});
     REQUIRE(first.status == 201);
     // A retry through curl has a fresh multipart boundary: still the same request.
-    auto replay = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"), {"Idempotency-Key: order-77"});
+    auto replay = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"),
+                            {"Idempotency-Key: order-77"});
     CHECK(replay.status == 200);
     CHECK(replay.json()["id"] == first.json()["id"]);
 
     std::string boundary = "sceau-test-boundary";
     auto pdf = read_file(hostile("pdf/p00-positive-control.pdf"));
-    auto body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"letter\"\r\n"
-                "Content-Type: application/json\r\n\r\n" + std::string(letter_lre) + "\r\n--" +
-                boundary + "\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
-                "Content-Type: application/pdf\r\n\r\n" + pdf + "\r\n--" + boundary + "--\r\n";
+    auto body = "--" + boundary +
+                "\r\nContent-Disposition: form-data; name=\"letter\"\r\n"
+                "Content-Type: application/json\r\n\r\n" +
+                std::string(letter_lre) + "\r\n--" + boundary +
+                "\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
+                "Content-Type: application/pdf\r\n\r\n" +
+                pdf + "\r\n--" + boundary + "--\r\n";
     auto headers = f.auth();
     headers.push_back("Content-Type: multipart/form-data; boundary=" + boundary);
     headers.push_back("Idempotency-Key: invoice-2026-118");
@@ -226,7 +240,8 @@ TEST_CASE("unknown paths and methods get problem answers", "[integration]") {
     CHECK(wrong.header("allow") == "GET");
 }
 
-TEST_CASE("the server logs one line per request and never the key or the letter", "[integration][logs]") {
+TEST_CASE("the server logs one line per request and never the key or the letter",
+          "[integration][logs]") {
     deposit_fixture f;
     auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
     REQUIRE(r.status == 201);

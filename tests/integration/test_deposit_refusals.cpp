@@ -27,9 +27,11 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     for (const auto& d : letter["documents"])
         CHECK(d["stored"] == false);
 
-    auto evidence = f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
+    auto evidence =
+        f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
     REQUIRE(evidence.status == 200);
-    CHECK(evidence.body.find("http://uri.etsi.org/19522/Event/SubmissionRejection") != std::string::npos);
+    CHECK(evidence.body.find("http://uri.etsi.org/19522/Event/SubmissionRejection") !=
+          std::string::npos);
     CHECK(evidence.body.find("<Code>" + reason_code + "</Code>") != std::string::npos);
 
     CHECK(f.stored_files() == 0);
@@ -45,7 +47,8 @@ TEST_CASE("an LRE to a non-professional without consent_reference is rejected wi
     auto letter = json::parse(letter_lre);
     letter.erase("consent_reference");
     auto r = f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf"));
-    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/ConsentMissing", "consent_reference");
+    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/ConsentMissing",
+                   "consent_reference");
 
     // The same letter to a professional needs no consent; an ERE needs none either.
     letter["recipient"]["professional"] = true;
@@ -55,7 +58,8 @@ TEST_CASE("an LRE to a non-professional without consent_reference is rejected wi
     CHECK(f.deposit(letter.dump(), hostile("pdf/p00-positive-control.pdf")).status == 201);
 }
 
-TEST_CASE("a birth date that is not ISO 8601 is rejected with evidence", "[integration][refusal][policy]") {
+TEST_CASE("a birth date that is not ISO 8601 is rejected with evidence",
+          "[integration][refusal][policy]") {
     for (std::string date : {"17/02/1985", "1985-02-30", "1985-2-17", "2999-01-01"}) {
         deposit_fixture f;
         auto letter = json::parse(letter_lre);
@@ -69,7 +73,10 @@ TEST_CASE("a birth date that is not ISO 8601 is rejected with evidence", "[integ
 
 TEST_CASE("refused PDFs are rejected with evidence and their bytes are not kept",
           "[integration][refusal][pdf]") {
-    struct { const char* file; const char* why; } cases[] = {
+    struct {
+        const char* file;
+        const char* why;
+    } cases[] = {
         {"pdf/p03-encrypted-user-password.pdf", "password"},
         {"pdf/p05-truncated-mid-stream.pdf", "document 1"},
         {"pdf/p06-not-a-pdf-but-named-pdf.pdf", "document 1"},
@@ -91,22 +98,32 @@ TEST_CASE("a PDF with JavaScript is accepted unchanged and flagged", "[integrati
     auto sha = doc["sha256"].get<std::string>();
     auto at_rest = f.server.data_dir() / "blobs" / "sha256" / sha.substr(0, 2) / sha;
     CHECK(read_file(at_rest) == read_file(hostile("pdf/p01-openaction-javascript.pdf")));
-    auto evidence = f.client.get(f.server.url(r.json()["evidence"][0]["url"].get<std::string>()), f.auth());
+    auto evidence =
+        f.client.get(f.server.url(r.json()["evidence"][0]["url"].get<std::string>()), f.auth());
     CHECK(evidence.body.find(">javascript</sc:ContentFlag>") != std::string::npos);
 }
 
 TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][refusal]") {
     deposit_fixture f;
     auto pdf = hostile("pdf/p00-positive-control.pdf");
-    struct { std::string letter; const char* type; } cases[] = {
+    struct {
+        std::string letter;
+        const char* type;
+    } cases[] = {
         {"{not json", "urn:sceau:problem:invalid-letter"},
         {R"({"kind":"lre"})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"fax","recipient":{"email":"a@b.example","family_name":"X"}})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"ere","recipient":{"email":"not-an-address","family_name":"X"}})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"ere","recipient":{"email":"a@b.example"}})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"colour":"red"})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X\u0007"}})", "urn:sceau:problem:invalid-letter"},
-        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":"yes"}})", "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"fax","recipient":{"email":"a@b.example","family_name":"X"}})",
+         "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"not-an-address","family_name":"X"}})",
+         "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example"}})",
+         "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"colour":"red"})",
+         "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X\u0007"}})",
+         "urn:sceau:problem:invalid-letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":"yes"}})",
+         "urn:sceau:problem:invalid-letter"},
     };
     for (const auto& c : cases) {
         INFO(c.letter);
@@ -123,15 +140,17 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
     auto no_letter = f.client.post_form(f.server.url("/v1/letters"),
                                         {{"document", "", pdf, "", "application/pdf"}}, f.auth());
     CHECK(no_letter.status == 400);
-    auto stray = f.client.post_form(f.server.url("/v1/letters"),
-                                    {{"letter", letter_lre, "", "", "application/json"},
-                                     {"annex", "x", "", "", "text/plain"}}, f.auth());
+    auto stray = f.client.post_form(
+        f.server.url("/v1/letters"),
+        {{"letter", letter_lre, "", "", "application/json"}, {"annex", "x", "", "", "text/plain"}},
+        f.auth());
     CHECK(stray.status == 400);
     CHECK(stray.json()["type"] == "urn:sceau:problem:malformed-multipart");
 
     // Not multipart at all.
-    auto json_body = f.client.post_body(f.server.url("/v1/letters"), letter_lre,
-                                        {"Authorization: Bearer " + f.key, "Content-Type: application/json"});
+    auto json_body =
+        f.client.post_body(f.server.url("/v1/letters"), letter_lre,
+                           {"Authorization: Bearer " + f.key, "Content-Type: application/json"});
     CHECK(json_body.status == 415);
 
     CHECK(f.rows("letters") == 0);
@@ -142,14 +161,17 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
 
 TEST_CASE("a document of a type not accepted is rejected with evidence", "[integration][refusal]") {
     deposit_fixture f;
-    auto r = f.client.post_form(f.server.url("/v1/letters"),
-                                {{"letter", letter_lre, "", "", "application/json"},
-                                 {"document", "MZ fictional", "", "facture.pdf.exe", "application/x-msdownload"}},
-                                f.auth());
-    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat", "media type");
+    auto r = f.client.post_form(
+        f.server.url("/v1/letters"),
+        {{"letter", letter_lre, "", "", "application/json"},
+         {"document", "MZ fictional", "", "facture.pdf.exe", "application/x-msdownload"}},
+        f.auth());
+    check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                   "media type");
 }
 
-TEST_CASE("size and count limits give 413 and leave nothing behind", "[integration][refusal][limits]") {
+TEST_CASE("size and count limits give 413 and leave nothing behind",
+          "[integration][refusal][limits]") {
     deposit_fixture f(R"(
 [limits]
 max_body_bytes = 200000
@@ -157,10 +179,11 @@ max_document_bytes = 100000
 max_documents = 2
 )");
     std::string big(150000, 'x');
-    auto r = f.client.post_form(f.server.url("/v1/letters"),
-                                {{"letter", letter_lre, "", "", "application/json"},
-                                 {"document", "%PDF-1.7\n" + big, "", "big.pdf", "application/pdf"}},
-                                f.auth());
+    auto r =
+        f.client.post_form(f.server.url("/v1/letters"),
+                           {{"letter", letter_lre, "", "", "application/json"},
+                            {"document", "%PDF-1.7\n" + big, "", "big.pdf", "application/pdf"}},
+                           f.auth());
     CHECK(r.status == 413);
     CHECK(r.json()["type"] == "urn:sceau:problem:document-too-large");
 
@@ -191,7 +214,8 @@ TEST_CASE("without a time-stamp the deposit fails with 503 and Retry-After, noth
           "[integration][refusal][tsa]") {
     // An external TSA on a port where nothing listens.
     deposit_fixture f("[tsa]\nurl = \"http://127.0.0.1:9/tsa\"\ntimeout_ms = 2000\n"
-                      "trust_anchors = \"" + source_path("certs-sample/root-ca.pem").string() + "\"\n");
+                      "trust_anchors = \"" +
+                      source_path("certs-sample/root-ca.pem").string() + "\"\n");
     auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
     CHECK(r.status == 503);
     CHECK(r.json()["type"] == "urn:sceau:problem:tsa-unavailable");

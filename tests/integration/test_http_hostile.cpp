@@ -32,11 +32,12 @@ int responses_in(const std::string& received) {
 TEST_CASE("ambiguous framing gets 400 and the connection closes, smuggling nothing",
           "[integration][http][hostile]") {
     deposit_fixture f;
-    for (const char* file : {"h01-te-gzip-then-content-length.http",
-                             "h02-content-length-then-te-chunked.http",
-                             "h03-two-content-lengths.http"}) {
+    for (const char* file :
+         {"h01-te-gzip-then-content-length.http", "h02-content-length-then-te-chunked.http",
+          "h03-two-content-lengths.http"}) {
         INFO(file);
-        auto exchange = raw_send(f.server.address(), hostile_request(file, "Authorization: Bearer " + f.key));
+        auto exchange =
+            raw_send(f.server.address(), hostile_request(file, "Authorization: Bearer " + f.key));
         INFO(exchange.received);
         CHECK(exchange.received.rfind("HTTP/1.1 400", 0) == 0);
         CHECK(exchange.received.find("urn:sceau:problem:bad-framing") != std::string::npos);
@@ -62,7 +63,8 @@ TEST_CASE("a Content-Length far over the limit gets 413 before the body is read"
     deposit_fixture f;
     // Only the headers and a few bytes are sent: the answer must not wait for the rest.
     auto start = std::chrono::steady_clock::now();
-    auto exchange = raw_send(f.server.address(), hostile_request("h07-huge-declared-content-length.http"));
+    auto exchange =
+        raw_send(f.server.address(), hostile_request("h07-huge-declared-content-length.http"));
     auto waited = std::chrono::steady_clock::now() - start;
     INFO(exchange.received);
     CHECK(exchange.received.rfind("HTTP/1.1 413", 0) == 0);
@@ -77,8 +79,9 @@ TEST_CASE("hostile upload file names are never used as paths", "[integration][ht
     auto before = std::filesystem::exists("/etc/cron.d/lre-FICTIF");
 
     // The corpus request as it is: its parts are not those of a deposit.
-    auto exchange = raw_send(f.server.address(), hostile_request("h08-multipart-hostile-filenames.http",
-                                                                 "Authorization: Bearer " + f.key));
+    auto exchange =
+        raw_send(f.server.address(), hostile_request("h08-multipart-hostile-filenames.http",
+                                                     "Authorization: Bearer " + f.key));
     INFO(exchange.received);
     CHECK(exchange.received.rfind("HTTP/1.1 400", 0) == 0);
     CHECK(f.rows("letters") == 0);
@@ -119,7 +122,8 @@ TEST_CASE("hostile upload file names are never used as paths", "[integration][ht
 
 TEST_CASE("oversized headers and garbage get clean answers", "[integration][http][hostile]") {
     deposit_fixture f;
-    auto huge = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(40000, 'a') + "\r\n\r\n";
+    auto huge =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(40000, 'a') + "\r\n\r\n";
     auto e1 = raw_send(f.server.address(), huge);
     CHECK(e1.received.rfind("HTTP/1.1 431", 0) == 0);
     auto e2 = raw_send(f.server.address(), "THIS IS NOT HTTP\r\n\r\n");
@@ -132,10 +136,11 @@ TEST_CASE("oversized headers and garbage get clean answers", "[integration][http
 
 TEST_CASE("a stalled upload is cut off and stores nothing", "[integration][http][hostile]") {
     deposit_fixture f("[limits]\nidle_timeout_seconds = 1\n");
-    std::string head = "POST /v1/letters HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.key +
-                       "\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
-                       "--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
-                       "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n";
+    std::string head =
+        "POST /v1/letters HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.key +
+        "\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+        "--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n";
     auto start = std::chrono::steady_clock::now();
     auto exchange = raw_send(f.server.address(), head, 10000);
     // The timed-out connection is closed; there is nobody left to answer.

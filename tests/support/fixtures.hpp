@@ -55,7 +55,8 @@ inline command_result run(const std::string& command) {
 class temp_dir {
 public:
     temp_dir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "sceau-test-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "sceau-test-XXXXXX").string();
         if (!::mkdtemp(pattern.data()))
             throw std::runtime_error("mkdtemp failed");
         path_ = pattern;

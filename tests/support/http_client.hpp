@@ -6,14 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <map>
+#include <netinet/in.h>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 namespace sceau::test {
@@ -33,9 +32,9 @@ struct http_response {
 /// One part of a multipart/form-data request.
 struct form_part {
     std::string name;
-    std::string data;             ///< in memory, or
-    std::string file;             ///< a file to send
-    std::string filename;         ///< empty: none (unless `file` is set)
+    std::string data;     ///< in memory, or
+    std::string file;     ///< a file to send
+    std::string filename; ///< empty: none (unless `file` is set)
     std::string content_type;
 };
 

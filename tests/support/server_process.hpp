@@ -3,13 +3,12 @@
 
 #include "support/fixtures.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <fstream>
+#include <signal.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace sceau::test {
 
@@ -37,7 +36,7 @@ public:
             std::freopen("/dev/null", "w", stdout);
             std::string data = (dir_ / "data").string();
             std::string ready = (dir_ / "ready").string();
-            std::vector<std::string> args = {SCEAU_BINARY, "serve",   "--data",       data,
+            std::vector<std::string> args = {SCEAU_BINARY, "serve",       "--data",       data,
                                              "--listen",   "127.0.0.1:0", "--ready-file", ready};
             if (!config_.empty()) {
                 args.push_back("--config");

@@ -6,7 +6,8 @@
 using namespace sceau;
 using gateway::config;
 
-TEST_CASE("a configuration file overrides defaults and resolves relative paths", "[gateway][config]") {
+TEST_CASE("a configuration file overrides defaults and resolves relative paths",
+          "[gateway][config]") {
     test::temp_dir dir;
     test::write_file(dir / "s.toml", R"(
 [server]
@@ -28,7 +29,8 @@ policies = ["urn:example:policy"]
     CHECK(c.limits.idle_timeout == std::chrono::seconds(5));
     CHECK(c.limits.max_body_bytes == config::defaults().limits.max_body_bytes);
     CHECK(c.provider.policies == std::vector<std::string>{"urn:example:policy"});
-    CHECK(gateway::split_listen(c.server.listen) == std::pair<std::string, unsigned short>{"::1", 9090});
+    CHECK(gateway::split_listen(c.server.listen) ==
+          std::pair<std::string, unsigned short>{"::1", 9090});
 }
 
 TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[gateway][config]") {
@@ -38,13 +40,13 @@ TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[
         test::write_file(dir / "bad.toml", text);
         CHECK_THROWS_AS(config::load(dir / "bad.toml"), gateway::config_error);
     };
-    refused("[limits]\nmax_document = 3\n");          // typo in a key
-    refused("[limit]\nmax_documents = 3\n");          // typo in a section
+    refused("[limits]\nmax_document = 3\n"); // typo in a key
+    refused("[limit]\nmax_documents = 3\n"); // typo in a section
     refused("[limits]\nmax_documents = -1\n");
     refused("[limits]\nidle_timeout_seconds = 0\n");
     refused("[server]\nlisten = \"8080\"\n");
     refused("[server]\nlisten = \"127.0.0.1:99999\"\n");
-    refused("[seal]\nkey = \"k.pem\"\n");             // key without certificate
+    refused("[seal]\nkey = \"k.pem\"\n");              // key without certificate
     refused("[tsa]\nurl = \"http://tsa.example/\"\n"); // external TSA without trust anchors
     refused("[deposit]\nallowed_media_types = \"application/pdf\"\n");
     refused("not toml at all = = =");

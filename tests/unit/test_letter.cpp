@@ -31,15 +31,23 @@ TEST_CASE("malformed letters are refused with the field named", "[protocols][let
     refused("[]", "letter");
     refused(R"({"recipient":{"email":"a@b.example","family_name":"X"}})", "kind");
     refused(R"({"kind":"lre","recipient":{"email":"a@b","family_name":"X"}})", "recipient.email");
-    refused(R"({"kind":"lre","recipient":{"email":"a b@c.example","family_name":"X"}})", "recipient.email");
+    refused(R"({"kind":"lre","recipient":{"email":"a b@c.example","family_name":"X"}})",
+            "recipient.email");
     refused(R"({"kind":"lre","recipient":{"email":"a@b.example"}})", "recipient");
-    refused(R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":7}})", "recipient.family_name");
-    refused(R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":"X","nickname":"Y"}})", "recipient.nickname");
-    refused(R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":"X\u0085"}})", "control");
-    refused("{\"kind\":\"lre\",\"recipient\":{\"email\":\"a@b.example\",\"family_name\":\"\xff\"}}", "JSON");
+    refused(R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":7}})",
+            "recipient.family_name");
+    refused(
+        R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":"X","nickname":"Y"}})",
+        "recipient.nickname");
+    refused(R"({"kind":"lre","recipient":{"email":"a@b.example","family_name":"X\u0085"}})",
+            "control");
+    refused("{\"kind\":\"lre\",\"recipient\":{\"email\":\"a@b.example\",\"family_name\":\"\xff\"}}",
+            "JSON");
     std::string long_subject(600, 'x');
     refused((R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"subject":")" +
-             long_subject + "\"}").c_str(), "subject");
+             long_subject + "\"}")
+                .c_str(),
+            "subject");
 }
 
 TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][letter][policy]") {

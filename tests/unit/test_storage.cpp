@@ -15,8 +15,10 @@ struct store_fixture {
 
     store_fixture() {
         db->migrate();
-        db->insert_sender({"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-a");
-        db->insert_sender({"snd_b", "B", "b@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-b");
+        db->insert_sender(
+            {"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-a");
+        db->insert_sender(
+            {"snd_b", "B", "b@example.org", "", "test", "2026-01-01T00:00:00.000Z", ""}, "hash-b");
     }
 
     storage::letter_record letter(const std::string& id, const std::string& sender,
