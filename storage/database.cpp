@@ -7,26 +7,11 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
-#include <chrono>
-#include <ctime>
 #include <sqlite3.h>
 #include <utility>
 
 namespace sceau::storage {
 namespace {
-
-std::string now_text() {
-    auto now = std::chrono::system_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
 
 /// Maps a backend error to the kind callers act on; adds what we were doing.
 [[noreturn]] void rethrow(const soci::soci_error& e, std::string_view doing) {
@@ -184,10 +169,9 @@ int database::migrate() {
             for (auto statement : backend_ == backend::sqlite ? m.sqlite : m.postgresql)
                 sql << std::string(statement);
             std::string description(m.description);
-            std::string when = now_text();
             sql << "INSERT INTO schema_migrations (version, description, applied_at) "
-                   "VALUES (:v, :d, :t)",
-                soci::use(m.version), soci::use(description), soci::use(when);
+                   "VALUES (:v, :d, CURRENT_TIMESTAMP)",
+                soci::use(m.version), soci::use(description);
         } catch (const soci::soci_error& e) {
             rethrow(e, "migration " + std::to_string(m.version));
         }
