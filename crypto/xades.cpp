@@ -68,8 +68,32 @@ xades_signer::xades_signer(const signer_identity& seal, timestamp_authority& tsa
 }
 
 xades_signer::~xades_signer() {
+    for (auto* k : idle_keys_)
+        xmlSecKeyDestroy(k);
     if (key_)
         xmlSecKeyDestroy(key_);
+}
+
+// Copying an xmlsec key re-reads its certificates, which costs more than the signature:
+// each concurrent signature takes a copy from this pool and gives it back.
+_xmlSecKey* xades_signer::acquire_key() {
+    {
+        std::lock_guard lock(keys_mutex_);
+        if (!idle_keys_.empty()) {
+            auto* k = idle_keys_.back();
+            idle_keys_.pop_back();
+            return k;
+        }
+    }
+    auto* k = xmlSecKeyDuplicate(key_);
+    if (!k)
+        signing_failed("duplicating the seal key");
+    return k;
+}
+
+void xades_signer::release_key(_xmlSecKey* key) {
+    std::lock_guard lock(keys_mutex_);
+    idle_keys_.push_back(key);
 }
 
 X509* xades_signer::certificate() const {
@@ -148,9 +172,17 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     dsig_ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
     if (!ctx)
         signing_failed("signature context");
-    ctx->signKey = xmlSecKeyDuplicate(key_); // the context owns and destroys the copy
-    if (!ctx->signKey)
-        signing_failed("duplicating the seal key");
+    // The context would destroy its key: lend it one from the pool and take it back.
+    struct lent_key {
+        xades_signer& owner;
+        xmlSecDSigCtx& ctx;
+        ~lent_key() {
+            owner.release_key(ctx.signKey);
+            ctx.signKey = nullptr;
+        }
+    };
+    ctx->signKey = acquire_key();
+    lent_key lent{*this, *ctx};
     if (xmlSecDSigCtxSign(ctx.get(), sig) < 0 || ctx->status != xmlSecDSigStatusSucceeded)
         throw_openssl(errc::signing_failed, "XML signature");
 

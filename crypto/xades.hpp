@@ -5,6 +5,7 @@
 #include "crypto/xml.hpp"
 
 #include <chrono>
+#include <mutex>
 #include <string>
 
 struct _xmlSecKey;
@@ -41,7 +42,12 @@ public:
     X509* certificate() const;
 
 private:
-    _xmlSecKey* key_; ///< owned; duplicated for each signature
+    _xmlSecKey* acquire_key();
+    void release_key(_xmlSecKey* key);
+
+    _xmlSecKey* key_; ///< owned; the original of the copies signatures use
+    std::mutex keys_mutex_;
+    std::vector<_xmlSecKey*> idle_keys_; ///< owned copies not in use by a signature
     std::vector<x509_ptr> chain_;
     bytes certificate_der_;
     timestamp_authority& tsa_;

@@ -347,6 +347,13 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
     http::request_parser<http::buffer_body> parser(std::move(header_parser));
     parser.body_limit(limits.max_body_bytes);
     std::vector<char> chunk(64 << 10);
+    // The connection's buffer holds what the header read left: grow it for the upload so
+    // that each read takes up to 64 KiB, and give the memory back afterwards.
+    buffer.reserve(64 << 10);
+    struct shrink_after {
+        beast::flat_buffer& b;
+        ~shrink_after() { b.shrink_to_fit(); }
+    } give_back{buffer};
 
     try {
         while (!parser.is_done()) {

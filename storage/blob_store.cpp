@@ -122,19 +122,26 @@ void blob_store::publish(writer& w, const std::string& sha256) {
     auto dir = target.parent_path();
     std::filesystem::create_directories(dir);
 
-    std::lock_guard lock(mutex_);
-    ++in_flight_[sha256];
-    if (std::filesystem::exists(target)) {
-        // Same bytes already at rest: content addressing makes this one redundant.
-        std::error_code ignored;
-        std::filesystem::remove(w.path_, ignored);
-    } else {
-        if (::rename(w.path_.c_str(), target.c_str()) != 0) {
-            if (--in_flight_[sha256] == 0)
-                in_flight_.erase(sha256);
-            throw_errno("publishing a document");
+    // Counted in flight before the file appears, so that no failing deposit removes it
+    // under another; the rename and the syncs need no lock (same name, same bytes).
+    {
+        std::lock_guard lock(mutex_);
+        ++in_flight_[sha256];
+    }
+    try {
+        if (std::filesystem::exists(target)) {
+            std::error_code ignored;
+            std::filesystem::remove(w.path_, ignored); // content addressing: already at rest
+        } else {
+            if (::rename(w.path_.c_str(), target.c_str()) != 0)
+                throw_errno("publishing a document");
+            sync_directory(dir);
         }
-        sync_directory(dir);
+    } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (--in_flight_[sha256] == 0)
+            in_flight_.erase(sha256);
+        throw;
     }
     w.published_ = true;
 }
