@@ -1,6 +1,7 @@
 #include "crypto/xml.hpp"
 
 #include "crypto/error.hpp"
+#include "crypto/timestamp.hpp"
 
 #include <libxml/c14n.h>
 #include <libxml/parser.h>
@@ -133,6 +134,24 @@ std::string format_utc(std::chrono::system_clock::time_point t) {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(ms % 1000));
     return buf;
+}
+
+std::chrono::system_clock::time_point parse_utc(std::string_view text) {
+    // YYYY-MM-DDThh:mm:ss[.fff]Z: the GeneralizedTime parser does the checking.
+    if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+        text[13] != ':' || text[16] != ':')
+        throw error(errc::bad_encoding, "not an RFC 3339 UTC time");
+    std::string compact;
+    for (std::size_t i = 0; i < 19; ++i) {
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16)
+            compact.push_back(text[i]);
+    }
+    compact.append(text.substr(19));
+    try {
+        return parse_generalized_time(compact);
+    } catch (const error&) {
+        throw error(errc::bad_encoding, "not an RFC 3339 UTC time");
+    }
 }
 
 } // namespace sceau::crypto

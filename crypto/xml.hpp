@@ -36,4 +36,8 @@ void set_attribute(xmlNode* node, std::string_view name, std::string_view value)
 /// An RFC 3339 / xsd:dateTime text in UTC with milliseconds: 2026-12-03T10:15:02.113Z.
 std::string format_utc(std::chrono::system_clock::time_point t);
 
+/// Parses what format_utc() writes (and RFC 3339 UTC times with fewer fraction digits).
+/// Throws error(bad_encoding).
+std::chrono::system_clock::time_point parse_utc(std::string_view text);
+
 } // namespace sceau::crypto

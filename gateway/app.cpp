@@ -5,6 +5,7 @@
 #include "crypto/sha256.hpp"
 #include "crypto/tsp_client.hpp"
 #include "gateway/sample_pki.hpp"
+#include "protocols/lifecycle.hpp"
 
 #include <thread>
 
@@ -103,8 +104,9 @@ std::unique_ptr<app> app::open(const config& cfg) {
     provider.qualified = a->qualified_;
     protocols::deposit_policy policy;
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
-    a->deposits_ = std::make_unique<protocols::deposit_service>(
-        *a->db_, *a->blobs_, *a->sealer_, std::move(provider), std::move(policy));
+    a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
+                                                                provider, std::move(policy), clock);
+    a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock);
     return a;
 }
 

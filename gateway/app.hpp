@@ -5,6 +5,7 @@
 #include "crypto/xades.hpp"
 #include "gateway/config.hpp"
 #include "protocols/deposit.hpp"
+#include "protocols/lifecycle.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
@@ -30,6 +31,7 @@ public:
     storage::database& db() { return *db_; }
     storage::blob_store& blobs() { return *blobs_; }
     protocols::deposit_service& deposits() { return *deposits_; }
+    protocols::lifecycle& letters() { return *lifecycle_; }
     crypto::timestamp_authority& tsa() { return *tsa_; }
 
     /// True when the seal is the sample one: evidence is then marked not qualified.
@@ -51,6 +53,7 @@ private:
     std::unique_ptr<crypto::xades_signer> signer_;
     std::unique_ptr<protocols::evidence_sealer> sealer_;
     std::unique_ptr<protocols::deposit_service> deposits_;
+    std::unique_ptr<protocols::lifecycle> lifecycle_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;

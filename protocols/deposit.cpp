@@ -3,6 +3,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
+#include "protocols/lifecycle.hpp"
 #include "protocols/pdf_check.hpp"
 
 #include <nlohmann/json.hpp>
@@ -55,12 +56,13 @@ std::string recipient_json(const recipient& r) {
 
 deposit_service::deposit_service(storage::database& db, storage::blob_store& blobs,
                                  evidence_sealer& sealer, provider_info provider,
-                                 deposit_policy policy)
+                                 deposit_policy policy, crypto::clock_fn clock)
     : db_(db)
     , blobs_(blobs)
     , sealer_(sealer)
     , provider_(std::move(provider))
-    , policy_(std::move(policy)) {}
+    , policy_(std::move(policy))
+    , clock_(std::move(clock)) {}
 
 std::string request_fingerprint(const deposit_request& request) {
     crypto::sha256 h;
@@ -159,31 +161,6 @@ deposit_result deposit_service::deposit(deposit_request& request) {
     record.consent_reference = letter.consent_reference;
     record.qualified = provider_.qualified;
 
-    evidence_draft draft;
-    draft.id = crypto::random_id("evd_");
-    draft.event =
-        std::string(rejected ? event::submission_rejection : event::submission_acceptance);
-    draft.reasons = reasons;
-    draft.policies = provider_.policies;
-    draft.issuer.attributes.emplace_back(uri::legal_name, provider_.name);
-    draft.recipient = recipient_party(letter.recipient);
-    draft.letter_id = record.id;
-    draft.qualified = provider_.qualified;
-    draft.consent_reference = letter.consent_reference;
-    for (std::size_t i = 0; i < request.documents.size(); ++i) {
-        const auto& doc = request.documents[i];
-        auto identifier = std::to_string(i + 1) + "/" + doc.name;
-        draft.parts.push_back({identifier, doc.media_type, doc.sha256_hex});
-        if (!flags[i].empty())
-            draft.part_flags.emplace_back(identifier, flags[i]);
-    }
-    // The sender authenticated now; the evidence's own time is the time-stamp's.
-    draft.sender =
-        sender_party(request.sender, crypto::format_utc(std::chrono::system_clock::now()));
-
-    auto sealed = sealer_.seal(draft);
-    record.created_at = sealed.event_time;
-
     for (std::size_t i = 0; i < request.documents.size(); ++i) {
         const auto& doc = request.documents[i];
         storage::document_record d;
@@ -196,6 +173,15 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         d.stored = !rejected; // a refused deposit keeps digests, never bytes
         record.documents.push_back(std::move(d));
     }
+
+    auto draft = draft_for(record, request.sender, provider_,
+                           rejected ? event::submission_rejection : event::submission_acceptance);
+    draft.reasons = reasons;
+    // The sender authenticated now; the evidence's own time is the time-stamp's.
+    draft.sender = sender_party(request.sender, crypto::format_utc(clock_()));
+    auto sealed = sealer_.seal(draft);
+    record.created_at = sealed.event_time;
+
     storage::evidence_record evidence{sealed.id,         record.id,         sealed.event,
                                       sealed.event_time, sealed.event_time, sealed.xml};
 
@@ -229,6 +215,11 @@ deposit_result deposit_service::deposit(deposit_request& request) {
                 tx.insert_blob({d.sha256, d.size}, sealed.event_time);
         }
         tx.insert_evidence(evidence);
+        queue_webhook(tx, request.sender, evidence, record.status, sealed.event_time);
+        if (!rejected) // the notice leaves from the durable queue (notifier)
+            tx.insert_mail_job({crypto::random_id("mail_"), record.id, "notice", "pending", 0,
+                                sealed.event_time, ""},
+                               sealed.event_time);
         if (!request.idempotency_key.empty())
             tx.insert_idempotency(
                 {request.sender.id, request.idempotency_key, fingerprint, record.id},

@@ -61,7 +61,7 @@ public:
 class deposit_service {
 public:
     deposit_service(storage::database& db, storage::blob_store& blobs, evidence_sealer& sealer,
-                    provider_info provider, deposit_policy policy);
+                    provider_info provider, deposit_policy policy, crypto::clock_fn clock);
 
     /// Throws invalid_letter (400), idempotency_conflict (409), crypto::error with a
     /// tsa_* code (503), storage::storage_error.
@@ -78,6 +78,7 @@ private:
     evidence_sealer& sealer_;
     provider_info provider_;
     deposit_policy policy_;
+    crypto::clock_fn clock_;
 };
 
 /// The recipient as stored with the letter (JSON text).

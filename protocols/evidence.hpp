@@ -40,6 +40,12 @@ inline constexpr std::string_view sha256 = "http://www.w3.org/2001/04/xmlenc#sha
 namespace event {
 inline constexpr std::string_view submission_acceptance = "SubmissionAcceptance";
 inline constexpr std::string_view submission_rejection = "SubmissionRejection";
+inline constexpr std::string_view notification = "NotificationForAcceptance";
+inline constexpr std::string_view notification_failure = "NotificationForAcceptanceFailure";
+inline constexpr std::string_view acceptance = "ConsignmentAcceptance";
+inline constexpr std::string_view rejection = "ConsignmentRejection";
+inline constexpr std::string_view expiry = "AcceptanceRejectionExpiry";
+inline constexpr std::string_view handover = "ContentHandover";
 } // namespace event
 
 /// Who a record names: identity attributes (name URI, value), an e-mail address, and

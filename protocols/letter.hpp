@@ -56,6 +56,8 @@ inline constexpr std::string_view invalid_recipient =
     "http://uri.etsi.org/19522/EventReason/InvalidRecipientDetails";
 inline constexpr std::string_view invalid_content =
     "http://uri.etsi.org/19522/EventReason/InvalidContentFormat";
+inline constexpr std::string_view recipient_unreachable =
+    "http://uri.etsi.org/19522/EventReason/RecipientUnreachable";
 } // namespace reason
 
 /// The policy rules that need only the letter: consent for LRE to a non-professional,

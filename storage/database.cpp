@@ -68,7 +68,11 @@ bool read_cursor(const std::string& cursor, std::string& created_at, std::string
 
 constexpr const char* letter_columns =
     "id, sender_id, kind, status, created_at, reference, subject, recipient, "
-    "consent_reference, accept_deadline, qualified";
+    "consent_reference, accept_deadline, qualified, notified_at, decided_at, handed_over_at";
+
+std::string optional_text(const soci::row& r, std::size_t i) {
+    return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i) : std::string();
+}
 
 letter_record letter_from_row(const soci::row& r) {
     letter_record l;
@@ -81,8 +85,11 @@ letter_record letter_from_row(const soci::row& r) {
     l.subject = r.get<std::string>(6);
     l.recipient_json = r.get<std::string>(7);
     l.consent_reference = r.get<std::string>(8);
-    l.accept_deadline = r.get_indicator(9) == soci::i_ok ? r.get<std::string>(9) : "";
+    l.accept_deadline = optional_text(r, 9);
     l.qualified = r.get<int>(10) != 0;
+    l.notified_at = optional_text(r, 11);
+    l.decided_at = optional_text(r, 12);
+    l.handed_over_at = optional_text(r, 13);
     return l;
 }
 
@@ -94,12 +101,60 @@ sender_record sender_from_row(const soci::row& r) {
     s.company = r.get<std::string>(3);
     s.identified_by = r.get<std::string>(4);
     s.created_at = r.get<std::string>(5);
-    s.revoked_at = r.get_indicator(6) == soci::i_ok ? r.get<std::string>(6) : "";
+    s.revoked_at = optional_text(r, 6);
+    s.webhook_url = r.get<std::string>(7);
+    s.webhook_secret = r.get<std::string>(8);
     return s;
 }
 
 constexpr const char* sender_columns =
-    "id, name, email, company, identified_by, created_at, revoked_at";
+    "id, name, email, company, identified_by, created_at, revoked_at, webhook_url, "
+    "webhook_secret";
+
+constexpr const char* session_columns =
+    "id_hash, letter_id, csrf, created_at, expires_at, code_hash, code_expires_at, "
+    "code_attempts, codes_sent, identified_method, identified_loa, identified_by, "
+    "identified_at, identity";
+
+recipient_session session_from_row(const soci::row& r) {
+    recipient_session s;
+    s.id_hash = r.get<std::string>(0);
+    s.letter_id = r.get<std::string>(1);
+    s.csrf = r.get<std::string>(2);
+    s.created_at = r.get<std::string>(3);
+    s.expires_at = r.get<std::string>(4);
+    s.code_hash = r.get<std::string>(5);
+    s.code_expires_at = r.get<std::string>(6);
+    s.code_attempts = r.get<int>(7);
+    s.codes_sent = r.get<int>(8);
+    s.identified_method = r.get<std::string>(9);
+    s.identified_loa = r.get<std::string>(10);
+    s.identified_by = r.get<std::string>(11);
+    s.identified_at = r.get<std::string>(12);
+    s.identity = r.get<std::string>(13);
+    return s;
+}
+
+constexpr const char* webhook_columns =
+    "id, sender_id, letter_id, evidence_id, payload, state, attempts, next_attempt_at, "
+    "last_status, last_error, created_at, delivered_at";
+
+webhook_delivery webhook_from_row(const soci::row& r) {
+    webhook_delivery w;
+    w.id = r.get<std::string>(0);
+    w.sender_id = r.get<std::string>(1);
+    w.letter_id = r.get<std::string>(2);
+    w.evidence_id = r.get<std::string>(3);
+    w.payload = r.get<std::string>(4);
+    w.state = r.get<std::string>(5);
+    w.attempts = r.get<int>(6);
+    w.next_attempt_at = r.get<std::string>(7);
+    w.last_status = r.get<int>(8);
+    w.last_error = r.get<std::string>(9);
+    w.created_at = r.get<std::string>(10);
+    w.delivered_at = optional_text(r, 11);
+    return w;
+}
 
 } // namespace
 
@@ -433,6 +488,232 @@ std::int64_t database::count(const std::string& table) {
     }
 }
 
+std::optional<letter_record> database::letter_by_id(const std::string& id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << letter_columns << " FROM letters WHERE id = :id",
+             soci::use(id));
+        std::optional<letter_record> out;
+        for (const auto& r : rows)
+            out = letter_from_row(r);
+        if (out)
+            fill_details(sql, *out);
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a letter");
+    }
+}
+
+std::optional<std::string> database::letter_of_link(const std::string& token_hash) {
+    try {
+        soci::session sql(*pool_);
+        std::string id;
+        sql << "SELECT letter_id FROM recipient_links WHERE token_hash = :h", soci::into(id),
+            soci::use(token_hash);
+        if (!sql.got_data())
+            return std::nullopt;
+        return id;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a recipient link");
+    }
+}
+
+std::vector<std::string> database::letters_past_deadline(const std::string& now, int limit) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<std::string> rows =
+            (sql.prepare << "SELECT id FROM letters WHERE status = 'notified' "
+                            "AND accept_deadline <= :now ORDER BY accept_deadline LIMIT :n",
+             soci::use(now), soci::use(limit));
+        return {rows.begin(), rows.end()};
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "finding letters past their deadline");
+    }
+}
+
+std::vector<mail_job> database::due_mail(const std::string& now, int limit) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT id, letter_id, purpose, state, attempts, next_attempt_at, "
+                            "last_error FROM mail_queue WHERE state = 'pending' "
+                            "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n",
+             soci::use(now), soci::use(limit));
+        std::vector<mail_job> out;
+        for (const auto& r : rows) {
+            mail_job j;
+            j.id = r.get<std::string>(0);
+            j.letter_id = r.get<std::string>(1);
+            j.purpose = r.get<std::string>(2);
+            j.state = r.get<std::string>(3);
+            j.attempts = r.get<int>(4);
+            j.next_attempt_at = r.get<std::string>(5);
+            j.last_error = r.get<std::string>(6);
+            out.push_back(std::move(j));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the mail queue");
+    }
+}
+
+void database::update_mail_job(const mail_job& job, const std::string& sent_at) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::indicator sent = sent_at.empty() ? soci::i_null : soci::i_ok;
+        sql << "UPDATE mail_queue SET state = :s, attempts = :a, next_attempt_at = :n, "
+               "last_error = :e, sent_at = :t WHERE id = :id",
+            soci::use(job.state), soci::use(job.attempts), soci::use(job.next_attempt_at),
+            soci::use(job.last_error), soci::use(sent_at, sent), soci::use(job.id);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "updating the mail queue");
+    }
+}
+
+std::optional<recipient_session> database::session(const std::string& id_hash) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << session_columns
+                         << " FROM recipient_sessions WHERE id_hash = :h",
+             soci::use(id_hash));
+        for (const auto& r : rows)
+            return session_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a session");
+    }
+}
+
+void database::insert_session(const recipient_session& s) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO recipient_sessions (id_hash, letter_id, csrf, created_at, "
+               "expires_at) VALUES (:h, :l, :c, :t, :e)",
+            soci::use(s.id_hash), soci::use(s.letter_id), soci::use(s.csrf),
+            soci::use(s.created_at), soci::use(s.expires_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "creating a session");
+    }
+}
+
+void database::update_session(const recipient_session& s) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "UPDATE recipient_sessions SET code_hash = :ch, code_expires_at = :ce, "
+               "code_attempts = :ca, codes_sent = :cs, identified_method = :im, "
+               "identified_loa = :il, identified_by = :ib, identified_at = :ia, identity = :id "
+               "WHERE id_hash = :h",
+            soci::use(s.code_hash), soci::use(s.code_expires_at), soci::use(s.code_attempts),
+            soci::use(s.codes_sent), soci::use(s.identified_method), soci::use(s.identified_loa),
+            soci::use(s.identified_by), soci::use(s.identified_at), soci::use(s.identity),
+            soci::use(s.id_hash);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "updating a session");
+    }
+}
+
+std::vector<webhook_delivery> database::due_webhooks(const std::string& now, int limit) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << webhook_columns
+                         << " FROM webhook_deliveries WHERE state = 'pending' "
+                            "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n",
+             soci::use(now), soci::use(limit));
+        std::vector<webhook_delivery> out;
+        for (const auto& r : rows)
+            out.push_back(webhook_from_row(r));
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the webhook queue");
+    }
+}
+
+std::vector<webhook_delivery> database::webhooks_of_letter(const std::string& letter_id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << webhook_columns
+                         << " FROM webhook_deliveries WHERE letter_id = :l "
+                            "ORDER BY created_at, id",
+             soci::use(letter_id));
+        std::vector<webhook_delivery> out;
+        for (const auto& r : rows)
+            out.push_back(webhook_from_row(r));
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading webhook deliveries");
+    }
+}
+
+void database::update_webhook(const webhook_delivery& w) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::indicator delivered = w.delivered_at.empty() ? soci::i_null : soci::i_ok;
+        sql << "UPDATE webhook_deliveries SET state = :s, attempts = :a, next_attempt_at = :n, "
+               "last_status = :st, last_error = :e, delivered_at = :d WHERE id = :id",
+            soci::use(w.state), soci::use(w.attempts), soci::use(w.next_attempt_at),
+            soci::use(w.last_status), soci::use(w.last_error), soci::use(w.delivered_at, delivered),
+            soci::use(w.id);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "updating a webhook delivery");
+    }
+}
+
+bool database::set_webhook(const std::string& sender_id, const std::string& url,
+                           const std::string& secret) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st = (sql.prepare << "UPDATE senders SET webhook_url = :u, "
+                                             "webhook_secret = :s WHERE id = :id",
+                              soci::use(url), soci::use(secret), soci::use(sender_id));
+        st.execute(true);
+        return st.get_affected_rows() > 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "setting a webhook");
+    }
+}
+
+std::optional<evidence_record> database::evidence_by_id(const std::string& id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT id, letter_id, event, event_time, created_at, xml "
+                            "FROM evidence WHERE id = :id",
+             soci::use(id));
+        for (const auto& r : rows) {
+            evidence_record e;
+            e.id = r.get<std::string>(0);
+            e.letter_id = r.get<std::string>(1);
+            e.event = r.get<std::string>(2);
+            e.event_time = r.get<std::string>(3);
+            e.created_at = r.get<std::string>(4);
+            e.xml = r.get<std::string>(5);
+            return e;
+        }
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading evidence");
+    }
+}
+
 database::transaction database::begin() {
     return transaction(*this);
 }
@@ -529,6 +810,95 @@ void database::transaction::insert_idempotency(const idempotency_record& r,
             soci::use(r.letter_id), soci::use(when);
     } catch (const soci::soci_error& e) {
         rethrow(e, "storing an idempotency key");
+    }
+}
+
+void database::transaction::insert_mail_job(const mail_job& j, const std::string& when) {
+    try {
+        *session_ << "INSERT INTO mail_queue (id, letter_id, purpose, state, next_attempt_at, "
+                     "created_at) VALUES (:id, :l, :p, :s, :n, :t)",
+            soci::use(j.id), soci::use(j.letter_id), soci::use(j.purpose), soci::use(j.state),
+            soci::use(j.next_attempt_at), soci::use(when);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "queueing mail");
+    }
+}
+
+void database::transaction::insert_recipient_link(const std::string& token_hash,
+                                                  const std::string& letter_id,
+                                                  const std::string& when) {
+    try {
+        *session_ << "INSERT INTO recipient_links (token_hash, letter_id, created_at) "
+                     "VALUES (:h, :l, :t)",
+            soci::use(token_hash), soci::use(letter_id), soci::use(when);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a recipient link");
+    }
+}
+
+void database::transaction::insert_webhook(const webhook_delivery& w) {
+    try {
+        *session_ << "INSERT INTO webhook_deliveries (id, sender_id, letter_id, evidence_id, "
+                     "payload, state, next_attempt_at, created_at) VALUES "
+                     "(:id, :s, :l, :e, :p, :st, :n, :t)",
+            soci::use(w.id), soci::use(w.sender_id), soci::use(w.letter_id),
+            soci::use(w.evidence_id), soci::use(w.payload), soci::use(w.state),
+            soci::use(w.next_attempt_at), soci::use(w.created_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "queueing a webhook");
+    }
+}
+
+bool database::transaction::change_status(const std::string& letter_id, const std::string& from,
+                                          const std::string& to, const letter_record& c) {
+    try {
+        soci::statement st =
+            (session_->prepare << "UPDATE letters SET status = :to, "
+                                  "accept_deadline = COALESCE(NULLIF(:d, ''), accept_deadline), "
+                                  "notified_at = COALESCE(NULLIF(:n, ''), notified_at), "
+                                  "decided_at = COALESCE(NULLIF(:dc, ''), decided_at) "
+                                  "WHERE id = :id AND status = :from",
+             soci::use(to), soci::use(c.accept_deadline), soci::use(c.notified_at),
+             soci::use(c.decided_at), soci::use(letter_id), soci::use(from));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "changing a letter's status");
+    }
+}
+
+bool database::transaction::mark_handed_over(const std::string& letter_id,
+                                             const std::string& when) {
+    try {
+        soci::statement st =
+            (session_->prepare << "UPDATE letters SET handed_over_at = :t WHERE id = :id "
+                                  "AND status = 'accepted' AND handed_over_at IS NULL",
+             soci::use(when), soci::use(letter_id));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording the content handover");
+    }
+}
+
+void database::transaction::cancel_mail(const std::string& letter_id) {
+    try {
+        *session_ << "UPDATE mail_queue SET state = 'cancelled' WHERE letter_id = :l "
+                     "AND state = 'pending'",
+            soci::use(letter_id);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "cancelling mail");
+    }
+}
+
+void database::transaction::close_mail(const std::string& letter_id, const std::string& purpose,
+                                       const std::string& state, const std::string& when) {
+    try {
+        *session_ << "UPDATE mail_queue SET state = :s, sent_at = :t WHERE letter_id = :l "
+                     "AND purpose = :p AND state = 'pending'",
+            soci::use(state), soci::use(when), soci::use(letter_id), soci::use(purpose);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "closing queued mail");
     }
 }
 

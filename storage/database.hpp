@@ -76,6 +76,24 @@ public:
     std::optional<idempotency_record> idempotency(const std::string& sender_id,
                                                   const std::string& key);
     bool blob_known(const std::string& sha256);
+
+    // Lifecycle reads, not scoped to a sender: for the gateway's own workers and pages.
+    std::optional<letter_record> letter_by_id(const std::string& id);
+    std::optional<std::string> letter_of_link(const std::string& token_hash);
+    std::vector<std::string> letters_past_deadline(const std::string& now, int limit);
+    std::vector<mail_job> due_mail(const std::string& now, int limit);
+    std::optional<recipient_session> session(const std::string& id_hash);
+    std::vector<webhook_delivery> due_webhooks(const std::string& now, int limit);
+    std::vector<webhook_delivery> webhooks_of_letter(const std::string& letter_id);
+    std::optional<evidence_record> evidence_by_id(const std::string& id);
+
+    // Small writes, each its own transaction.
+    void update_mail_job(const mail_job& job, const std::string& sent_at);
+    void update_webhook(const webhook_delivery& delivery);
+    void update_session(const recipient_session& session);
+    void insert_session(const recipient_session& session);
+    bool set_webhook(const std::string& sender_id, const std::string& url,
+                     const std::string& secret);
     std::int64_t count(const std::string& table);
 
     /// One write transaction. Nothing is visible to others before commit(); destroying
@@ -90,6 +108,22 @@ public:
         void insert_blob(const blob_record& blob, const std::string& when);
         void insert_evidence(const evidence_record& evidence);
         void insert_idempotency(const idempotency_record& record, const std::string& when);
+        void insert_mail_job(const mail_job& job, const std::string& when);
+        void insert_recipient_link(const std::string& token_hash, const std::string& letter_id,
+                                   const std::string& when);
+        void insert_webhook(const webhook_delivery& delivery);
+
+        /// Moves a letter from status `from` to `to`, setting the non-empty fields of
+        /// `change`. False when the letter was not in `from`: another change won.
+        bool change_status(const std::string& letter_id, const std::string& from,
+                           const std::string& to, const letter_record& change);
+        /// Records the first download of an accepted letter's content. False if done.
+        bool mark_handed_over(const std::string& letter_id, const std::string& when);
+        /// Cancels the pending mail of a letter (its reminders once it is decided).
+        void cancel_mail(const std::string& letter_id);
+        /// Closes one queued mail of a letter as `state` (sent or failed).
+        void close_mail(const std::string& letter_id, const std::string& purpose,
+                        const std::string& state, const std::string& when);
         void commit();
 
     private:

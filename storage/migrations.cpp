@@ -93,6 +93,83 @@ constexpr std::string_view postgresql_evidence_guard[] = {
           FOR EACH ROW EXECUTE FUNCTION sceau_append_only())sql",
 };
 
+// Version 2: the lifecycle after deposit.
+constexpr std::string_view lifecycle_columns[] = {
+    "ALTER TABLE letters ADD COLUMN notified_at TEXT",
+    "ALTER TABLE letters ADD COLUMN decided_at TEXT",
+    "ALTER TABLE letters ADD COLUMN handed_over_at TEXT",
+    "ALTER TABLE senders ADD COLUMN webhook_url TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE senders ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT ''",
+};
+
+// Links given to recipients: only the hash of the token is kept.
+constexpr std::string_view recipient_links_table = R"sql(
+CREATE TABLE recipient_links (
+    token_hash TEXT PRIMARY KEY,
+    letter_id  TEXT NOT NULL REFERENCES letters(id),
+    created_at TEXT NOT NULL
+))sql";
+
+// Mail to recipients waiting to leave: the durable queue of notices and reminders.
+constexpr std::string_view mail_queue_table = R"sql(
+CREATE TABLE mail_queue (
+    id              TEXT PRIMARY KEY,
+    letter_id       TEXT NOT NULL REFERENCES letters(id),
+    purpose         TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    UNIQUE (letter_id, purpose)
+))sql";
+
+constexpr std::string_view mail_queue_index =
+    "CREATE INDEX mail_queue_due ON mail_queue (state, next_attempt_at)";
+
+// A recipient's browser session on the pages of one letter.
+constexpr std::string_view recipient_sessions_table = R"sql(
+CREATE TABLE recipient_sessions (
+    id_hash           TEXT PRIMARY KEY,
+    letter_id         TEXT NOT NULL REFERENCES letters(id),
+    csrf              TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    expires_at        TEXT NOT NULL,
+    code_hash         TEXT NOT NULL DEFAULT '',
+    code_expires_at   TEXT NOT NULL DEFAULT '',
+    code_attempts     INTEGER NOT NULL DEFAULT 0,
+    codes_sent        INTEGER NOT NULL DEFAULT 0,
+    identified_method TEXT NOT NULL DEFAULT '',
+    identified_loa    TEXT NOT NULL DEFAULT '',
+    identified_by     TEXT NOT NULL DEFAULT '',
+    identified_at     TEXT NOT NULL DEFAULT '',
+    identity          TEXT NOT NULL DEFAULT ''
+))sql";
+
+// Evidence events for senders' webhooks: the durable delivery queue.
+constexpr std::string_view webhook_queue_table = R"sql(
+CREATE TABLE webhook_deliveries (
+    id              TEXT PRIMARY KEY,
+    sender_id       TEXT NOT NULL REFERENCES senders(id),
+    letter_id       TEXT NOT NULL REFERENCES letters(id),
+    evidence_id     TEXT NOT NULL REFERENCES evidence(id),
+    payload         TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_status     INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    delivered_at    TEXT
+))sql";
+
+constexpr std::string_view webhook_queue_index =
+    "CREATE INDEX webhook_due ON webhook_deliveries (state, next_attempt_at)";
+
+constexpr std::string_view letters_deadline_index =
+    "CREATE INDEX letters_by_deadline ON letters (status, accept_deadline)";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -104,6 +181,16 @@ const std::vector<migration>& migrations() {
          {senders_table, letters_table, letters_index, blobs_table, documents_table, evidence_table,
           evidence_index, idempotency_table, postgresql_evidence_guard[0],
           postgresql_evidence_guard[1]}},
+        {2,
+         "lifecycle: notification queue, recipient links and sessions, webhooks",
+         {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
+          lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
+          recipient_sessions_table, webhook_queue_table, webhook_queue_index,
+          letters_deadline_index},
+         {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
+          lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
+          recipient_sessions_table, webhook_queue_table, webhook_queue_index,
+          letters_deadline_index}},
     };
     return all;
 }

@@ -15,7 +15,9 @@ struct sender_record {
     std::string company;
     std::string identified_by; ///< how the operator identified the sender
     std::string created_at;
-    std::string revoked_at; ///< empty while the key is valid
+    std::string revoked_at;     ///< empty while the key is valid
+    std::string webhook_url;    ///< empty: no webhook
+    std::string webhook_secret; ///< HMAC key of the webhook signatures
 };
 
 struct document_record {
@@ -49,6 +51,9 @@ struct letter_record {
     std::string consent_reference;
     std::string accept_deadline; ///< empty until notified
     bool qualified = false;
+    std::string notified_at;
+    std::string decided_at;     ///< accepted, refused or expired
+    std::string handed_over_at; ///< first download of the content
     std::vector<document_record> documents;
     std::vector<evidence_record> evidence; ///< without xml when listed
 };
@@ -58,6 +63,51 @@ struct idempotency_record {
     std::string key;
     std::string fingerprint; ///< protocols::request_fingerprint() of the first request
     std::string letter_id;
+};
+
+/// A mail to a recipient in the durable queue.
+struct mail_job {
+    std::string id;
+    std::string letter_id;
+    std::string purpose; ///< "notice" or "reminder-N"
+    std::string state;   ///< pending, sent, failed, cancelled
+    int attempts = 0;
+    std::string next_attempt_at;
+    std::string last_error;
+};
+
+/// A recipient's browser session on the pages of one letter.
+struct recipient_session {
+    std::string id_hash;
+    std::string letter_id;
+    std::string csrf;
+    std::string created_at;
+    std::string expires_at;
+    std::string code_hash; ///< the pending one-time code, hashed
+    std::string code_expires_at;
+    int code_attempts = 0;
+    int codes_sent = 0;
+    std::string identified_method; ///< empty until identified
+    std::string identified_loa;
+    std::string identified_by; ///< the identity provider or mail system
+    std::string identified_at;
+    std::string identity; ///< JSON of the asserted attributes
+};
+
+/// An evidence event waiting for, or delivered to, a sender's webhook.
+struct webhook_delivery {
+    std::string id;
+    std::string sender_id;
+    std::string letter_id;
+    std::string evidence_id;
+    std::string payload;
+    std::string state; ///< pending, delivered, failed
+    int attempts = 0;
+    std::string next_attempt_at;
+    int last_status = 0;
+    std::string last_error;
+    std::string created_at;
+    std::string delivered_at;
 };
 
 struct blob_record {
