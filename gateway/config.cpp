@@ -53,6 +53,17 @@ public:
             if (!v)
                 fail(key, "true or false");
             out = *v;
+        } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+            auto* array = node->as_array();
+            if (!array)
+                fail(key, "an array of integers");
+            out.clear();
+            for (const auto& item : *array) {
+                auto v = item.value<std::int64_t>();
+                if (!v || *v < 0 || *v > 365)
+                    fail(key, "an array of integers from 0 to 365");
+                out.push_back(static_cast<int>(*v));
+            }
         } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
             auto* array = node->as_array();
             if (!array)
@@ -109,6 +120,7 @@ config config::load(const std::filesystem::path& file) {
         section_reader s(root, "server");
         s.read("listen", c.server.listen);
         s.read("threads", c.server.threads);
+        s.read("public_url", c.server.public_url);
     }
     {
         section_reader s(root, "storage");
@@ -157,6 +169,23 @@ config config::load(const std::filesystem::path& file) {
         s.read("retry_after_seconds", t.retry_after_seconds);
     }
     {
+        section_reader s(root, "mail");
+        s.read("relay", c.mail.relay);
+        s.read("from", c.mail.from);
+        s.read("starttls", c.mail.starttls);
+        s.read("username", c.mail.username);
+        s.read("password", c.mail.password);
+        s.read("timeout_ms", c.mail.timeout);
+        s.read("ca_file", c.mail.ca_file);
+    }
+    {
+        section_reader s(root, "lifecycle");
+        s.read("reminder_days", c.lifecycle.reminder_days);
+        s.read("worker_interval_seconds", c.lifecycle.worker_interval);
+        s.read("first_retry_seconds", c.lifecycle.first_retry);
+        s.read("give_up_after_hours", c.lifecycle.give_up_after);
+    }
+    {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
     }
@@ -170,7 +199,7 @@ config config::load(const std::filesystem::path& file) {
     auto base = file.parent_path();
     for (auto* p : {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
                     &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key,
-                    &c.tsa.builtin_certificate}) {
+                    &c.tsa.builtin_certificate, &c.mail.ca_file}) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }
@@ -188,6 +217,13 @@ std::string config::database_url() const {
     if (!storage.database.empty())
         return storage.database;
     return "sqlite:" + (storage.data_dir / "sceau.db").string();
+}
+
+std::string config::recipient_base_url() const {
+    auto base = server.public_url.empty() ? "http://" + server.listen : server.public_url;
+    while (!base.empty() && base.back() == '/')
+        base.pop_back();
+    return base;
 }
 
 std::pair<std::string, unsigned short> split_listen(const std::string& listen) {

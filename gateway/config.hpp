@@ -16,6 +16,7 @@ struct config {
     struct server_section {
         std::string listen = "127.0.0.1:8080";
         unsigned threads = 0; ///< 0: twice the number of cores
+        std::string public_url; ///< base of links sent to recipients; empty: http://LISTEN
     } server;
 
     struct storage_section {
@@ -62,6 +63,23 @@ struct config {
         unsigned retry_after_seconds = 30;
     } tsa;
 
+    struct mail_section {
+        std::string relay;          ///< smtp://HOST:PORT or smtps://...; empty: the outbox
+        std::string from = "Sceau demo provider <no-reply@sceau.invalid>";
+        bool starttls = true;
+        std::string username;
+        std::string password;
+        std::chrono::milliseconds timeout{30000};
+        std::filesystem::path ca_file;
+    } mail;
+
+    struct lifecycle_section {
+        std::vector<int> reminder_days = {7, 2};
+        std::chrono::seconds worker_interval{5};
+        std::chrono::seconds first_retry{60};
+        std::chrono::hours give_up_after{48};
+    } lifecycle;
+
     struct deposit_section {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
     } deposit;
@@ -80,6 +98,9 @@ struct config {
 
     /// The database connection string, with the default resolved.
     std::string database_url() const;
+
+    /// The base URL of links to recipient pages, with the default resolved.
+    std::string recipient_base_url() const;
 };
 
 class config_error : public std::runtime_error {

@@ -218,7 +218,7 @@ deposit_result deposit_service::deposit(deposit_request& request) {
         queue_webhook(tx, request.sender, evidence, record.status, sealed.event_time);
         if (!rejected) // the notice leaves from the durable queue (notifier)
             tx.insert_mail_job({crypto::random_id("mail_"), record.id, "notice", "pending", 0,
-                                sealed.event_time, ""},
+                                sealed.event_time, "", ""},
                                sealed.event_time);
         if (!request.idempotency_key.empty())
             tx.insert_idempotency(

@@ -227,7 +227,7 @@ transition_result lifecycle::transition(const std::string& letter_id, letter_eve
                 continue;
             tx.insert_mail_job({crypto::random_id("mail_"), letter->id,
                                 "reminder-" + std::to_string(days), "pending", 0,
-                                crypto::format_utc(when), ""},
+                                crypto::format_utc(when), "", ""},
                                now_text);
         }
     } else {

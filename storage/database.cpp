@@ -537,7 +537,7 @@ std::vector<mail_job> database::due_mail(const std::string& now, int limit) {
         soci::session sql(*pool_);
         soci::rowset<soci::row> rows =
             (sql.prepare << "SELECT id, letter_id, purpose, state, attempts, next_attempt_at, "
-                            "last_error FROM mail_queue WHERE state = 'pending' "
+                            "last_error, created_at FROM mail_queue WHERE state = 'pending' "
                             "AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :n",
              soci::use(now), soci::use(limit));
         std::vector<mail_job> out;
@@ -550,6 +550,7 @@ std::vector<mail_job> database::due_mail(const std::string& now, int limit) {
             j.attempts = r.get<int>(4);
             j.next_attempt_at = r.get<std::string>(5);
             j.last_error = r.get<std::string>(6);
+            j.created_at = r.get<std::string>(7);
             out.push_back(std::move(j));
         }
         return out;

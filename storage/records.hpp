@@ -74,6 +74,7 @@ struct mail_job {
     int attempts = 0;
     std::string next_attempt_at;
     std::string last_error;
+    std::string created_at;
 };
 
 /// A recipient's browser session on the pages of one letter.
