@@ -39,7 +39,7 @@ std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     return db;
 }
 
-std::unique_ptr<app> app::open(const config& cfg) {
+std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_offset) {
     crypto::xml_library_init();
     std::unique_ptr<app> a(new app());
     a->config_ = cfg;
@@ -71,7 +71,13 @@ std::unique_ptr<app> app::open(const config& cfg) {
         a->anchors_pem_.push_back(crypto::to_pem(c.get()));
 
     // The time-stamping authority: external when configured, else the built-in one.
-    crypto::clock_fn clock = [] { return std::chrono::system_clock::now(); };
+    if (clock_offset.count() != 0 && (!a->sample_keys_ || !cfg.tsa.url.empty()))
+        throw std::runtime_error("a clock offset is only accepted on the sample keys with the "
+                                 "built-in TSA");
+    crypto::clock_fn clock = [clock_offset] {
+        return std::chrono::system_clock::now() + clock_offset;
+    };
+    a->clock_ = clock;
     if (!cfg.tsa.url.empty()) {
         crypto::rfc3161_client::options o;
         o.url = cfg.tsa.url;
@@ -106,7 +112,30 @@ std::unique_ptr<app> app::open(const config& cfg) {
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
     a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
                                                                 provider, std::move(policy), clock);
-    a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock);
+    a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock,
+                                                           cfg.lifecycle.reminder_days);
+
+    // Mail: through the relay when one is configured, else into the outbox directory.
+    if (cfg.mail.relay.empty()) {
+        a->mailer_ = std::make_unique<protocols::outbox_mailer>(cfg.storage.data_dir / "outbox");
+    } else {
+        protocols::smtp_mailer::options m;
+        m.url = cfg.mail.relay;
+        m.starttls = cfg.mail.starttls;
+        m.username = cfg.mail.username;
+        m.password = cfg.mail.password;
+        m.timeout = cfg.mail.timeout;
+        m.ca_file = cfg.mail.ca_file.string();
+        a->mailer_ = std::make_unique<protocols::smtp_mailer>(std::move(m));
+    }
+    protocols::notification_options n;
+    n.provider_name = cfg.provider.name;
+    n.from = cfg.mail.from;
+    n.base_url = cfg.recipient_base_url();
+    n.first_retry = cfg.lifecycle.first_retry;
+    n.give_up_after = cfg.lifecycle.give_up_after;
+    a->notifications_ = std::make_unique<protocols::notification_service>(
+        *a->db_, *a->lifecycle_, *a->mailer_, std::move(n), clock);
     return a;
 }
 

@@ -6,6 +6,8 @@
 #include "gateway/config.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
+#include "protocols/mail.hpp"
+#include "protocols/notification.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
@@ -22,7 +24,11 @@ class app {
 public:
     /// Opens the data directory and the database (running migrations), loads the keys,
     /// and checks them. Throws with a clear message on any problem.
-    static std::unique_ptr<app> open(const config& cfg);
+    /// `clock_offset` moves the gateway's clock (time-stamps, deadlines, expiry) for
+    /// end-to-end tests; it is refused unless the gateway runs on the sample keys and the
+    /// built-in TSA, so no evidence that could pass for real ever carries a shifted time.
+    static std::unique_ptr<app> open(const config& cfg,
+                                     std::chrono::seconds clock_offset = std::chrono::seconds(0));
 
     /// Only the database, migrated: what `sceau sender` needs.
     static std::unique_ptr<storage::database> open_database(const config& cfg);
@@ -32,7 +38,9 @@ public:
     storage::blob_store& blobs() { return *blobs_; }
     protocols::deposit_service& deposits() { return *deposits_; }
     protocols::lifecycle& letters() { return *lifecycle_; }
+    protocols::notification_service& notifications() { return *notifications_; }
     crypto::timestamp_authority& tsa() { return *tsa_; }
+    std::chrono::system_clock::time_point now() const { return clock_(); }
 
     /// True when the seal is the sample one: evidence is then marked not qualified.
     bool sample_keys() const { return sample_keys_; }
@@ -54,6 +62,9 @@ private:
     std::unique_ptr<protocols::evidence_sealer> sealer_;
     std::unique_ptr<protocols::deposit_service> deposits_;
     std::unique_ptr<protocols::lifecycle> lifecycle_;
+    std::unique_ptr<protocols::mailer> mailer_;
+    std::unique_ptr<protocols::notification_service> notifications_;
+    crypto::clock_fn clock_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;

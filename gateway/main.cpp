@@ -7,6 +7,7 @@
 #include "gateway/config.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
+#include "gateway/worker.hpp"
 
 #include <CLI/CLI.hpp>
 #include <libxml/xmlversion.h>
@@ -54,7 +55,8 @@ std::vector<std::pair<std::string, std::string>> library_versions() {
             {"sqlite", sqlite3_libversion()}};
 }
 
-int serve(const common_options& o, const std::string& listen, const std::string& ready_file) {
+int serve(const common_options& o, const std::string& listen, const std::string& ready_file,
+          long long clock_offset) {
     auto cfg = load_config(o);
     if (!listen.empty()) {
         split_listen(listen);
@@ -68,7 +70,11 @@ int serve(const common_options& o, const std::string& listen, const std::string&
                {"xmlsec1", XMLSEC_VERSION},
                {"sqlite", sqlite3_libversion()}});
 
-    auto a = app::open(cfg);
+    auto a = app::open(cfg, std::chrono::seconds(clock_offset));
+    if (clock_offset != 0)
+        log_event(log_level::warn, "clock-offset",
+                  {{"seconds", std::to_string(clock_offset)},
+                   {"message", "the clock is shifted: for end-to-end tests only"}});
     log_event(log_level::info, "store",
               {{"backend", a->db().backend_version()},
                {"schema", std::to_string(a->db().schema_version())},
@@ -87,6 +93,10 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                  std::to_string(s.port());
     log_event(log_level::info, "listening", {{"address", where}});
+    if (cfg.server.public_url.empty())
+        a->notifications().set_base_url("http://" + where);
+    worker background(*a, cfg.lifecycle.worker_interval);
+    background.start();
     if (!ready_file.empty()) {
         // Written once listening, renamed into place so that readers never see half of it.
         auto temporary = ready_file + ".tmp";
@@ -94,6 +104,7 @@ int serve(const common_options& o, const std::string& listen, const std::string&
         std::filesystem::rename(temporary, ready_file);
     }
     s.run();
+    background.stop();
     log_event(log_level::info, "stopped", {});
     return 0;
 }
@@ -111,6 +122,10 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
     serve_cmd->add_option("--ready-file", ready_file,
                           "write the bound HOST:PORT to this file once listening");
+    long long clock_offset = 0;
+    serve_cmd->add_option("--clock-offset", clock_offset,
+                          "shift the clock by SECONDS (tests only: refused unless on the "
+                          "sample keys and the built-in TSA)");
 
     auto* sender_cmd = cli.add_subcommand("sender", "manage senders and their API keys");
     sender_cmd->require_subcommand(1);
@@ -137,7 +152,7 @@ int main(int argc, char** argv) {
 
     try {
         if (serve_cmd->parsed())
-            return serve(common, listen, ready_file);
+            return serve(common, listen, ready_file, clock_offset);
 
         if (version_cmd->parsed()) {
             std::cout << "sceau " << SCEAU_VERSION << "\n";

@@ -46,6 +46,8 @@ public:
     std::string new_link(const std::string& letter_id);
 
     const notification_options& options() const { return options_; }
+    /// Where links point, once the listening address is known. Call before any run_once().
+    void set_base_url(std::string url) { options_.base_url = std::move(url); }
     mailer& mail() { return mail_; }
 
 private:
