@@ -136,6 +136,17 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     n.give_up_after = cfg.lifecycle.give_up_after;
     a->notifications_ = std::make_unique<protocols::notification_service>(
         *a->db_, *a->lifecycle_, *a->mailer_, std::move(n), clock);
+
+    const auto& r = cfg.recipient;
+    protocols::recipient_access_options ro;
+    ro.session_lifetime = std::chrono::minutes(r.session_minutes);
+    ro.code_lifetime = std::chrono::minutes(r.code_minutes);
+    ro.code_digits = static_cast<int>(r.code_digits);
+    ro.code_attempts = static_cast<int>(r.code_attempts);
+    ro.codes_per_session = static_cast<int>(r.codes_per_session);
+    ro.codes_per_letter_per_hour = static_cast<int>(r.codes_per_letter_per_hour);
+    a->recipients_ = std::make_unique<protocols::recipient_access>(
+        *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
     return a;
 }
 

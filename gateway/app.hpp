@@ -8,6 +8,7 @@
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
+#include "protocols/recipient_access.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
@@ -39,6 +40,7 @@ public:
     protocols::deposit_service& deposits() { return *deposits_; }
     protocols::lifecycle& letters() { return *lifecycle_; }
     protocols::notification_service& notifications() { return *notifications_; }
+    protocols::recipient_access& recipients() { return *recipients_; }
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
 
@@ -64,6 +66,7 @@ private:
     std::unique_ptr<protocols::lifecycle> lifecycle_;
     std::unique_ptr<protocols::mailer> mailer_;
     std::unique_ptr<protocols::notification_service> notifications_;
+    std::unique_ptr<protocols::recipient_access> recipients_;
     crypto::clock_fn clock_;
     bool sample_keys_ = false;
     bool qualified_ = false;

@@ -186,6 +186,21 @@ config config::load(const std::filesystem::path& file) {
         s.read("give_up_after_hours", c.lifecycle.give_up_after);
     }
     {
+        section_reader s(root, "recipient");
+        auto& r = c.recipient;
+        s.read("session_minutes", r.session_minutes);
+        s.read("code_minutes", r.code_minutes);
+        s.read("code_digits", r.code_digits);
+        s.read("code_attempts", r.code_attempts);
+        s.read("codes_per_session", r.codes_per_session);
+        s.read("codes_per_letter_per_hour", r.codes_per_letter_per_hour);
+        if (r.code_digits < 6 || r.code_digits > 12)
+            throw config_error("recipient.code_digits: from 6 to 12");
+        if (r.session_minutes < 1 || r.code_minutes < 1 || r.code_attempts < 1 ||
+            r.codes_per_session < 1 || r.codes_per_letter_per_hour < 1)
+            throw config_error("recipient: every limit is at least 1");
+    }
+    {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
     }

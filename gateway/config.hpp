@@ -80,6 +80,15 @@ struct config {
         std::chrono::hours give_up_after{48};
     } lifecycle;
 
+    struct recipient_section {
+        unsigned session_minutes = 30;
+        unsigned code_minutes = 10;
+        unsigned code_digits = 8;
+        unsigned code_attempts = 5;
+        unsigned codes_per_session = 3;
+        unsigned codes_per_letter_per_hour = 10;
+    } recipient;
+
     struct deposit_section {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
     } deposit;

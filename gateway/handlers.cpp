@@ -1,5 +1,7 @@
 #include "gateway/handlers.hpp"
 
+#include "gateway/recipient_pages.hpp"
+
 #include <boost/beast/http/field.hpp>
 
 #include <charconv>
@@ -246,8 +248,22 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         return make_json(200, {{"status", "ok"}}, version);
     case operation::readyz:
         return readyz(a, version);
+    case operation::recipient_stylesheet: {
+        response res{http::status::ok, version};
+        res.set(http::field::content_type, "text/css; charset=utf-8");
+        res.body() = std::string(recipient_stylesheet());
+        res.prepare_payload();
+        return res;
+    }
     case operation::create_letter:
-        break; // streamed by the session, never here
+    case operation::recipient_landing:
+    case operation::recipient_send_code:
+    case operation::recipient_verify_code:
+    case operation::recipient_accept:
+    case operation::recipient_refuse:
+    case operation::recipient_letter:
+    case operation::recipient_document:
+        break; // the deposit is streamed by the session; the pages are HTML
     }
     throw http_problem(problem_kind::internal, "unrouted operation");
 }

@@ -50,8 +50,31 @@ const std::vector<route>& routes() {
         {verb::get, "/v1/trust", operation::get_trust, false},
         {verb::get, "/healthz", operation::healthz, false},
         {verb::get, "/readyz", operation::readyz, false},
+        {verb::get, "/r/{token}", operation::recipient_landing, false},
+        {verb::post, "/r/{token}/code", operation::recipient_send_code, false},
+        {verb::post, "/r/{token}/verify", operation::recipient_verify_code, false},
+        {verb::post, "/r/{token}/accept", operation::recipient_accept, false},
+        {verb::post, "/r/{token}/refuse", operation::recipient_refuse, false},
+        {verb::get, "/r/{token}/letter", operation::recipient_letter, false},
+        {verb::get, "/r/{token}/documents/{n}", operation::recipient_document, false},
+        {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
     };
     return table;
+}
+
+bool is_recipient_page(operation op) noexcept {
+    switch (op) {
+    case operation::recipient_landing:
+    case operation::recipient_send_code:
+    case operation::recipient_verify_code:
+    case operation::recipient_accept:
+    case operation::recipient_refuse:
+    case operation::recipient_letter:
+    case operation::recipient_document:
+        return true;
+    default:
+        return false;
+    }
 }
 
 route_match match_route(verb method, std::string_view path) {

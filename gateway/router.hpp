@@ -19,7 +19,18 @@ enum class operation {
     get_trust,
     healthz,
     readyz,
+    recipient_landing,
+    recipient_send_code,
+    recipient_verify_code,
+    recipient_accept,
+    recipient_refuse,
+    recipient_letter,
+    recipient_document,
+    recipient_stylesheet,
 };
+
+/// Whether the operation is one of the recipient's pages (HTML, never problem+json).
+bool is_recipient_page(operation op) noexcept;
 
 struct route {
     boost::beast::http::verb method;

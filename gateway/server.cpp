@@ -6,6 +6,7 @@
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/multipart.hpp"
+#include "gateway/recipient_pages.hpp"
 #include "gateway/upload.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +20,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -185,6 +187,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         ctx.route = "-";
 
         response res;
+        std::optional<file_download> download;
         bool body_read = false; // whether the connection is positioned at the next request
         unsigned version = 11;
         bool client_keep_alive = false;
@@ -197,6 +200,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             res = make_problem(problem_of_parse_error(ec), ec.message(), version);
         } else {
             auto& req = parser.get();
+            std::optional<http::request_parser<http::string_body>> rest;
             version = req.version();
             client_keep_alive = req.keep_alive(); // read now: the deposit moves the parser
             method = std::string(req.method_string());
@@ -231,23 +235,30 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                             if (ec)
                                 throw http_problem(problem_kind::bad_request, "connection lost");
                         }
-                        http::request_parser<http::string_body> rest(std::move(parser));
-                        rest.body_limit(small_body_limit);
+                        rest.emplace(std::move(parser));
+                        rest->body_limit(small_body_limit);
                         stream.expires_after(limits.idle_timeout);
-                        co_await http::async_read(stream, buffer, rest,
+                        co_await http::async_read(stream, buffer, *rest,
                                                   asio::redirect_error(asio::use_awaitable, ec));
                         if (ec)
                             throw http_problem(problem_of_parse_error(ec), ec.message());
                     }
                     body_read = true;
+                    // The header now lives in whichever parser read the message last.
+                    const http::request_header<>& head =
+                        rest ? static_cast<const http::request_header<>&>(rest->get()) : req;
+                    static const std::string no_body;
+                    const std::string& body = rest ? rest->get().body() : no_body;
                     if (!m.matched && m.path_known) {
                         res = make_problem(problem_kind::method_not_allowed, "allowed: " + m.allow,
                                            version);
                         res.set(http::field::allow, m.allow);
                     } else if (!m.matched) {
                         res = make_problem(problem_kind::not_found, "no such resource", version);
+                    } else if (is_recipient_page(m.matched->op)) {
+                        res = handle_recipient(app_, m, head, query, body, ctx, download);
                     } else {
-                        res = handle_simple(app_, m, req, query, ctx);
+                        res = handle_simple(app_, m, head, query, ctx);
                     }
                 }
             } catch (const http_problem& p) {
@@ -288,8 +299,33 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
 
         beast::error_code write_ec;
         stream.expires_after(limits.idle_timeout);
-        co_await http::async_write(stream, res,
-                                   asio::redirect_error(asio::use_awaitable, write_ec));
+        bool sent = false;
+        if (download) {
+            // A recipient's document: streamed from its file, never held in memory.
+            http::response<http::file_body> file{http::status::ok, version};
+            beast::error_code open_ec;
+            file.body().open(download->path.c_str(), beast::file_mode::scan, open_ec);
+            if (!open_ec) {
+                for (const auto& field : res.base())
+                    file.set(field.name_string(), field.value());
+                file.set(http::field::content_type, download->media_type);
+                file.set(http::field::content_disposition, attachment_disposition(download->name));
+                file.keep_alive(keep_alive);
+                file.prepare_payload();
+                // A large document may take longer than one idle period to write.
+                stream.expires_after(limits.request_timeout);
+                co_await http::async_write(stream, file,
+                                           asio::redirect_error(asio::use_awaitable, write_ec));
+                sent = true;
+            } else {
+                log_event(log_level::error, "document-missing", {{"request", ctx.id}});
+                res = make_problem(problem_kind::internal, "internal error", version);
+                res.keep_alive(keep_alive = false);
+            }
+        }
+        if (!sent)
+            co_await http::async_write(stream, res,
+                                       asio::redirect_error(asio::use_awaitable, write_ec));
 
         auto micros =
             std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started);

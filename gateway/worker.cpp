@@ -30,6 +30,7 @@ worker::~worker() {
 void worker::round() {
     guarded("notifications", [this] { return app_.notifications().run_once(); });
     guarded("expiry", [this] { return app_.letters().expire_due(); });
+    guarded("sessions", [this] { return app_.recipients().sweep_sessions(); });
 }
 
 void worker::start() {

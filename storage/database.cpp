@@ -605,6 +605,35 @@ void database::insert_session(const recipient_session& s) {
     }
 }
 
+int database::codes_sent_since(const std::string& letter_id, const std::string& since) {
+    try {
+        soci::session sql(*pool_);
+        long long n = 0; // SUM is a bigint on PostgreSQL
+        soci::indicator ind = soci::i_ok;
+        sql << "SELECT SUM(codes_sent) FROM recipient_sessions WHERE letter_id = :l "
+               "AND created_at >= :s",
+            soci::into(n, ind), soci::use(letter_id), soci::use(since);
+        return ind == soci::i_ok ? static_cast<int>(n) : 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "counting one-time codes");
+    }
+}
+
+int database::delete_expired_sessions(const std::string& now) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st = (sql.prepare << "DELETE FROM recipient_sessions WHERE expires_at < :n",
+                              soci::use(now));
+        st.execute(true);
+        return static_cast<int>(st.get_affected_rows());
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "removing expired sessions");
+    }
+}
+
 void database::update_session(const recipient_session& s) {
     try {
         soci::session sql(*pool_);

@@ -83,6 +83,8 @@ public:
     std::vector<std::string> letters_past_deadline(const std::string& now, int limit);
     std::vector<mail_job> due_mail(const std::string& now, int limit);
     std::optional<recipient_session> session(const std::string& id_hash);
+    /// One-time codes asked for a letter by sessions created since `since`.
+    int codes_sent_since(const std::string& letter_id, const std::string& since);
     std::vector<webhook_delivery> due_webhooks(const std::string& now, int limit);
     std::vector<webhook_delivery> webhooks_of_letter(const std::string& letter_id);
     std::optional<evidence_record> evidence_by_id(const std::string& id);
@@ -92,6 +94,7 @@ public:
     void update_webhook(const webhook_delivery& delivery);
     void update_session(const recipient_session& session);
     void insert_session(const recipient_session& session);
+    int delete_expired_sessions(const std::string& now);
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -1,0 +1,543 @@
+#include "gateway/recipient_pages.hpp"
+
+#include "crypto/xml.hpp"
+#include "gateway/handlers.hpp"
+#include "gateway/logging.hpp"
+#include "protocols/notification.hpp"
+#include "protocols/recipient_access.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <charconv>
+
+namespace sceau::gateway {
+namespace {
+
+namespace http = boost::beast::http;
+using protocols::recipient_access;
+using protocols::recipient_view;
+
+constexpr std::string_view cookie_name = "sceau_session";
+
+std::string escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+/// One page being answered: its language, its link, its session.
+struct page_context {
+    app& a;
+    std::string lang; ///< "fr" or "en"
+    std::string token;
+    unsigned version;
+
+    std::string t(std::string_view fr, std::string_view en) const {
+        return std::string(lang == "en" ? en : fr);
+    }
+    std::string base() const { return "/r/" + token; }
+    std::string link(std::string_view rest = {}) const {
+        return base() + std::string(rest) + "?lang=" + lang;
+    }
+};
+
+std::string pick_language(std::string_view query, const std::map<std::string, std::string>& form,
+                          const http::request_header<>& request) {
+    if (auto it = form.find("lang"); it != form.end() && (it->second == "en" || it->second == "fr"))
+        return it->second;
+    try {
+        auto params = parse_query(query);
+        if (auto it = params.find("lang");
+            it != params.end() && (it->second == "en" || it->second == "fr"))
+            return it->second;
+    } catch (const http_problem&) {
+        // an unreadable query chooses nothing
+    }
+    // The first of fr or en that Accept-Language names; French by default.
+    std::string_view accept = request[http::field::accept_language];
+    auto fr = accept.find("fr");
+    auto en = accept.find("en");
+    if (en != std::string_view::npos && (fr == std::string_view::npos || en < fr))
+        return "en";
+    return "fr";
+}
+
+std::string cookie_of(const http::request_header<>& request) {
+    auto [first, last] = request.equal_range(http::field::cookie);
+    for (auto field = first; field != last; ++field) {
+        std::string_view v = field->value();
+        std::size_t start = 0;
+        while (start < v.size()) {
+            auto end = v.find(';', start);
+            if (end == std::string_view::npos)
+                end = v.size();
+            auto pair = v.substr(start, end - start);
+            while (!pair.empty() && pair.front() == ' ')
+                pair.remove_prefix(1);
+            if (pair.size() > cookie_name.size() && pair.substr(0, cookie_name.size()) == cookie_name &&
+                pair[cookie_name.size()] == '=')
+                return std::string(pair.substr(cookie_name.size() + 1));
+            start = end + 1;
+        }
+    }
+    return {};
+}
+
+std::string page_html(const page_context& p, std::string_view title, const std::string& content) {
+    auto other = p.lang == "fr" ? "en" : "fr";
+    std::string html;
+    html.reserve(4096);
+    html += "<!DOCTYPE html>\n<html lang=\"" + p.lang + "\">\n<head>\n<meta charset=\"utf-8\">\n";
+    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    html += "<meta name=\"referrer\" content=\"no-referrer\">\n";
+    html += "<title>" + escape(title) + " – " + escape(p.a.settings().provider.name) + "</title>\n";
+    html += "<link rel=\"stylesheet\" href=\"/assets/recipient.css\">\n</head>\n<body>\n";
+    html += "<header><span class=\"provider\">" + escape(p.a.settings().provider.name) +
+            "</span><nav><a hreflang=\"" + std::string(other) + "\" href=\"" + p.base() +
+            "?lang=" + other + "\">" +
+            (p.lang == "fr" ? "English" : "Français") + "</a></nav></header>\n";
+    if (p.a.sample_keys())
+        html += "<p class=\"demo\">" +
+                p.t("Démonstration : ce service fonctionne avec des clés d'essai et ne délivre "
+                    "aucune preuve qualifiée.",
+                    "Demonstration: this service runs on sample keys and issues no qualified "
+                    "proof.") +
+                "</p>\n";
+    html += "<main>\n" + content + "</main>\n</body>\n</html>\n";
+    return html;
+}
+
+response html_response(const page_context& p, unsigned status, std::string_view title,
+                       const std::string& content) {
+    response res{static_cast<http::status>(status), p.version};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    res.body() = page_html(p, title, content);
+    res.prepare_payload();
+    return res;
+}
+
+std::string generic_title(const page_context& p) {
+    return p.t("Lettre recommandée électronique", "Registered electronic letter");
+}
+
+/// Unknown, used and expired links, and sessions that do not fit them: one page that
+/// says nothing about any letter.
+response neutral_page(const page_context& p) {
+    return html_response(
+        p, 404, generic_title(p),
+        "<h1>" + p.t("Ce lien n'est pas valable", "This link is not valid") + "</h1>\n<p>" +
+            p.t("Ce lien n'existe pas ou n'est plus valable. Si vous avez reçu un avis plus "
+                "récent, utilisez le lien qu'il contient.",
+                "This link does not exist or is no longer valid. If you received a more recent "
+                "notice, use the link it holds.") +
+            "</p>\n");
+}
+
+response redirect(const page_context& p, const std::string& where) {
+    response res{http::status::see_other, p.version};
+    res.set(http::field::location, where);
+    res.set("Referrer-Policy", "no-referrer");
+    res.prepare_payload();
+    return res;
+}
+
+std::string hidden_fields(const page_context& p, const recipient_view& v) {
+    return "<input type=\"hidden\" name=\"csrf\" value=\"" + escape(v.session.csrf) +
+           "\">\n<input type=\"hidden\" name=\"lang\" value=\"" + p.lang + "\">\n";
+}
+
+std::string deadline_paragraph(const page_context& p, const recipient_view& v) {
+    auto day = protocols::last_day_text(crypto::parse_utc(v.letter.accept_deadline), p.lang);
+    return "<p class=\"deadline\">" +
+           p.t("Vous pouvez l'accepter ou la refuser jusqu'au ",
+               "You may accept or refuse it until ") +
+           "<strong>" + escape(day) + "</strong>" +
+           p.t(" inclus (heure de Paris).", " inclusive (Paris time).") + "</p>\n";
+}
+
+std::string code_form(const page_context& p, const recipient_view& v, const std::string& error) {
+    std::string c = "<h1>" + p.t("Saisissez votre code", "Enter your code") + "</h1>\n";
+    if (!error.empty())
+        c += "<p class=\"error\" role=\"alert\">" + error + "</p>\n";
+    c += "<p>" +
+         p.t("Un code vous a été envoyé à ", "A code was sent to ") + "<strong>" +
+         escape(v.masked_email) + "</strong>. " +
+         p.t("Il est valable quelques minutes.", "It is valid for a few minutes.") + "</p>\n";
+    c += "<form method=\"post\" action=\"" + p.base() + "/verify\">\n" + hidden_fields(p, v) +
+         "<label for=\"code\">" + p.t("Code reçu par e-mail", "Code received by e-mail") +
+         "</label>\n<input id=\"code\" name=\"code\" inputmode=\"numeric\" "
+         "autocomplete=\"one-time-code\" maxlength=\"20\" required>\n<button type=\"submit\">" +
+         p.t("Valider", "Confirm") + "</button>\n</form>\n";
+    c += "<form method=\"post\" action=\"" + p.base() + "/code\">\n" + hidden_fields(p, v) +
+         "<button type=\"submit\" class=\"secondary\">" +
+         p.t("Recevoir un nouveau code", "Send a new code") + "</button>\n</form>\n";
+    return c;
+}
+
+response landing(const page_context& p, const recipient_view& v, const std::string& message = {}) {
+    std::string c;
+    if (v.letter.status == "accepted") {
+        c += "<h1>" + p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
+             "</h1>\n<p>" +
+             p.t("Vous avez accepté cette lettre. Identifiez-vous pour y accéder.",
+                 "You have accepted this letter. Identify yourself to open it.") +
+             "</p>\n";
+    } else {
+        c += "<h1>" +
+             p.t("Une lettre recommandée électronique vous attend",
+                 "A registered electronic letter awaits you") +
+             "</h1>\n<p>" + escape(p.a.settings().provider.name) +
+             p.t(" conserve pour vous une lettre recommandée électronique.",
+                 " holds a registered electronic letter for you.") +
+             "</p>\n" + deadline_paragraph(p, v) + "<p>" +
+             p.t("Son expéditeur, son objet et son contenu vous seront montrés après votre "
+                 "acceptation. Pour accepter ou refuser la lettre, identifiez-vous.",
+                 "Its sender, subject and content are shown to you once you have accepted it. "
+                 "To accept or refuse the letter, identify yourself.") +
+             "</p>\n";
+    }
+    if (!message.empty())
+        c += "<p class=\"error\" role=\"alert\">" + message + "</p>\n";
+
+    c += "<h2>" + p.t("Vous identifier", "Identify yourself") + "</h2>\n";
+    if (v.letter.kind == "ere") {
+        c += "<p>" +
+             p.t("Nous envoyons un code à usage unique à votre adresse ",
+                 "We send a one-time code to your address ") +
+             "<strong>" + escape(v.masked_email) + "</strong>.</p>\n<form method=\"post\" action=\"" +
+             p.base() + "/code\">\n" + hidden_fields(p, v) + "<button type=\"submit\">" +
+             p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
+             "</button>\n</form>\n";
+    } else {
+        c += "<p>" +
+             p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau "
+                 "substantiel ou élevé (par exemple avec France Identité). Un code envoyé par "
+                 "e-mail ne suffit pas.",
+                 "This registered electronic letter requires eIDAS identification at level "
+                 "substantial or high (for example with France Identité). A code sent by e-mail "
+                 "is not enough.") +
+             "</p>\n<p>" +
+             p.t("Aucun moyen d'identification eIDAS n'est encore proposé par ce service.",
+                 "No eIDAS identification method is offered by this service yet.") +
+             "</p>\n";
+    }
+    return html_response(p, message.empty() ? 200 : 400, generic_title(p), c);
+}
+
+response choice_page(const page_context& p, const recipient_view& v) {
+    std::string c = "<h1>" + p.t("Acceptez-vous cette lettre ?", "Do you accept this letter?") +
+                    "</h1>\n<p>" +
+                    p.t("Vous êtes identifié(e).", "You are identified.") + "</p>\n" +
+                    deadline_paragraph(p, v);
+    c += "<p>" +
+         p.t("Si vous l'acceptez, son expéditeur, son objet et ses documents vous sont montrés. "
+             "Si vous la refusez, elle ne vous sera pas montrée. Votre choix est définitif et "
+             "enregistré comme preuve pour l'expéditeur.",
+             "If you accept it, its sender, subject and documents are shown to you. If you "
+             "refuse it, it will not be shown to you. Your choice is final and recorded as "
+             "evidence for the sender.") +
+         "</p>\n<div class=\"choices\">\n";
+    c += "<form method=\"post\" action=\"" + p.base() + "/accept\">\n" + hidden_fields(p, v) +
+         "<button type=\"submit\" name=\"choice\" value=\"accept\">" +
+         p.t("Accepter la lettre", "Accept the letter") + "</button>\n</form>\n";
+    c += "<form method=\"post\" action=\"" + p.base() + "/refuse\">\n" + hidden_fields(p, v) +
+         "<button type=\"submit\" name=\"choice\" value=\"refuse\" class=\"secondary\">" +
+         p.t("Refuser la lettre", "Refuse the letter") + "</button>\n</form>\n</div>\n";
+    return html_response(p, 200, generic_title(p), c);
+}
+
+std::string size_text(const page_context& p, std::int64_t bytes) {
+    if (bytes < 1024)
+        return std::to_string(bytes) + p.t(" o", " B");
+    if (bytes < (1 << 20))
+        return std::to_string((bytes + 512) / 1024) + p.t(" Kio", " KiB");
+    return std::to_string((bytes + (1 << 19)) >> 20) + p.t(" Mio", " MiB");
+}
+
+/// After acceptance: now, and only now, the sender, the subject and the documents.
+response letter_page(const page_context& p, const recipient_view& v) {
+    auto sender = p.a.db().sender_by_id(v.letter.sender_id);
+    std::string c = "<h1>" + p.t("Votre lettre recommandée électronique",
+                                 "Your registered electronic letter") +
+                    "</h1>\n<dl>\n";
+    if (sender) {
+        auto who = sender->company.empty() ? sender->name
+                                           : sender->name + " (" + sender->company + ")";
+        c += "<dt>" + p.t("Expéditeur", "Sender") + "</dt><dd>" + escape(who) + " &lt;" +
+             escape(sender->email) + "&gt;</dd>\n";
+    }
+    if (!v.letter.subject.empty())
+        c += "<dt>" + p.t("Objet", "Subject") + "</dt><dd>" + escape(v.letter.subject) + "</dd>\n";
+    if (!v.letter.reference.empty())
+        c += "<dt>" + p.t("Référence", "Reference") + "</dt><dd>" + escape(v.letter.reference) +
+             "</dd>\n";
+    c += "<dt>" + p.t("Déposée le", "Deposited on") + "</dt><dd>" + escape(v.letter.created_at) +
+         " (UTC)</dd>\n</dl>\n<h2>" + p.t("Documents", "Documents") + "</h2>\n<ul class=\"documents\">\n";
+    for (const auto& d : v.letter.documents) {
+        if (!d.stored)
+            continue;
+        c += "<li><a href=\"" + p.base() + "/documents/" + std::to_string(d.position) +
+             "\" download>" + escape(d.name) + "</a> <span class=\"size\">" + size_text(p, d.size) +
+             "</span><br><span class=\"digest\">SHA-256 " + d.sha256 + "</span></li>\n";
+    }
+    c += "</ul>\n<p>" +
+         p.t("Le premier téléchargement est enregistré comme preuve de la remise du contenu.",
+             "The first download is recorded as evidence that the content was handed over.") +
+         "</p>\n";
+    return html_response(p, 200, generic_title(p), c);
+}
+
+response expired_session(const page_context& p) {
+    return html_response(
+        p, 403, generic_title(p),
+        "<h1>" + p.t("Cette page a expiré", "This page has expired") + "</h1>\n<p>" +
+            p.t("Pour votre sécurité, recommencez depuis le lien de votre avis.",
+                "For your safety, start again from the link in your notice.") +
+            "</p>\n<p><a href=\"" + p.link() + "\">" + p.t("Recommencer", "Start again") +
+            "</a></p>\n");
+}
+
+std::string set_cookie(const page_context& p, const std::string& secret) {
+    auto minutes = std::chrono::minutes(p.a.settings().recipient.session_minutes).count();
+    bool secure = p.a.settings().recipient_base_url().rfind("https://", 0) == 0;
+    return std::string(cookie_name) + "=" + secret + "; Path=" + p.base() +
+           "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Strict" +
+           (secure ? "; Secure" : "");
+}
+
+} // namespace
+
+std::string attachment_disposition(std::string_view name) {
+    std::string fallback, encoded;
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : name) {
+        bool plain = std::isalnum(c) || c == '.' || c == '-' || c == '_';
+        fallback.push_back(plain || c == ' ' ? static_cast<char>(c) : '_');
+        if (plain) {
+            encoded.push_back(static_cast<char>(c));
+        } else {
+            encoded.push_back('%');
+            encoded.push_back(hex[c >> 4]);
+            encoded.push_back(hex[c & 15]);
+        }
+    }
+    if (fallback.empty())
+        fallback = "document";
+    return "attachment; filename=\"" + fallback + "\"; filename*=UTF-8''" + encoded;
+}
+
+std::string_view recipient_stylesheet() {
+    return R"css(body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;
+color:#1b1b1b;line-height:1.5}
+header{display:flex;justify-content:space-between;border-bottom:1px solid #ccc;padding-bottom:.5rem}
+.provider{font-weight:bold}
+h1{font-size:1.5rem}
+.demo{background:#fff3cd;border:1px solid #e0c36c;padding:.5rem}
+.error{color:#a00;font-weight:bold}
+.deadline strong{white-space:nowrap}
+form{margin:1rem 0}
+label{display:block;margin-bottom:.25rem}
+input{font-size:1.2rem;padding:.4rem;letter-spacing:.2rem}
+button{font-size:1rem;padding:.5rem 1rem;background:#1d4e89;color:#fff;border:0;border-radius:4px}
+button.secondary{background:#fff;color:#1d4e89;border:1px solid #1d4e89}
+.choices{display:flex;gap:1rem}
+dt{font-weight:bold}
+.digest{font-family:monospace;font-size:.8rem;color:#555;word-break:break-all}
+)css";
+}
+
+response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
+                          std::string_view query, const std::string& body,
+                          request_context& ctx, std::optional<file_download>& download) {
+    std::map<std::string, std::string> form;
+    if (request.method() == http::verb::post) {
+        try {
+            form = parse_query(body);
+        } catch (const http_problem&) {
+            form.clear(); // an unreadable form fails the CSRF check below
+        }
+    }
+    page_context p{a, pick_language(query, form, request), m.params.at("token"),
+                   request.version()};
+    auto& access = a.recipients();
+    auto op = m.matched->op;
+
+    try {
+        auto letter = access.open_link(p.token);
+        if (!letter)
+            return neutral_page(p);
+
+        auto view = access.view(p.token, cookie_of(request));
+        if (op == operation::recipient_landing) {
+            if (!view) {
+                // A new visit: a new session, bound to this link's letter.
+                auto secret = access.start_session(letter->id);
+                view = access.view(p.token, secret);
+                if (!view)
+                    return neutral_page(p);
+                auto res = landing(p, *view);
+                res.set(http::field::set_cookie, set_cookie(p, secret));
+                return res;
+            }
+            if (view->identified && view->letter.status == "accepted")
+                return redirect(p, p.link("/letter"));
+            if (view->may_decide)
+                return choice_page(p, *view);
+            return landing(p, *view);
+        }
+
+        if (!view)
+            return expired_session(p);
+        ctx.letter_id = view->letter.id;
+
+        if (op == operation::recipient_letter) {
+            if (!view->identified || view->letter.status != "accepted")
+                return redirect(p, p.link());
+            return letter_page(p, *view);
+        }
+
+        if (op == operation::recipient_document) {
+            if (request.method() != http::verb::get)
+                return neutral_page(p); // HEAD would count as a handover
+            int position = -1;
+            const auto& n = m.params.at("n");
+            auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), position);
+            if (ec != std::errc{} || end != n.data() + n.size())
+                return neutral_page(p);
+            auto doc = access.hand_over(*view, position);
+            if (!doc)
+                return neutral_page(p);
+            download = file_download{a.blobs().path_of(doc->sha256), doc->name, doc->media_type,
+                                     static_cast<std::uint64_t>(doc->size)};
+            return {};
+        }
+
+        // Every form: the session's CSRF token, or nothing happens.
+        auto csrf = form.find("csrf");
+        if (csrf == form.end() || !recipient_access::csrf_matches(view->session, csrf->second))
+            return expired_session(p);
+
+        switch (op) {
+        case operation::recipient_send_code:
+            switch (access.send_code(*view)) {
+            case recipient_access::code_outcome::sent:
+                return html_response(p, 200, generic_title(p), code_form(p, *view, {}));
+            case recipient_access::code_outcome::too_many:
+                return landing(p, *view,
+                               p.t("Trop de codes ont été demandés. Réessayez plus tard.",
+                                   "Too many codes were asked for. Try again later."));
+            case recipient_access::code_outcome::mail_failed:
+                return landing(p, *view,
+                               p.t("Le code n'a pas pu être envoyé. Réessayez plus tard.",
+                                   "The code could not be sent. Try again later."));
+            case recipient_access::code_outcome::not_allowed:
+                return redirect(p, p.link());
+            }
+            break;
+        case operation::recipient_verify_code: {
+            auto code = form.count("code") ? form.at("code") : std::string();
+            auto r = access.verify_code(*view, code);
+            switch (r.result) {
+            case recipient_access::verify_outcome::identified:
+                return redirect(p, p.link());
+            case recipient_access::verify_outcome::wrong: {
+                auto page = code_form(
+                    p, *view,
+                    p.t("Ce code n'est pas le bon. Essais restants : ",
+                        "This code is not the right one. Attempts left: ") +
+                        std::to_string(r.attempts_left));
+                return html_response(p, 400, generic_title(p), page);
+            }
+            case recipient_access::verify_outcome::expired:
+            case recipient_access::verify_outcome::locked:
+            case recipient_access::verify_outcome::no_code:
+                return landing(p, *view,
+                               p.t("Ce code n'est plus valable. Demandez-en un nouveau.",
+                                   "This code is no longer valid. Ask for a new one."));
+            }
+            break;
+        }
+        case operation::recipient_accept:
+        case operation::recipient_refuse: {
+            bool accepting = op == operation::recipient_accept;
+            auto r = accepting ? access.accept(*view) : access.refuse(*view);
+            switch (r) {
+            case recipient_access::choice_outcome::done:
+                if (accepting)
+                    return redirect(p, p.link("/letter"));
+                return html_response(
+                    p, 200, generic_title(p),
+                    "<h1>" + p.t("Vous avez refusé la lettre", "You have refused the letter") +
+                        "</h1>\n<p>" +
+                        p.t("Votre refus est enregistré et l'expéditeur en reçoit la preuve. La "
+                            "lettre ne vous sera pas montrée.",
+                            "Your refusal is recorded and the sender receives its evidence. The "
+                            "letter will not be shown to you.") +
+                        "</p>\n");
+            case recipient_access::choice_outcome::conflict:
+                return html_response(
+                    p, 409, generic_title(p),
+                    "<h1>" + p.t("Un choix est déjà enregistré", "A choice is already recorded") +
+                        "</h1>\n<p>" +
+                        p.t("Un autre choix a été enregistré pour cette lettre au même moment. "
+                            "Rouvrez le lien de votre avis.",
+                            "Another choice was recorded for this letter at the same moment. "
+                            "Open the link of your notice again.") +
+                        "</p>\n");
+            case recipient_access::choice_outcome::window_closed:
+                return neutral_page(p);
+            case recipient_access::choice_outcome::level_too_low:
+            case recipient_access::choice_outcome::not_allowed:
+                return landing(p, *view,
+                               p.t("Vous devez d'abord vous identifier au niveau requis.",
+                                   "You must first identify yourself at the required level."));
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        return neutral_page(p);
+    } catch (const std::exception& e) {
+        // The store or the time-stamping authority failed: nothing was recorded.
+        log_event(log_level::error, "recipient-page-error",
+                  {{"request", ctx.id}, {"error", e.what()}});
+        auto res = html_response(
+            p, 503, generic_title(p),
+            "<h1>" + p.t("Service momentanément indisponible", "Service briefly unavailable") +
+                "</h1>\n<p>" +
+                p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
+                    "Nothing was recorded. Try again in a few minutes.") +
+                "</p>\n");
+        res.set(http::field::retry_after, "30");
+        return res;
+    }
+}
+
+} // namespace sceau::gateway

@@ -1,0 +1,280 @@
+#include "protocols/recipient_access.hpp"
+
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/xml.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+
+namespace sceau::protocols {
+namespace {
+
+int rank_of(std::string_view level) {
+    if (level == loa::high)
+        return 3;
+    if (level == loa::substantial)
+        return 2;
+    if (level == loa::low)
+        return 1;
+    return 0;
+}
+
+std::string code_hash(const storage::recipient_session& s, const std::string& code) {
+    return crypto::to_hex(crypto::sha256::of(s.id_hash + ":" + code));
+}
+
+bool same(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+/// "claire.martin@example.org" -> "c***n@example.org": enough for the recipient to
+/// recognise the address, not to learn it.
+std::string mask(const std::string& email) {
+    auto at = email.find('@');
+    if (at == std::string::npos || at == 0)
+        return "***";
+    auto local = email.substr(0, at);
+    std::string shown = local.size() <= 2 ? local.substr(0, 1) + "***"
+                                          : local.substr(0, 1) + "***" + local.substr(local.size() - 1);
+    return shown + email.substr(at);
+}
+
+} // namespace
+
+std::string_view required_level(std::string_view kind) {
+    return kind == "lre" ? loa::substantial : email_control_loa;
+}
+
+bool level_satisfies(std::string_view level, std::string_view required) {
+    if (level == required)
+        return true;
+    int have = rank_of(level);
+    int need = rank_of(required);
+    // An eIDAS level satisfies the e-mail control level and any lower eIDAS level.
+    if (required == email_control_loa)
+        return have > 0;
+    return need > 0 && have >= need;
+}
+
+recipient_access::recipient_access(storage::database& db, lifecycle& letters, mailer& mail,
+                                   const notification_service& notices,
+                                   recipient_access_options options, crypto::clock_fn clock)
+    : db_(db)
+    , letters_(letters)
+    , mail_(mail)
+    , notices_(notices)
+    , options_(options)
+    , clock_(std::move(clock)) {
+    options_.code_digits = std::clamp(options_.code_digits, 6, 12);
+}
+
+std::optional<storage::letter_record> recipient_access::open_link(const std::string& token) {
+    if (token.empty() || token.size() > 128)
+        return std::nullopt;
+    auto id = db_.letter_of_link(token_hash(token));
+    if (!id)
+        return std::nullopt;
+    auto letter = db_.letter_by_id(*id);
+    if (!letter)
+        return std::nullopt;
+    if (letter->status == "accepted")
+        return letter;
+    if (letter->status == "notified" && crypto::format_utc(clock_()) < letter->accept_deadline)
+        return letter;
+    return std::nullopt; // refused, expired, undeliverable, or past the deadline
+}
+
+std::string recipient_access::start_session(const std::string& letter_id) {
+    auto secret = crypto::to_base64url(crypto::random_bytes(32));
+    auto now = clock_();
+    storage::recipient_session s;
+    s.id_hash = token_hash(secret);
+    s.letter_id = letter_id;
+    s.csrf = crypto::to_base64url(crypto::random_bytes(24));
+    s.created_at = crypto::format_utc(now);
+    s.expires_at = crypto::format_utc(now + options_.session_lifetime);
+    db_.insert_session(s);
+    return secret;
+}
+
+std::optional<recipient_view> recipient_access::view(const std::string& token,
+                                                     const std::string& session) {
+    auto letter = open_link(token);
+    if (!letter || session.empty() || session.size() > 128)
+        return std::nullopt;
+    auto s = db_.session(token_hash(session));
+    if (!s || s->letter_id != letter->id || crypto::format_utc(clock_()) >= s->expires_at)
+        return std::nullopt;
+
+    recipient_view v;
+    v.letter = std::move(*letter);
+    v.session = std::move(*s);
+    v.identified = !v.session.identified_method.empty();
+    v.may_decide = v.identified && v.letter.status == "notified" &&
+                   level_satisfies(v.session.identified_loa, required_level(v.letter.kind));
+    v.masked_email = mask(recipient_from_json(v.letter.recipient_json).email);
+    return v;
+}
+
+bool recipient_access::csrf_matches(const storage::recipient_session& s, const std::string& csrf) {
+    return !csrf.empty() && same(s.csrf, csrf);
+}
+
+recipient_access::code_outcome recipient_access::send_code(recipient_view& v) {
+    if (v.letter.kind != "ere" || v.identified)
+        return code_outcome::not_allowed;
+    auto now = clock_();
+    if (v.session.codes_sent >= options_.codes_per_session ||
+        db_.codes_sent_since(v.letter.id, crypto::format_utc(now - std::chrono::hours(1))) >=
+            options_.codes_per_letter_per_hour)
+        return code_outcome::too_many;
+
+    // Uniform digits from the CSPRNG (rejection sampling: no modulo bias).
+    std::string code;
+    while (static_cast<int>(code.size()) < options_.code_digits) {
+        for (auto b : crypto::random_bytes(16)) {
+            if (b < 250 && static_cast<int>(code.size()) < options_.code_digits)
+                code.push_back(static_cast<char>('0' + b % 10));
+        }
+    }
+
+    // Counted before sending: a failed send still spends one of the session's codes.
+    v.session.codes_sent += 1;
+    v.session.code_hash = code_hash(v.session, code);
+    v.session.code_expires_at = crypto::format_utc(now + options_.code_lifetime);
+    v.session.code_attempts = 0;
+    db_.update_session(v.session);
+
+    auto to = recipient_from_json(v.letter.recipient_json).email;
+    auto sent = mail_.send(code_message(notices_.options(), to, code, options_.code_lifetime));
+    if (sent.result != send_result::outcome::sent) {
+        v.session.code_hash.clear();
+        db_.update_session(v.session);
+        return code_outcome::mail_failed;
+    }
+    return code_outcome::sent;
+}
+
+recipient_access::verify_result recipient_access::verify_code(recipient_view& v,
+                                                              const std::string& code) {
+    if (v.session.code_hash.empty())
+        return {verify_outcome::no_code, 0};
+    if (v.session.code_attempts >= options_.code_attempts)
+        return {verify_outcome::locked, 0};
+    if (crypto::format_utc(clock_()) >= v.session.code_expires_at)
+        return {verify_outcome::expired, 0};
+
+    std::string digits;
+    for (char c : code) {
+        if (c >= '0' && c <= '9')
+            digits.push_back(c);
+        else if (c != ' ' && c != '-')
+            digits.clear(), digits.push_back('x'); // never matches
+        if (digits.size() > 16)
+            break;
+    }
+    if (same(code_hash(v.session, digits), v.session.code_hash)) {
+        identification who;
+        who.method = std::string(identification_method::email_code);
+        who.level = std::string(email_control_loa);
+        auto email = recipient_from_json(v.letter.recipient_json).email;
+        who.provider = "e-mail code to " + email.substr(email.find('@') + 1);
+        who.time = crypto::format_utc(clock_());
+        who.attributes.emplace_back("urn:sceau:attribute:email", email);
+        v.session.code_hash.clear();
+        identified(v, who);
+        return {verify_outcome::identified, 0};
+    }
+    v.session.code_attempts += 1;
+    db_.update_session(v.session);
+    int left = options_.code_attempts - v.session.code_attempts;
+    if (left <= 0)
+        return {verify_outcome::locked, 0};
+    return {verify_outcome::wrong, left};
+}
+
+void recipient_access::identified(recipient_view& v, const identification& who) {
+    nlohmann::json attributes = nlohmann::json::array();
+    for (const auto& [name, value] : who.attributes)
+        attributes.push_back({{"name", name}, {"value", value}});
+    v.session.identified_method = who.method;
+    v.session.identified_loa = who.level;
+    v.session.identified_by = who.provider;
+    v.session.identified_at = who.time;
+    v.session.identity = attributes.dump();
+    db_.update_session(v.session);
+    v.identified = true;
+    v.may_decide = v.letter.status == "notified" &&
+                   level_satisfies(who.level, required_level(v.letter.kind));
+}
+
+identification recipient_access::identification_of(const storage::recipient_session& s) const {
+    identification who;
+    who.method = s.identified_method;
+    who.level = s.identified_loa;
+    who.provider = s.identified_by;
+    who.time = s.identified_at;
+    auto attributes = nlohmann::json::parse(s.identity, nullptr, false);
+    if (attributes.is_array()) {
+        for (const auto& a : attributes)
+            who.attributes.emplace_back(a.value("name", ""), a.value("value", ""));
+    }
+    return who;
+}
+
+recipient_access::choice_outcome recipient_access::decide(const recipient_view& v, bool accept) {
+    if (!v.identified)
+        return choice_outcome::not_allowed;
+    if (!level_satisfies(v.session.identified_loa, required_level(v.letter.kind)))
+        return choice_outcome::level_too_low;
+    auto who = identification_of(v.session);
+    auto r = accept ? letters_.accept(v.letter.id, who) : letters_.refuse(v.letter.id, who);
+    switch (r.result) {
+    case transition_result::outcome::done:
+        return choice_outcome::done;
+    case transition_result::outcome::conflict:
+        return choice_outcome::conflict;
+    case transition_result::outcome::window_closed:
+        return choice_outcome::window_closed;
+    case transition_result::outcome::not_allowed:
+    case transition_result::outcome::not_found:
+        break;
+    }
+    // Decided meanwhile by another request: that one won.
+    auto now = db_.letter_by_id(v.letter.id);
+    if (now && now->status != v.letter.status)
+        return choice_outcome::conflict;
+    return choice_outcome::not_allowed;
+}
+
+recipient_access::choice_outcome recipient_access::accept(const recipient_view& v) {
+    return decide(v, true);
+}
+
+recipient_access::choice_outcome recipient_access::refuse(const recipient_view& v) {
+    return decide(v, false);
+}
+
+std::optional<storage::document_record> recipient_access::hand_over(const recipient_view& v,
+                                                                   int position) {
+    if (!v.identified || v.letter.status != "accepted")
+        return std::nullopt;
+    const storage::document_record* found = nullptr;
+    for (const auto& d : v.letter.documents) {
+        if (d.position == position && d.stored)
+            found = &d;
+    }
+    if (!found)
+        return std::nullopt;
+    if (v.letter.handed_over_at.empty())
+        letters_.hand_over(v.letter.id, identification_of(v.session)); // first download only
+    return *found;
+}
+
+int recipient_access::sweep_sessions() {
+    return db_.delete_expired_sessions(crypto::format_utc(clock_()));
+}
+
+} // namespace sceau::protocols

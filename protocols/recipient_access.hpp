@@ -1,0 +1,109 @@
+#pragma once
+
+#include "protocols/lifecycle.hpp"
+#include "protocols/mail.hpp"
+#include "protocols/notification.hpp"
+#include "storage/database.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace sceau::protocols {
+
+/// Limits of the recipient's side: sessions and the e-mail code.
+struct recipient_access_options {
+    std::chrono::minutes session_lifetime{30};
+    std::chrono::minutes code_lifetime{10};
+    int code_digits = 8;                ///< at least 6
+    int code_attempts = 5;              ///< wrong entries before the code is void
+    int codes_per_session = 3;          ///< codes a session may ask for
+    int codes_per_letter_per_hour = 10; ///< across sessions: no mail-bombing the recipient
+};
+
+/// The level of assurance an e-mail code gives: control of a mailbox, which is not an
+/// eIDAS level (not even low), so it is named as what it is.
+inline constexpr std::string_view email_control_loa = "urn:sceau:loa:email-control";
+
+/// The level a kind of letter needs before it can be accepted or refused: `lre` needs an
+/// eIDAS level of at least substantial, `ere` accepts the e-mail code.
+std::string_view required_level(std::string_view kind);
+
+/// Whether `level` satisfies `required` (high satisfies substantial; an unknown level
+/// satisfies nothing but itself).
+bool level_satisfies(std::string_view level, std::string_view required);
+
+/// What a recipient's session may see and do. The letter stays unnamed (no sender,
+/// subject or reference) until it is accepted; the gateway's pages only show what this
+/// class hands them.
+struct recipient_view {
+    storage::letter_record letter;
+    storage::recipient_session session;
+    bool identified = false;
+    bool may_decide = false; ///< identified at the required level, window open
+    std::string masked_email; ///< the recipient's own address, partly hidden
+};
+
+/// The recipient's side of a letter: links, sessions, identification and the choice.
+/// Plain code over the store, the lifecycle and the mailer; the gateway renders pages.
+class recipient_access {
+public:
+    recipient_access(storage::database& db, lifecycle& letters, mailer& mail,
+                     const notification_service& notices, recipient_access_options options,
+                     crypto::clock_fn clock);
+
+    /// The letter a link opens, or nothing when the token is unknown or the letter is
+    /// past its choice (refused, expired, undeliverable): those all look the same.
+    std::optional<storage::letter_record> open_link(const std::string& token);
+
+    /// A new session on a letter; returns the session's secret (the cookie's value).
+    std::string start_session(const std::string& letter_id);
+
+    /// The view through a session: nothing when the session is unknown, expired or
+    /// belongs to another letter.
+    std::optional<recipient_view> view(const std::string& token, const std::string& session);
+
+    /// Whether `csrf` is the session's form token (constant time).
+    static bool csrf_matches(const storage::recipient_session& s, const std::string& csrf);
+
+    enum class code_outcome { sent, not_allowed, too_many, mail_failed };
+    /// Sends a one-time code to the recipient's address (ERE letters only).
+    code_outcome send_code(recipient_view& v);
+
+    enum class verify_outcome { identified, wrong, expired, locked, no_code };
+    struct verify_result {
+        verify_outcome result;
+        int attempts_left = 0;
+    };
+    verify_result verify_code(recipient_view& v, const std::string& code);
+
+    /// Records an identification made by any method (the e-mail code here; eIDAS SAML
+    /// and OIDC later) on the session.
+    void identified(recipient_view& v, const identification& who);
+
+    enum class choice_outcome { done, conflict, not_allowed, window_closed, level_too_low };
+    choice_outcome accept(const recipient_view& v);
+    choice_outcome refuse(const recipient_view& v);
+
+    /// The stored document at `position` of an accepted letter, for an identified
+    /// session; the first such request records ContentHandover before anything is
+    /// served. Nothing for a letter not accepted.
+    std::optional<storage::document_record> hand_over(const recipient_view& v, int position);
+
+    /// Removes expired sessions; returns how many.
+    int sweep_sessions();
+
+    identification identification_of(const storage::recipient_session& s) const;
+
+private:
+    choice_outcome decide(const recipient_view& v, bool accept);
+
+    storage::database& db_;
+    lifecycle& letters_;
+    mailer& mail_;
+    const notification_service& notices_;
+    recipient_access_options options_;
+    crypto::clock_fn clock_;
+};
+
+} // namespace sceau::protocols
