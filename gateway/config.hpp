@@ -15,7 +15,7 @@ namespace sceau::gateway {
 struct config {
     struct server_section {
         std::string listen = "127.0.0.1:8080";
-        unsigned threads = 0; ///< 0: twice the number of cores
+        unsigned threads = 0;   ///< 0: twice the number of cores
         std::string public_url; ///< base of links sent to recipients; empty: http://LISTEN
     } server;
 
@@ -64,7 +64,7 @@ struct config {
     } tsa;
 
     struct mail_section {
-        std::string relay;          ///< smtp://HOST:PORT or smtps://...; empty: the outbox
+        std::string relay; ///< smtp://HOST:PORT or smtps://...; empty: the outbox
         std::string from = "Sceau demo provider <no-reply@sceau.invalid>";
         bool starttls = true;
         std::string username;

@@ -95,7 +95,8 @@ std::string cookie_of(const http::request_header<>& request) {
             auto pair = v.substr(start, end - start);
             while (!pair.empty() && pair.front() == ' ')
                 pair.remove_prefix(1);
-            if (pair.size() > cookie_name.size() && pair.substr(0, cookie_name.size()) == cookie_name &&
+            if (pair.size() > cookie_name.size() &&
+                pair.substr(0, cookie_name.size()) == cookie_name &&
                 pair[cookie_name.size()] == '=')
                 return std::string(pair.substr(cookie_name.size() + 1));
             start = end + 1;
@@ -115,8 +116,8 @@ std::string page_html(const page_context& p, std::string_view title, const std::
     html += "<link rel=\"stylesheet\" href=\"/assets/recipient.css\">\n</head>\n<body>\n";
     html += "<header><span class=\"provider\">" + escape(p.a.settings().provider.name) +
             "</span><nav><a hreflang=\"" + std::string(other) + "\" href=\"" + p.base() +
-            "?lang=" + other + "\">" +
-            (p.lang == "fr" ? "English" : "Français") + "</a></nav></header>\n";
+            "?lang=" + other + "\">" + (p.lang == "fr" ? "English" : "Français") +
+            "</a></nav></header>\n";
     if (p.a.sample_keys())
         html += "<p class=\"demo\">" +
                 p.t("Démonstration : ce service fonctionne avec des clés d'essai et ne délivre "
@@ -185,8 +186,7 @@ std::string code_form(const page_context& p, const recipient_view& v, const std:
     std::string c = "<h1>" + p.t("Saisissez votre code", "Enter your code") + "</h1>\n";
     if (!error.empty())
         c += "<p class=\"error\" role=\"alert\">" + error + "</p>\n";
-    c += "<p>" +
-         p.t("Un code vous a été envoyé à ", "A code was sent to ") + "<strong>" +
+    c += "<p>" + p.t("Un code vous a été envoyé à ", "A code was sent to ") + "<strong>" +
          escape(v.masked_email) + "</strong>. " +
          p.t("Il est valable quelques minutes.", "It is valid for a few minutes.") + "</p>\n";
     c += "<form method=\"post\" action=\"" + p.base() + "/verify\">\n" + hidden_fields(p, v) +
@@ -203,7 +203,8 @@ std::string code_form(const page_context& p, const recipient_view& v, const std:
 response landing(const page_context& p, const recipient_view& v, const std::string& message = {}) {
     std::string c;
     if (v.letter.status == "accepted") {
-        c += "<h1>" + p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
+        c += "<h1>" +
+             p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
              "</h1>\n<p>" +
              p.t("Vous avez accepté cette lettre. Identifiez-vous pour y accéder.",
                  "You have accepted this letter. Identify yourself to open it.") +
@@ -230,8 +231,9 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
         c += "<p>" +
              p.t("Nous envoyons un code à usage unique à votre adresse ",
                  "We send a one-time code to your address ") +
-             "<strong>" + escape(v.masked_email) + "</strong>.</p>\n<form method=\"post\" action=\"" +
-             p.base() + "/code\">\n" + hidden_fields(p, v) + "<button type=\"submit\">" +
+             "<strong>" + escape(v.masked_email) +
+             "</strong>.</p>\n<form method=\"post\" action=\"" + p.base() + "/code\">\n" +
+             hidden_fields(p, v) + "<button type=\"submit\">" +
              p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
              "</button>\n</form>\n";
     } else {
@@ -252,9 +254,8 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
 
 response choice_page(const page_context& p, const recipient_view& v) {
     std::string c = "<h1>" + p.t("Acceptez-vous cette lettre ?", "Do you accept this letter?") +
-                    "</h1>\n<p>" +
-                    p.t("Vous êtes identifié(e).", "You are identified.") + "</p>\n" +
-                    deadline_paragraph(p, v);
+                    "</h1>\n<p>" + p.t("Vous êtes identifié(e).", "You are identified.") +
+                    "</p>\n" + deadline_paragraph(p, v);
     c += "<p>" +
          p.t("Si vous l'acceptez, son expéditeur, son objet et ses documents vous sont montrés. "
              "Si vous la refusez, elle ne vous sera pas montrée. Votre choix est définitif et "
@@ -283,12 +284,12 @@ std::string size_text(const page_context& p, std::int64_t bytes) {
 /// After acceptance: now, and only now, the sender, the subject and the documents.
 response letter_page(const page_context& p, const recipient_view& v) {
     auto sender = p.a.db().sender_by_id(v.letter.sender_id);
-    std::string c = "<h1>" + p.t("Votre lettre recommandée électronique",
-                                 "Your registered electronic letter") +
-                    "</h1>\n<dl>\n";
+    std::string c =
+        "<h1>" + p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
+        "</h1>\n<dl>\n";
     if (sender) {
-        auto who = sender->company.empty() ? sender->name
-                                           : sender->name + " (" + sender->company + ")";
+        auto who =
+            sender->company.empty() ? sender->name : sender->name + " (" + sender->company + ")";
         c += "<dt>" + p.t("Expéditeur", "Sender") + "</dt><dd>" + escape(who) + " &lt;" +
              escape(sender->email) + "&gt;</dd>\n";
     }
@@ -298,7 +299,8 @@ response letter_page(const page_context& p, const recipient_view& v) {
         c += "<dt>" + p.t("Référence", "Reference") + "</dt><dd>" + escape(v.letter.reference) +
              "</dd>\n";
     c += "<dt>" + p.t("Déposée le", "Deposited on") + "</dt><dd>" + escape(v.letter.created_at) +
-         " (UTC)</dd>\n</dl>\n<h2>" + p.t("Documents", "Documents") + "</h2>\n<ul class=\"documents\">\n";
+         " (UTC)</dd>\n</dl>\n<h2>" + p.t("Documents", "Documents") +
+         "</h2>\n<ul class=\"documents\">\n";
     for (const auto& d : v.letter.documents) {
         if (!d.stored)
             continue;
@@ -314,13 +316,13 @@ response letter_page(const page_context& p, const recipient_view& v) {
 }
 
 response expired_session(const page_context& p) {
-    return html_response(
-        p, 403, generic_title(p),
-        "<h1>" + p.t("Cette page a expiré", "This page has expired") + "</h1>\n<p>" +
-            p.t("Pour votre sécurité, recommencez depuis le lien de votre avis.",
-                "For your safety, start again from the link in your notice.") +
-            "</p>\n<p><a href=\"" + p.link() + "\">" + p.t("Recommencer", "Start again") +
-            "</a></p>\n");
+    return html_response(p, 403, generic_title(p),
+                         "<h1>" + p.t("Cette page a expiré", "This page has expired") +
+                             "</h1>\n<p>" +
+                             p.t("Pour votre sécurité, recommencez depuis le lien de votre avis.",
+                                 "For your safety, start again from the link in your notice.") +
+                             "</p>\n<p><a href=\"" + p.link() + "\">" +
+                             p.t("Recommencer", "Start again") + "</a></p>\n");
 }
 
 std::string set_cookie(const page_context& p, const std::string& secret) {
@@ -373,8 +375,8 @@ dt{font-weight:bold}
 }
 
 response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
-                          std::string_view query, const std::string& body,
-                          request_context& ctx, std::optional<file_download>& download) {
+                          std::string_view query, const std::string& body, request_context& ctx,
+                          std::optional<file_download>& download) {
     std::map<std::string, std::string> form;
     if (request.method() == http::verb::post) {
         try {
@@ -383,8 +385,7 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             form.clear(); // an unreadable form fails the CSRF check below
         }
     }
-    page_context p{a, pick_language(query, form, request), m.params.at("token"),
-                   request.version()};
+    page_context p{a, pick_language(query, form, request), m.params.at("token"), request.version()};
     auto& access = a.recipients();
     auto op = m.matched->op;
 
@@ -467,11 +468,10 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             case recipient_access::verify_outcome::identified:
                 return redirect(p, p.link());
             case recipient_access::verify_outcome::wrong: {
-                auto page = code_form(
-                    p, *view,
-                    p.t("Ce code n'est pas le bon. Essais restants : ",
-                        "This code is not the right one. Attempts left: ") +
-                        std::to_string(r.attempts_left));
+                auto page = code_form(p, *view,
+                                      p.t("Ce code n'est pas le bon. Essais restants : ",
+                                          "This code is not the right one. Attempts left: ") +
+                                          std::to_string(r.attempts_left));
                 return html_response(p, 400, generic_title(p), page);
             }
             case recipient_access::verify_outcome::expired:

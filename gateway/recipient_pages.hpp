@@ -28,8 +28,8 @@ struct file_download {
 /// expired links all get the same page. Answers with a page, or fills `download`.
 response handle_recipient(app& a, const route_match& m,
                           const boost::beast::http::request_header<>& request,
-                          std::string_view query, const std::string& body,
-                          request_context& ctx, std::optional<file_download>& download);
+                          std::string_view query, const std::string& body, request_context& ctx,
+                          std::optional<file_download>& download);
 
 /// A Content-Disposition value for a download: an ASCII fallback name and the UTF-8 name
 /// (RFC 6266, RFC 8187).

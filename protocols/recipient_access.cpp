@@ -36,8 +36,9 @@ std::string mask(const std::string& email) {
     if (at == std::string::npos || at == 0)
         return "***";
     auto local = email.substr(0, at);
-    std::string shown = local.size() <= 2 ? local.substr(0, 1) + "***"
-                                          : local.substr(0, 1) + "***" + local.substr(local.size() - 1);
+    std::string shown = local.size() <= 2
+                            ? local.substr(0, 1) + "***"
+                            : local.substr(0, 1) + "***" + local.substr(local.size() - 1);
     return shown + email.substr(at);
 }
 
@@ -206,8 +207,8 @@ void recipient_access::identified(recipient_view& v, const identification& who) 
     v.session.identity = attributes.dump();
     db_.update_session(v.session);
     v.identified = true;
-    v.may_decide = v.letter.status == "notified" &&
-                   level_satisfies(who.level, required_level(v.letter.kind));
+    v.may_decide =
+        v.letter.status == "notified" && level_satisfies(who.level, required_level(v.letter.kind));
 }
 
 identification recipient_access::identification_of(const storage::recipient_session& s) const {
@@ -258,7 +259,7 @@ recipient_access::choice_outcome recipient_access::refuse(const recipient_view& 
 }
 
 std::optional<storage::document_record> recipient_access::hand_over(const recipient_view& v,
-                                                                   int position) {
+                                                                    int position) {
     if (!v.identified || v.letter.status != "accepted")
         return std::nullopt;
     const storage::document_record* found = nullptr;

@@ -40,7 +40,7 @@ struct recipient_view {
     storage::letter_record letter;
     storage::recipient_session session;
     bool identified = false;
-    bool may_decide = false; ///< identified at the required level, window open
+    bool may_decide = false;  ///< identified at the required level, window open
     std::string masked_email; ///< the recipient's own address, partly hidden
 };
 

@@ -625,8 +625,8 @@ int database::delete_expired_sessions(const std::string& now) {
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
-        soci::statement st = (sql.prepare << "DELETE FROM recipient_sessions WHERE expires_at < :n",
-                              soci::use(now));
+        soci::statement st =
+            (sql.prepare << "DELETE FROM recipient_sessions WHERE expires_at < :n", soci::use(now));
         st.execute(true);
         return static_cast<int>(st.get_affected_rows());
     } catch (const soci::soci_error& e) {

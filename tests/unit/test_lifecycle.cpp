@@ -5,6 +5,7 @@
 #include "protocols/lifecycle.hpp"
 #include "protocols/window.hpp"
 #include "support/fixtures.hpp"
+#include "support/lifecycle_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,7 @@
 
 using namespace sceau;
 using namespace sceau::protocols;
+using test::lifecycle_fixture;
 using outcome = transition_result::outcome;
 using std::chrono::hours;
 
@@ -44,76 +46,6 @@ TEST_CASE("the state machine allows exactly the transitions of the design",
     }
     CHECK_FALSE(status_from_string("lost"));
 }
-
-namespace {
-
-/// A store, the sample keys, a deposited letter, and a clock the test moves.
-struct lifecycle_fixture {
-    test::temp_dir dir;
-    std::atomic<long long> offset_hours{0};
-    crypto::clock_fn clock = [this] {
-        return std::chrono::system_clock::now() + hours(offset_hours.load());
-    };
-    std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4);
-    storage::blob_store blobs{dir / "blobs"};
-    crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
-    crypto::xades_signer signer{test::sample_identity("seal"), tsa};
-    evidence_sealer sealer{tsa, signer, clock};
-    provider_info provider{"Sceau test provider", {"urn:sceau:policy:test"}, false};
-    deposit_service deposits{*db, blobs, sealer, provider, {}, clock};
-    lifecycle letters{*db, sealer, provider, clock};
-    storage::sender_record sender{"snd_t",
-                                  "Maître Durand",
-                                  "contact@durand.example",
-                                  "Étude Durand",
-                                  "test",
-                                  "2026-01-01T00:00:00.000Z",
-                                  "",
-                                  "",
-                                  ""};
-    identification who{std::string(identification_method::email_code),
-                       std::string(loa::low),
-                       "mail",
-                       "2026-12-03T10:00:00.000Z",
-                       {}};
-
-    lifecycle_fixture() {
-        db->migrate();
-        db->insert_sender(sender, "hash");
-    }
-
-    std::string deposit() {
-        deposit_request r;
-        r.sender = sender;
-        r.letter_json = R"({"kind":"ere","recipient":{"email":"claire@example.org",)"
-                        R"("family_name":"Martin"},"subject":"Objet secret"})";
-        auto file = blobs.create();
-        auto pdf = test::read_file(
-            test::source_path("tests/fixtures/hostile/pdf/p00-positive-control.pdf"));
-        file.write(pdf);
-        r.documents.push_back(
-            {"a.pdf", "application/pdf", crypto::to_hex(crypto::sha256::of(pdf)), std::move(file)});
-        return deposits.deposit(r).letter.id;
-    }
-
-    std::string notified() {
-        auto id = deposit();
-        auto deadline = acceptance_deadline(clock());
-        REQUIRE(letters.notification_sent(id, deadline).result == outcome::done);
-        return id;
-    }
-
-    std::vector<std::string> events(const std::string& id) {
-        std::vector<std::string> out;
-        auto letter = db->letter_by_id(id);
-        for (const auto& e : letter->evidence)
-            out.push_back(e.event);
-        return out;
-    }
-};
-
-} // namespace
 
 TEST_CASE("a deposit queues its notice; sending it notifies with a deadline and reminders",
           "[protocols][lifecycle]") {

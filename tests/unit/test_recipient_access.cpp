@@ -1,0 +1,315 @@
+#include "protocols/notification.hpp"
+#include "protocols/recipient_access.hpp"
+#include "support/lifecycle_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <thread>
+
+using namespace sceau;
+using namespace sceau::protocols;
+using test::lifecycle_fixture;
+using outcome = transition_result::outcome;
+using std::chrono::hours;
+
+namespace {
+
+/// Keeps what it is given, like a relay that accepts everything.
+struct keeping_mailer final : mailer {
+    std::vector<mail_message> sent;
+    send_result send(const mail_message& m) override {
+        sent.push_back(m);
+        return {send_result::outcome::sent, "kept"};
+    }
+};
+
+struct recipient_fixture : lifecycle_fixture {
+    keeping_mailer mail;
+    notification_options notice_options{"Sceau test provider",
+                                        "Sceau <no-reply@sceau.test>",
+                                        "https://lettres.sceau.test",
+                                        std::chrono::seconds(60),
+                                        hours(48),
+                                        20};
+    notification_service notices{*db, letters, mail, notice_options, clock};
+    recipient_access access{*db, letters, mail, notices, {}, clock};
+
+    /// A notified letter and the token of its link, as the notice carries it.
+    std::pair<std::string, std::string> notified_link(const char* letter_json = ere_letter) {
+        auto id = notified(letter_json);
+        auto link = notices.new_link(id);
+        return {id, link.substr(link.rfind('/') + 1)};
+    }
+
+    recipient_view session_on(const std::string& token) {
+        auto letter = access.open_link(token);
+        REQUIRE(letter);
+        auto secret = access.start_session(letter->id);
+        auto v = access.view(token, secret);
+        REQUIRE(v);
+        return *v;
+    }
+
+    std::string last_code() {
+        REQUIRE(!mail.sent.empty());
+        std::smatch m;
+        REQUIRE(std::regex_search(mail.sent.back().text, m, std::regex(R"(code: (\d+))")));
+        return m[1];
+    }
+
+    recipient_view identified_on(const std::string& token) {
+        auto v = session_on(token);
+        REQUIRE(access.send_code(v) == recipient_access::code_outcome::sent);
+        REQUIRE(access.verify_code(v, last_code()).result ==
+                recipient_access::verify_outcome::identified);
+        return v;
+    }
+
+    storage::letter_record letter(const std::string& id) {
+        auto l = db->letter_by_id(id);
+        REQUIRE(l.has_value());
+        return std::move(l).value();
+    }
+
+    std::string evidence_xml(const std::string& letter_id, std::string_view event) {
+        for (const auto& e : letter(letter_id).evidence) {
+            if (e.event == event)
+                return db->evidence_by_id(e.id)->xml;
+        }
+        return {};
+    }
+};
+
+} // namespace
+
+TEST_CASE("a link opens its letter only while the choice is pending or after acceptance",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link();
+    CHECK(token.size() >= 43); // 256 bits in base64url
+    REQUIRE(f.access.open_link(token));
+    CHECK(f.access.open_link(token)->id == id);
+    CHECK_FALSE(f.access.open_link("not-a-token"));
+    CHECK_FALSE(f.access.open_link(""));
+    CHECK_FALSE(f.access.open_link(std::string(4096, 'a')));
+
+    SECTION("refused: the link is dead") {
+        auto v = f.identified_on(token);
+        REQUIRE(f.access.refuse(v) == recipient_access::choice_outcome::done);
+        CHECK_FALSE(f.access.open_link(token));
+    }
+    SECTION("past the deadline, even before the expiry is recorded") {
+        f.offset_hours = 24 * 17;
+        CHECK_FALSE(f.access.open_link(token));
+        CHECK(f.letters.expire_due() == 1);
+        CHECK_FALSE(f.access.open_link(token));
+    }
+    SECTION("accepted: the link still opens, for the content") {
+        auto v = f.identified_on(token);
+        REQUIRE(f.access.accept(v) == recipient_access::choice_outcome::done);
+        CHECK(f.access.open_link(token));
+    }
+}
+
+TEST_CASE("the e-mail code identifies an ere recipient; its attempts and lifetime are limited",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link();
+    auto v = f.session_on(token);
+    CHECK_FALSE(v.identified);
+    CHECK_FALSE(v.may_decide);
+    CHECK(v.masked_email == "c***e@example.org");
+
+    REQUIRE(f.access.send_code(v) == recipient_access::code_outcome::sent);
+    REQUIRE(f.mail.sent.size() == 1);
+    CHECK(f.mail.sent[0].to == "claire@example.org");
+    auto code = f.last_code();
+    CHECK(code.size() == 8);
+    // The code mail, like the notice, says nothing of the sender or the letter.
+    for (const auto& secret : {"Durand", "durand.example", "Objet secret", "dossier 77"}) {
+        CHECK(f.mail.sent[0].text.find(secret) == std::string::npos);
+        CHECK(f.mail.sent[0].subject.find(secret) == std::string::npos);
+    }
+    // The store keeps only a hash of it.
+    CHECK(f.db->session(v.session.id_hash)->code_hash.find(code) == std::string::npos);
+
+    SECTION("the right code identifies the session, once") {
+        auto wrong = code == "00000000" ? "11111111" : "00000000";
+        auto r = f.access.verify_code(v, wrong);
+        CHECK(r.result == recipient_access::verify_outcome::wrong);
+        CHECK(r.attempts_left == 4);
+        CHECK(f.access.verify_code(v, code.substr(0, 4) + " " + code.substr(4)).result ==
+              recipient_access::verify_outcome::identified);
+        CHECK(v.identified);
+        CHECK(v.may_decide);
+        CHECK(f.access.verify_code(v, code).result == recipient_access::verify_outcome::no_code);
+    }
+    SECTION("five wrong codes void it: then even the right one fails") {
+        auto wrong = code == "00000000" ? "11111111" : "00000000";
+        for (int i = 0; i < 4; ++i)
+            CHECK(f.access.verify_code(v, wrong).result == recipient_access::verify_outcome::wrong);
+        CHECK(f.access.verify_code(v, wrong).result == recipient_access::verify_outcome::locked);
+        CHECK(f.access.verify_code(v, code).result == recipient_access::verify_outcome::locked);
+        CHECK_FALSE(v.identified);
+    }
+    SECTION("an old code fails") {
+        f.offset_hours = 1;
+        CHECK(f.access.verify_code(v, code).result == recipient_access::verify_outcome::expired);
+        CHECK_FALSE(v.identified);
+    }
+    SECTION("a session asks for three codes at most") {
+        CHECK(f.access.send_code(v) == recipient_access::code_outcome::sent);
+        CHECK(f.access.send_code(v) == recipient_access::code_outcome::sent);
+        CHECK(f.access.send_code(v) == recipient_access::code_outcome::too_many);
+        CHECK(f.mail.sent.size() == 3);
+        // Only the newest code counts.
+        if (code != f.last_code())
+            CHECK(f.access.verify_code(v, code).result == recipient_access::verify_outcome::wrong);
+    }
+    SECTION("many sessions cannot flood the recipient's mailbox") {
+        for (int i = 0; i < 12; ++i) {
+            auto other = f.session_on(token);
+            f.access.send_code(other);
+        }
+        CHECK(f.mail.sent.size() == 10);
+    }
+}
+
+TEST_CASE("a session is bound to its letter and expires", "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [a, token_a] = f.notified_link();
+    auto [b, token_b] = f.notified_link();
+    auto secret = f.access.start_session(a);
+    CHECK(f.access.view(token_a, secret));
+    CHECK_FALSE(f.access.view(token_b, secret)); // another letter's link
+    CHECK_FALSE(f.access.view(token_a, ""));
+
+    f.offset_hours = 1; // sessions last 30 minutes
+    CHECK_FALSE(f.access.view(token_a, secret));
+    CHECK(f.access.sweep_sessions() == 1);
+    CHECK(f.access.sweep_sessions() == 0);
+}
+
+TEST_CASE("the form token is compared whole", "[protocols][recipient]") {
+    storage::recipient_session s;
+    s.csrf = "abcdefgh";
+    CHECK(recipient_access::csrf_matches(s, "abcdefgh"));
+    CHECK_FALSE(recipient_access::csrf_matches(s, "abcdefgX"));
+    CHECK_FALSE(recipient_access::csrf_matches(s, "abcdefg"));
+    CHECK_FALSE(recipient_access::csrf_matches(s, ""));
+}
+
+TEST_CASE("acceptance and refusal evidence record how the recipient was identified",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link();
+    auto v = f.identified_on(token);
+    bool accepting = GENERATE(true, false);
+    auto r = accepting ? f.access.accept(v) : f.access.refuse(v);
+    REQUIRE(r == recipient_access::choice_outcome::done);
+    auto xml = f.evidence_xml(id, accepting ? "ConsignmentAcceptance" : "ConsignmentRejection");
+    REQUIRE(!xml.empty());
+    CHECK(xml.find("AssuranceLevelsDetails") != std::string::npos);
+    CHECK(xml.find(std::string(email_control_loa)) != std::string::npos);
+    CHECK(xml.find(std::string(identification_method::email_code)) != std::string::npos);
+    CHECK(f.letter(id).status == (accepting ? "accepted" : "refused"));
+}
+
+TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link(lifecycle_fixture::lre_letter);
+    auto v = f.session_on(token);
+    CHECK(f.access.send_code(v) == recipient_access::code_outcome::not_allowed);
+    CHECK(f.mail.sent.empty());
+
+    // Even a session that holds an e-mail identification cannot decide.
+    identification by_mail{std::string(identification_method::email_code),
+                           std::string(email_control_loa),
+                           "mail",
+                           "2026-12-03T10:00:00.000Z",
+                           {}};
+    f.access.identified(v, by_mail);
+    CHECK_FALSE(v.may_decide);
+    CHECK(f.access.accept(v) == recipient_access::choice_outcome::level_too_low);
+    CHECK(f.access.refuse(v) == recipient_access::choice_outcome::level_too_low);
+    CHECK(f.letter(id).status == "notified");
+
+    // eIDAS substantial (as the SAML and OIDC methods will give) may.
+    identification eidas{"urn:sceau:identification:test-eidas",
+                         std::string(loa::substantial),
+                         "test node",
+                         "2026-12-03T10:00:00.000Z",
+                         {}};
+    f.access.identified(v, eidas);
+    CHECK(v.may_decide);
+    CHECK(f.access.accept(v) == recipient_access::choice_outcome::done);
+    CHECK(f.evidence_xml(id, "ConsignmentAcceptance").find(std::string(loa::substantial)) !=
+          std::string::npos);
+}
+
+TEST_CASE("levels of assurance: high satisfies substantial, the e-mail code only itself",
+          "[protocols][recipient]") {
+    CHECK(level_satisfies(loa::high, loa::substantial));
+    CHECK(level_satisfies(loa::substantial, loa::substantial));
+    CHECK_FALSE(level_satisfies(loa::low, loa::substantial));
+    CHECK_FALSE(level_satisfies(email_control_loa, loa::substantial));
+    CHECK_FALSE(level_satisfies("http://eidas.europa.eu/LoA/unknown", loa::substantial));
+    CHECK(level_satisfies(email_control_loa, email_control_loa));
+    CHECK(level_satisfies(loa::substantial, email_control_loa));
+    CHECK(required_level("lre") == loa::substantial);
+    CHECK(required_level("ere") == email_control_loa);
+}
+
+TEST_CASE("the content is handed over only after acceptance, and recorded once",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link();
+    auto v = f.identified_on(token);
+    CHECK_FALSE(f.access.hand_over(v, 1)); // not accepted yet
+
+    SECTION("accepted") {
+        REQUIRE(f.access.accept(v) == recipient_access::choice_outcome::done);
+        // The session's view is re-read after acceptance, as each request does.
+        v.letter = f.letter(id);
+        CHECK_FALSE(f.access.hand_over(v, 0));
+        CHECK_FALSE(f.access.hand_over(v, 2));
+        auto doc = f.access.hand_over(v, 1);
+        REQUIRE(doc);
+        CHECK(f.blobs.exists(doc->sha256));
+        v.letter = f.letter(id);
+        CHECK(f.access.hand_over(v, 1));
+        auto events = f.events(id);
+        CHECK(std::count(events.begin(), events.end(), "ContentHandover") == 1);
+    }
+    SECTION("refused: never") {
+        REQUIRE(f.access.refuse(v) == recipient_access::choice_outcome::done);
+        v.letter = f.letter(id);
+        CHECK_FALSE(f.access.hand_over(v, 1));
+        auto events = f.events(id);
+        CHECK(std::count(events.begin(), events.end(), "ContentHandover") == 0);
+    }
+}
+
+TEST_CASE("accept and refuse from two sessions at once: one winner, one evidence",
+          "[protocols][recipient]") {
+    recipient_fixture f;
+    for (int round = 0; round < 3; ++round) {
+        auto [id, token] = f.notified_link();
+        auto first = f.identified_on(token);
+        auto second = f.identified_on(token);
+        recipient_access::choice_outcome a{}, b{};
+        std::thread t1([&] { a = f.access.accept(first); });
+        std::thread t2([&] { b = f.access.refuse(second); });
+        t1.join();
+        t2.join();
+        using c = recipient_access::choice_outcome;
+        CHECK(((a == c::done && b == c::conflict) || (a == c::conflict && b == c::done)));
+        auto events = f.events(id);
+        auto decisions = std::count(events.begin(), events.end(), "ConsignmentAcceptance") +
+                         std::count(events.begin(), events.end(), "ConsignmentRejection");
+        CHECK(decisions == 1);
+        CHECK(f.letter(id).status == (a == c::done ? "accepted" : "refused"));
+    }
+}
