@@ -62,7 +62,8 @@ struct lifecycle_fixture {
         R"("family_name":"Martin"},"subject":"Objet secret","reference":"dossier 77"})";
     static constexpr const char* lre_letter =
         R"({"kind":"lre","recipient":{"email":"claire@example.org","family_name":"Martin",)"
-        R"("given_name":"Claire","professional":true},"subject":"Objet secret"})";
+        R"("given_name":"Claire","professional":false},"consent_reference":"consent-2026-118",)"
+        R"("subject":"Objet secret"})";
 
     std::string deposit(const char* letter_json = ere_letter) {
         deposit_request r;

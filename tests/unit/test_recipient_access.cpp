@@ -216,7 +216,7 @@ TEST_CASE("acceptance and refusal evidence record how the recipient was identifi
     CHECK(f.letter(id).status == (accepting ? "accepted" : "refused"));
 }
 
-TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code",
+TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code; consent is kept",
           "[protocols][recipient]") {
     recipient_fixture f;
     auto [id, token] = f.notified_link(lifecycle_fixture::lre_letter);
@@ -245,8 +245,10 @@ TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code",
     f.access.identified(v, eidas);
     CHECK(v.may_decide);
     CHECK(f.access.accept(v) == recipient_access::choice_outcome::done);
-    CHECK(f.evidence_xml(id, "ConsignmentAcceptance").find(std::string(loa::substantial)) !=
-          std::string::npos);
+    auto xml = f.evidence_xml(id, "ConsignmentAcceptance");
+    CHECK(xml.find(std::string(loa::substantial)) != std::string::npos);
+    // The recipient's consent to LRE (CPCE R.53-1) is carried by every record.
+    CHECK(xml.find("consent-2026-118") != std::string::npos);
 }
 
 TEST_CASE("levels of assurance: high satisfies substantial, the e-mail code only itself",
