@@ -107,6 +107,14 @@ std::unique_ptr<app> app::open(const config& cfg) {
     a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
                                                                 provider, std::move(policy), clock);
     a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock);
+
+    protocols::webhook_options hooks;
+    hooks.timeout = cfg.webhooks.timeout;
+    hooks.connect_timeout = cfg.webhooks.connect_timeout;
+    hooks.first_retry = cfg.webhooks.first_retry;
+    hooks.give_up_after = cfg.webhooks.give_up_after;
+    hooks.batch = cfg.webhooks.batch;
+    a->webhooks_ = std::make_unique<protocols::webhook_dispatcher>(*a->db_, hooks, clock);
     return a;
 }
 

@@ -7,6 +7,7 @@
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/sealer.hpp"
+#include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 
@@ -33,6 +34,8 @@ public:
     protocols::deposit_service& deposits() { return *deposits_; }
     protocols::lifecycle& letters() { return *lifecycle_; }
     crypto::timestamp_authority& tsa() { return *tsa_; }
+    /// Delivers the senders' webhooks; a worker calls run_once() now and then.
+    protocols::webhook_dispatcher& webhooks() { return *webhooks_; }
 
     /// True when the seal is the sample one: evidence is then marked not qualified.
     bool sample_keys() const { return sample_keys_; }
@@ -54,6 +57,7 @@ private:
     std::unique_ptr<protocols::evidence_sealer> sealer_;
     std::unique_ptr<protocols::deposit_service> deposits_;
     std::unique_ptr<protocols::lifecycle> lifecycle_;
+    std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;
