@@ -4,6 +4,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
+#include "gateway/handlers.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/webhooks.hpp"
@@ -580,4 +581,36 @@ TEST_CASE("the retry window cannot be made shorter than 48 hours", "[protocols][
     CHECK_THROWS_AS(webhook_dispatcher(*f.db, options, f.clock), std::invalid_argument);
     options.give_up_after = 48h;
     CHECK_NOTHROW(webhook_dispatcher(*f.db, options, f.clock));
+}
+
+TEST_CASE("the letter's timeline shows each event's webhook delivery",
+          "[protocols][webhooks][gateway]") {
+    webhook_fixture f;
+    auto id = f.deposit();
+    webhook_dispatcher dispatcher(*f.db, f.options, f.clock);
+    f.hooks.answer(200);
+    CHECK(dispatcher.run_once() == 1);
+
+    // The notice is sent, a minute later, after the webhook was removed: its event has no
+    // delivery.
+    REQUIRE(f.db->set_webhook(f.sender.id, "", ""));
+    f.advance(1min);
+    REQUIRE(f.letters.notification_sent(id, acceptance_deadline(f.clock())).result ==
+            transition_result::outcome::done);
+
+    auto letter = f.db->letter_by_id(id);
+    auto deliveries = f.db->webhooks_of_letter(id);
+    auto shown = gateway::letter_json(*letter, &deliveries);
+    const auto& timeline = shown.at("timeline");
+    REQUIRE(timeline.size() == 2);
+    const auto& hook = timeline[0].at("webhook");
+    CHECK(hook.at("state") == "delivered");
+    CHECK(hook.at("attempts") == 1);
+    CHECK(hook.at("last_status") == 200);
+    CHECK(hook.at("delivered_at") == deliveries.front().delivered_at);
+    CHECK(timeline[1].at("event") == "NotificationForAcceptance");
+    CHECK(timeline[1].at("webhook").is_null());
+
+    // Lists do not look deliveries up: no member rather than a wrong null.
+    CHECK_FALSE(gateway::letter_json(*letter).at("timeline")[0].contains("webhook"));
 }
