@@ -45,7 +45,7 @@ json timeline(deposit_fixture& f, const std::string& letter_id) {
 
 } // namespace
 
-TEST_CASE("sender webhook prints only a new secret; the letter's timeline shows the delivery",
+TEST_CASE("sender webhook prints only a new secret and the letter's timeline shows the delivery",
           "[integration][webhooks]") {
     deposit_fixture f;
     auto id = only_sender_id(f);

@@ -281,8 +281,9 @@ std::chrono::milliseconds waited(const storage::webhook_delivery& d, system_cloc
 
 } // namespace
 
-TEST_CASE("a webhook POSTs the stored payload signed over timestamp and body; a 2xx delivers it",
-          "[protocols][webhooks]") {
+TEST_CASE(
+    "a webhook POSTs the stored payload signed over timestamp and body, and a 2xx delivers it",
+    "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
     auto queued = f.delivery(id);
@@ -334,8 +335,9 @@ TEST_CASE("a webhook POSTs the stored payload signed over timestamp and body; a 
     CHECK(f.hooks.requests().size() == 1);
 }
 
-TEST_CASE("a receiver that fails, then times out, is retried with back-off until it recovers",
-          "[protocols][webhooks]") {
+TEST_CASE(
+    "a webhook receiver that fails, then times out, is retried with back-off until it recovers",
+    "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
     webhook_dispatcher dispatcher(*f.db, f.options, f.clock);
@@ -395,7 +397,8 @@ TEST_CASE("a receiver that fails, then times out, is retried with back-off until
     CHECK(got[0].headers.at("sceau-timestamp") != got[2].headers.at("sceau-timestamp"));
 }
 
-TEST_CASE("a redirect is not followed and counts as a failed attempt", "[protocols][webhooks]") {
+TEST_CASE("a webhook redirect is not followed and counts as a failed attempt",
+          "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
     webhook_dispatcher dispatcher(*f.db, f.options, f.clock);
@@ -410,7 +413,7 @@ TEST_CASE("a redirect is not followed and counts as a failed attempt", "[protoco
     CHECK(f.hooks.requests().front().target == "/hooks/sceau");
 }
 
-TEST_CASE("the reply body is neither kept nor read past a few KiB", "[protocols][webhooks]") {
+TEST_CASE("a webhook reply body is neither kept nor read past a few KiB", "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
     webhook_dispatcher dispatcher(*f.db, f.options, f.clock);
@@ -430,7 +433,7 @@ TEST_CASE("the reply body is neither kept nor read past a few KiB", "[protocols]
     CHECK(d.last_status == 200);
 }
 
-TEST_CASE("the back-off doubles up to an hour and the delivery fails once the window is over",
+TEST_CASE("webhook back-off doubles up to an hour and the delivery fails once the window is over",
           "[protocols][webhooks]") {
     webhook_fixture f;
     auto url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/hooks";
@@ -472,7 +475,7 @@ TEST_CASE("the back-off doubles up to an hour and the delivery fails once the wi
     CHECK(dispatcher.run_once() == 0);
 }
 
-TEST_CASE("a restarted dispatcher over the same store resumes the pending deliveries",
+TEST_CASE("a restarted webhook dispatcher over the same store resumes the pending deliveries",
           "[protocols][webhooks]") {
     webhook_fixture f;
     auto first = f.deposit();
@@ -501,7 +504,7 @@ TEST_CASE("a restarted dispatcher over the same store resumes the pending delive
     CHECK(f.hooks.requests().size() == 4);
 }
 
-TEST_CASE("a delivery whose sender removed the webhook is skipped; later events queue nothing",
+TEST_CASE("a delivery whose sender removed the webhook is skipped and later events queue nothing",
           "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
@@ -519,7 +522,7 @@ TEST_CASE("a delivery whose sender removed the webhook is skipped; later events 
     CHECK(dispatcher.run_once() == 0);
 }
 
-TEST_CASE("each attempt uses the sender's URL and secret as they are at that moment",
+TEST_CASE("each webhook attempt uses the sender's URL and secret as they are at that moment",
           "[protocols][webhooks]") {
     webhook_fixture f;
     auto id = f.deposit();
@@ -574,7 +577,8 @@ TEST_CASE("webhook URLs are http or https, with a host and without credentials",
     CHECK(secret != new_webhook_secret());
 }
 
-TEST_CASE("the retry window cannot be made shorter than 48 hours", "[protocols][webhooks]") {
+TEST_CASE("the webhook retry window cannot be made shorter than 48 hours",
+          "[protocols][webhooks]") {
     webhook_fixture f;
     auto options = f.options;
     options.give_up_after = 47h;
