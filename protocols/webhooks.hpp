@@ -95,7 +95,9 @@ public:
                        std::unique_ptr<webhook_poster> poster);
 
     /// Attempts the deliveries that are due, at most `batch`, one after the other; returns
-    /// how many were handled. Storage errors propagate: the queue is left as it was.
+    /// how many were handled. A run may last `batch` times `timeout`. Call it from one
+    /// thread at a time: concurrent runs may post one delivery twice. Storage errors
+    /// propagate; what was recorded before them stays recorded.
     int run_once();
 
     const webhook_options& options() const { return options_; }
