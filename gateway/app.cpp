@@ -147,6 +147,14 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     ro.codes_per_letter_per_hour = static_cast<int>(r.codes_per_letter_per_hour);
     a->recipients_ = std::make_unique<protocols::recipient_access>(
         *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
+
+    protocols::webhook_options hooks;
+    hooks.timeout = cfg.webhooks.timeout;
+    hooks.connect_timeout = cfg.webhooks.connect_timeout;
+    hooks.first_retry = cfg.webhooks.first_retry;
+    hooks.give_up_after = cfg.webhooks.give_up_after;
+    hooks.batch = cfg.webhooks.batch;
+    a->webhooks_ = std::make_unique<protocols::webhook_dispatcher>(*a->db_, hooks, clock);
     return a;
 }
 

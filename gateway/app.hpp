@@ -10,6 +10,7 @@
 #include "protocols/notification.hpp"
 #include "protocols/recipient_access.hpp"
 #include "protocols/sealer.hpp"
+#include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 
@@ -43,6 +44,8 @@ public:
     protocols::recipient_access& recipients() { return *recipients_; }
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
+    /// Delivers the senders' webhooks; a worker calls run_once() now and then.
+    protocols::webhook_dispatcher& webhooks() { return *webhooks_; }
 
     /// True when the seal is the sample one: evidence is then marked not qualified.
     bool sample_keys() const { return sample_keys_; }
@@ -68,6 +71,7 @@ private:
     std::unique_ptr<protocols::notification_service> notifications_;
     std::unique_ptr<protocols::recipient_access> recipients_;
     crypto::clock_fn clock_;
+    std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;

@@ -1,5 +1,7 @@
 #include "gateway/config.hpp"
 
+#include "protocols/webhooks.hpp"
+
 #include <toml++/toml.h>
 
 #include <set>
@@ -108,8 +110,9 @@ config config::load(const std::filesystem::path& file) {
     } catch (const toml::parse_error& e) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
-    static const std::set<std::string> sections = {"server", "storage", "limits",  "provider",
-                                                   "seal",   "tsa",     "deposit", "log"};
+    static const std::set<std::string> sections = {"server",    "storage",  "limits",  "provider",
+                                                   "seal",      "tsa",      "mail",    "lifecycle",
+                                                   "recipient", "webhooks", "deposit", "log"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -201,6 +204,15 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("recipient: every limit is at least 1");
     }
     {
+        section_reader s(root, "webhooks");
+        auto& w = c.webhooks;
+        s.read("timeout_ms", w.timeout);
+        s.read("connect_timeout_ms", w.connect_timeout);
+        s.read("first_retry_seconds", w.first_retry);
+        s.read("give_up_after_hours", w.give_up_after);
+        s.read("batch", w.batch);
+    }
+    {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
     }
@@ -224,6 +236,13 @@ config config::load(const std::filesystem::path& file) {
         throw config_error("tsa.builtin_key and tsa.builtin_certificate go together");
     if (!c.tsa.url.empty() && c.tsa.trust_anchors.empty())
         throw config_error("tsa.url needs tsa.trust_anchors");
+    if (c.webhooks.give_up_after < protocols::minimum_give_up_after)
+        throw config_error("webhooks.give_up_after_hours must be at least " +
+                           std::to_string(protocols::minimum_give_up_after.count()));
+    if (c.webhooks.batch < 1 || c.webhooks.batch > 1000)
+        throw config_error("webhooks.batch must be from 1 to 1000");
+    if (c.webhooks.first_retry > std::chrono::hours(1))
+        throw config_error("webhooks.first_retry_seconds must be at most 3600");
     split_listen(c.server.listen);
     return c;
 }

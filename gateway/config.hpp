@@ -89,6 +89,14 @@ struct config {
         unsigned codes_per_letter_per_hour = 10;
     } recipient;
 
+    struct webhooks_section {
+        std::chrono::milliseconds timeout{10000};        ///< one whole attempt
+        std::chrono::milliseconds connect_timeout{5000}; ///< the connection alone
+        std::chrono::seconds first_retry{60};            ///< then doubling, at most an hour
+        std::chrono::hours give_up_after{72};            ///< at least 48
+        int batch = 20;                                  ///< deliveries per worker run
+    } webhooks;
+
     struct deposit_section {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
     } deposit;

@@ -4,6 +4,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -29,6 +30,19 @@ std::vector<std::string> split_flags(const std::string& flags) {
     return out;
 }
 
+/// The delivery of one evidence event to the sender's webhook, or null if none was queued.
+json webhook_json(const std::vector<storage::webhook_delivery>& deliveries,
+                  const std::string& evidence_id) {
+    auto it = std::find_if(deliveries.begin(), deliveries.end(),
+                           [&](const auto& d) { return d.evidence_id == evidence_id; });
+    if (it == deliveries.end())
+        return nullptr;
+    return {{"state", it->state},
+            {"attempts", it->attempts},
+            {"last_status", it->last_status ? json(it->last_status) : json(nullptr)},
+            {"delivered_at", it->delivered_at.empty() ? json(nullptr) : json(it->delivered_at)}};
+}
+
 response get_letter(app& a, const std::string& sender_id, const std::string& id, unsigned version,
                     request_context& ctx) {
     auto letter = a.db().letter(sender_id, id);
@@ -36,7 +50,8 @@ response get_letter(app& a, const std::string& sender_id, const std::string& id,
     if (!letter)
         throw http_problem(problem_kind::not_found, "no such letter");
     ctx.letter_id = letter->id;
-    return make_json(200, letter_json(*letter), version);
+    auto deliveries = a.db().webhooks_of_letter(letter->id);
+    return make_json(200, letter_json(*letter, &deliveries), version);
 }
 
 response list_letters(app& a, const std::string& sender_id, std::string_view query,
@@ -144,7 +159,8 @@ storage::sender_record authenticate(app& a, const http::fields& headers) {
     return *sender;
 }
 
-json letter_json(const storage::letter_record& l) {
+json letter_json(const storage::letter_record& l,
+                 const std::vector<storage::webhook_delivery>* webhooks) {
     json documents = json::array();
     for (const auto& d : l.documents) {
         documents.push_back({{"name", d.name},
@@ -161,7 +177,10 @@ json letter_json(const storage::letter_record& l) {
                             {"event", e.event},
                             {"time", e.event_time},
                             {"url", std::string(evidence_url_prefix) + e.id}});
-        timeline.push_back({{"time", e.event_time}, {"event", e.event}, {"evidence_id", e.id}});
+        json entry = {{"time", e.event_time}, {"event", e.event}, {"evidence_id", e.id}};
+        if (webhooks)
+            entry["webhook"] = webhook_json(*webhooks, e.id);
+        timeline.push_back(std::move(entry));
     }
     json recipient = json::parse(l.recipient_json, nullptr, false);
     return {

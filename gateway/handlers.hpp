@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sceau::gateway {
 
@@ -30,8 +31,11 @@ response handle_simple(app& a, const route_match& m,
                        const boost::beast::http::request_header<>& request, std::string_view query,
                        request_context& ctx);
 
-/// A letter as the API shows it to its sender.
-nlohmann::json letter_json(const storage::letter_record& letter);
+/// A letter as the API shows it to its sender. Given the letter's webhook deliveries, each
+/// timeline entry also tells what became of its event's delivery (null: none was queued,
+/// the sender had no webhook then); without them, entries carry no `webhook` member.
+nlohmann::json letter_json(const storage::letter_record& letter,
+                           const std::vector<storage::webhook_delivery>* webhooks = nullptr);
 
 /// Decodes one application/x-www-form-urlencoded query into key/value pairs. Throws
 /// http_problem(invalid_parameter) on bad percent-encoding or a repeated key.

@@ -1,5 +1,5 @@
 // sceau: the gateway's one executable. `serve` runs the HTTP API; `sender` manages the
-// senders' accounts; `version` prints the versions of the libraries linked in.
+// senders' accounts and webhooks; `version` prints the versions of the libraries linked in.
 
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
@@ -8,6 +8,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
+#include "protocols/webhooks.hpp"
 
 #include <CLI/CLI.hpp>
 #include <libxml/xmlversion.h>
@@ -145,6 +146,18 @@ int main(int argc, char** argv) {
     add_common(revoke_cmd, common);
     std::string revoke_id;
     revoke_cmd->add_option("id", revoke_id, "the sender id (snd_...)")->required();
+    auto* webhook_cmd = sender_cmd->add_subcommand(
+        "webhook", "set a sender's webhook URL with a new secret (prints only the secret), or "
+                   "remove it");
+    add_common(webhook_cmd, common);
+    std::string webhook_id, webhook_url;
+    bool webhook_clear = false;
+    webhook_cmd->add_option("--id", webhook_id, "the sender id (snd_...)")->required();
+    auto* url_option = webhook_cmd->add_option(
+        "--url", webhook_url, "where each new evidence event is POSTed (http or https)");
+    webhook_cmd
+        ->add_flag("--clear", webhook_clear, "remove the webhook; queued events are then skipped")
+        ->excludes(url_option);
 
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
@@ -194,13 +207,15 @@ int main(int argc, char** argv) {
                          {"identified_by", s.identified_by},
                          {"created_at", s.created_at},
                          {"revoked_at", s.revoked_at.empty() ? nlohmann::json(nullptr)
-                                                             : nlohmann::json(s.revoked_at)}});
+                                                             : nlohmann::json(s.revoked_at)},
+                         {"webhook_url", s.webhook_url.empty() ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(s.webhook_url)}});
                 std::cout << out.dump(2) << "\n";
             } else {
                 for (const auto& s : all)
                     std::cout << s.id << "\t" << s.name << "\t" << s.email << "\t"
                               << (s.revoked_at.empty() ? "active" : "revoked " + s.revoked_at)
-                              << "\n";
+                              << "\t" << (s.webhook_url.empty() ? "no webhook" : "webhook") << "\n";
             }
             return 0;
         }
@@ -213,6 +228,28 @@ int main(int argc, char** argv) {
                 std::cerr << "sender " << revoke_id << " was already revoked\n";
             else
                 std::cerr << "revoked " << revoke_id << "\n";
+            return 0;
+        }
+        if (webhook_cmd->parsed()) {
+            if (!webhook_clear && webhook_url.empty())
+                throw std::invalid_argument("give --url URL, or --clear to remove the webhook");
+            if (!webhook_clear)
+                protocols::check_webhook_url(webhook_url);
+            if (!db->sender_by_id(webhook_id)) {
+                std::cerr << "no sender " << webhook_id << "\n";
+                return 1;
+            }
+            if (webhook_clear) {
+                db->set_webhook(webhook_id, "", "");
+                std::cerr << "removed the webhook of " << webhook_id
+                          << "; events still queued for it will be skipped\n";
+                return 0;
+            }
+            // A new URL always comes with a new secret, which also signs the events queued.
+            auto secret = protocols::new_webhook_secret();
+            db->set_webhook(webhook_id, webhook_url, secret);
+            std::cerr << "webhook of " << webhook_id << " set; its signing secret is shown once:\n";
+            std::cout << secret << std::endl; // only the secret on standard output
             return 0;
         }
     } catch (const std::exception& e) {

@@ -31,6 +31,7 @@ void worker::round() {
     guarded("notifications", [this] { return app_.notifications().run_once(); });
     guarded("expiry", [this] { return app_.letters().expire_due(); });
     guarded("sessions", [this] { return app_.recipients().sweep_sessions(); });
+    guarded("webhooks", [this] { return app_.webhooks().run_once(); });
 }
 
 void worker::start() {

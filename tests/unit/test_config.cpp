@@ -50,4 +50,36 @@ TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[
     refused("[tsa]\nurl = \"http://tsa.example/\"\n"); // external TSA without trust anchors
     refused("[deposit]\nallowed_media_types = \"application/pdf\"\n");
     refused("not toml at all = = =");
+    refused("[webhooks]\ngive_up_after_hours = 47\n"); // under the 48 hours promised
+    refused("[webhooks]\nbatch = 0\n");
+    refused("[webhooks]\nretries = 5\n");
+    refused("[webhooks]\ntimeout_ms = 0\n");
+}
+
+TEST_CASE("the webhooks, mail and lifecycle sections are read", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "w.toml", R"(
+[mail]
+relay = "smtp://relay.example:587"
+[lifecycle]
+reminder_days = [3]
+[webhooks]
+timeout_ms = 2500
+connect_timeout_ms = 1000
+first_retry_seconds = 30
+give_up_after_hours = 96
+batch = 5
+)");
+    auto c = config::load(dir / "w.toml");
+    CHECK(c.mail.relay == "smtp://relay.example:587");
+    CHECK(c.lifecycle.reminder_days == std::vector<int>{3});
+    CHECK(c.webhooks.timeout == std::chrono::milliseconds(2500));
+    CHECK(c.webhooks.connect_timeout == std::chrono::milliseconds(1000));
+    CHECK(c.webhooks.first_retry == std::chrono::seconds(30));
+    CHECK(c.webhooks.give_up_after == std::chrono::hours(96));
+    CHECK(c.webhooks.batch == 5);
+
+    auto d = config::defaults().webhooks;
+    CHECK(d.timeout == std::chrono::seconds(10));
+    CHECK(d.give_up_after == std::chrono::hours(72));
 }

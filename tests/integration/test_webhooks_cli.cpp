@@ -1,0 +1,131 @@
+// `sceau sender webhook` and the webhook state in a letter's timeline, through the built
+// binary and the running server.
+
+#include "integration/deposit_fixture.hpp"
+
+#include <regex>
+
+using namespace sceau::test;
+using nlohmann::json;
+
+namespace {
+
+struct cli_result {
+    int status = -1;
+    std::string out; ///< standard output alone
+    std::string err;
+};
+
+/// Runs `sceau ARGS` on the fixture's data directory, keeping the two outputs apart.
+cli_result sceau_cli(const deposit_fixture& f, const std::string& args) {
+    auto err_file = f.server.dir() / "cli.err";
+    auto r = run("(" + std::string(SCEAU_BINARY) + " " + args + " --data '" +
+                 f.server.data_dir().string() + "' 2>'" + err_file.string() + "')");
+    return {r.status, r.output, read_file(err_file)};
+}
+
+json senders(const deposit_fixture& f) {
+    auto r = sceau_cli(f, "sender list --json");
+    REQUIRE(r.status == 0);
+    return json::parse(r.out);
+}
+
+std::string only_sender_id(const deposit_fixture& f) {
+    auto all = senders(f);
+    REQUIRE(all.size() == 1);
+    return all[0]["id"].get<std::string>();
+}
+
+/// The timeline of a letter as its sender reads it.
+json timeline(deposit_fixture& f, const std::string& letter_id) {
+    auto r = f.client.get(f.server.url("/v1/letters/" + letter_id), f.auth());
+    REQUIRE(r.status == 200);
+    return r.json()["timeline"];
+}
+
+} // namespace
+
+TEST_CASE("sender webhook prints only a new secret and the letter's timeline shows the delivery",
+          "[integration][webhooks]") {
+    deposit_fixture f;
+    auto id = only_sender_id(f);
+    CHECK(senders(f)[0]["webhook_url"].is_null());
+
+    auto set = sceau_cli(f, "sender webhook --id " + id + " --url https://hooks.example/sceau");
+    INFO(set.err);
+    REQUIRE(set.status == 0);
+    // One line, the secret and nothing else: scripts read it from standard output.
+    std::regex secret_line("whsec_[A-Za-z0-9_-]{43}\n");
+    CHECK(std::regex_match(set.out, secret_line));
+    auto secret = set.out.substr(0, set.out.size() - 1);
+    CHECK(set.err.find(secret) == std::string::npos);
+
+    // Listing shows that a webhook is set, never its secret.
+    auto listed = sceau_cli(f, "sender list --json");
+    CHECK(json::parse(listed.out)[0]["webhook_url"] == "https://hooks.example/sceau");
+    CHECK(listed.out.find(secret) == std::string::npos);
+    auto text = sceau_cli(f, "sender list");
+    CHECK(text.out.find("\twebhook\n") != std::string::npos);
+    CHECK(text.out.find(secret) == std::string::npos);
+
+    // A new event queues a delivery; the gateway alone does not send it yet.
+    auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
+    REQUIRE(r.status == 201);
+    auto letter_id = r.json()["id"].get<std::string>();
+    auto entries = timeline(f, letter_id);
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0]["webhook"] == json({{"state", "pending"},
+                                         {"attempts", 0},
+                                         {"last_status", nullptr},
+                                         {"delivered_at", nullptr}}));
+
+    // Setting the URL again gives another secret.
+    auto again = sceau_cli(f, "sender webhook --id " + id + " --url https://hooks.example/sceau");
+    REQUIRE(again.status == 0);
+    CHECK(std::regex_match(again.out, secret_line));
+    CHECK(again.out != set.out);
+
+    // Removed: later events queue nothing, and their timeline entry says so.
+    auto cleared = sceau_cli(f, "sender webhook --id " + id + " --clear");
+    CHECK(cleared.status == 0);
+    CHECK(cleared.out.empty());
+    CHECK(senders(f)[0]["webhook_url"].is_null());
+    auto later = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
+    REQUIRE(later.status == 201);
+    auto later_entries = timeline(f, later.json()["id"].get<std::string>());
+    REQUIRE(later_entries.size() == 1);
+    CHECK(later_entries[0]["webhook"].is_null());
+}
+
+TEST_CASE("sender webhook refuses a bad URL or an unknown sender and changes nothing",
+          "[integration][webhooks]") {
+    deposit_fixture f;
+    auto id = only_sender_id(f);
+
+    for (const std::string url :
+         {"ftp://hooks.example/", "https://user:password@hooks.example/", "hooks.example/sceau",
+          "javascript:alert(1)", "http:///nohost", "https://hooks.example/a b"}) {
+        INFO(url);
+        auto r = sceau_cli(f, "sender webhook --id " + id + " --url '" + url + "'");
+        CHECK(r.status != 0);
+        CHECK(r.out.empty());
+        CHECK(r.err.find("webhook URL") != std::string::npos);
+    }
+    auto long_url = "https://hooks.example/" + std::string(3000, 'a');
+    auto too_long = sceau_cli(f, "sender webhook --id " + id + " --url " + long_url);
+    CHECK(too_long.status != 0);
+    CHECK(too_long.err.find("longer than") != std::string::npos);
+    CHECK(senders(f)[0]["webhook_url"].is_null());
+
+    auto unknown = sceau_cli(f, "sender webhook --id snd_nobody --url https://hooks.example/");
+    CHECK(unknown.status != 0);
+    CHECK(unknown.out.empty());
+    CHECK(unknown.err.find("no sender snd_nobody") != std::string::npos);
+
+    auto neither = sceau_cli(f, "sender webhook --id " + id);
+    CHECK(neither.status != 0);
+    CHECK(neither.out.empty());
+    auto both = sceau_cli(f, "sender webhook --id " + id + " --clear --url https://hooks.example/");
+    CHECK(both.status != 0);
+    CHECK(both.out.empty());
+}
