@@ -166,7 +166,7 @@ TEST_CASE("a revoked API key gets 401", "[integration][auth]") {
     CHECK(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 401);
 }
 
-TEST_CASE("the same Idempotency-Key and body give the same letter; another body gives 409",
+TEST_CASE("the same Idempotency-Key and body give the same letter, another body gives 409",
           "[integration][deposit][idempotency]") {
     deposit_fixture f;
     auto first = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"),
@@ -214,7 +214,7 @@ TEST_CASE("the same Idempotency-Key and body give the same letter; another body 
     CHECK(d.json()["id"] != a.json()["id"]);
 }
 
-TEST_CASE("health and readiness answer without a key; trust material is public", "[integration]") {
+TEST_CASE("health and readiness answer without a key, trust material is public", "[integration]") {
     deposit_fixture f;
     CHECK(f.client.get(f.server.url("/healthz")).status == 200);
     auto ready = f.client.get(f.server.url("/readyz"));

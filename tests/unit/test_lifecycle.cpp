@@ -47,7 +47,7 @@ TEST_CASE("the state machine allows exactly the transitions of the design",
     CHECK_FALSE(status_from_string("lost"));
 }
 
-TEST_CASE("a deposit queues its notice; sending it notifies with a deadline and reminders",
+TEST_CASE("a deposit queues its notice, sending it notifies with a deadline and reminders",
           "[protocols][lifecycle]") {
     lifecycle_fixture f;
     auto id = f.deposit();

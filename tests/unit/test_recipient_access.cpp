@@ -112,7 +112,7 @@ TEST_CASE("a link opens its letter only while the choice is pending or after acc
     }
 }
 
-TEST_CASE("the e-mail code identifies an ere recipient; its attempts and lifetime are limited",
+TEST_CASE("the e-mail code identifies an ere recipient, its attempts and lifetime are limited",
           "[protocols][recipient]") {
     recipient_fixture f;
     auto [id, token] = f.notified_link();
@@ -216,7 +216,7 @@ TEST_CASE("acceptance and refusal evidence record how the recipient was identifi
     CHECK(f.letter(id).status == (accepting ? "accepted" : "refused"));
 }
 
-TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code; consent is kept",
+TEST_CASE("an lre letter cannot be accepted or refused with the e-mail code, consent is kept",
           "[protocols][recipient]") {
     recipient_fixture f;
     auto [id, token] = f.notified_link(lifecycle_fixture::lre_letter);
