@@ -67,4 +67,18 @@ public:
     std::string key;
 };
 
+struct cli_result {
+    int status = -1;
+    std::string out; ///< standard output alone
+    std::string err;
+};
+
+/// Runs `sceau ARGS` on the fixture's data directory, keeping the two outputs apart.
+inline cli_result sceau_cli(const deposit_fixture& f, const std::string& args) {
+    auto err_file = f.server.dir() / "cli.err";
+    auto r = run("(" + std::string(SCEAU_BINARY) + " " + args + " --data '" +
+                 f.server.data_dir().string() + "' 2>'" + err_file.string() + "')");
+    return {r.status, r.output, read_file(err_file)};
+}
+
 } // namespace sceau::test

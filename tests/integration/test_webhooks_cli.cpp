@@ -10,20 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-struct cli_result {
-    int status = -1;
-    std::string out; ///< standard output alone
-    std::string err;
-};
-
-/// Runs `sceau ARGS` on the fixture's data directory, keeping the two outputs apart.
-cli_result sceau_cli(const deposit_fixture& f, const std::string& args) {
-    auto err_file = f.server.dir() / "cli.err";
-    auto r = run("(" + std::string(SCEAU_BINARY) + " " + args + " --data '" +
-                 f.server.data_dir().string() + "' 2>'" + err_file.string() + "')");
-    return {r.status, r.output, read_file(err_file)};
-}
-
 json senders(const deposit_fixture& f) {
     auto r = sceau_cli(f, "sender list --json");
     REQUIRE(r.status == 0);
@@ -47,7 +33,7 @@ json timeline(deposit_fixture& f, const std::string& letter_id) {
 
 TEST_CASE("sender webhook prints only a new secret and the letter's timeline shows the delivery",
           "[integration][webhooks]") {
-    deposit_fixture f;
+    deposit_fixture f("[lifecycle]\nworker_interval_seconds = 3600\n"); // no delivery here
     auto id = only_sender_id(f);
     CHECK(senders(f)[0]["webhook_url"].is_null());
 
@@ -68,7 +54,7 @@ TEST_CASE("sender webhook prints only a new secret and the letter's timeline sho
     CHECK(text.out.find("\twebhook\n") != std::string::npos);
     CHECK(text.out.find(secret) == std::string::npos);
 
-    // A new event queues a delivery; the gateway alone does not send it yet.
+    // A new event queues a delivery (the scheduler's next round is an hour away).
     auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
     REQUIRE(r.status == 201);
     auto letter_id = r.json()["id"].get<std::string>();
