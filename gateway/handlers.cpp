@@ -274,15 +274,8 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         res.prepare_payload();
         return res;
     }
-    case operation::create_letter:
-    case operation::recipient_landing:
-    case operation::recipient_send_code:
-    case operation::recipient_verify_code:
-    case operation::recipient_accept:
-    case operation::recipient_refuse:
-    case operation::recipient_letter:
-    case operation::recipient_document:
-        break; // the deposit is streamed by the session; the pages are HTML
+    default:
+        break; // the deposit is streamed by the session; the recipient's pages are HTML
     }
     throw http_problem(problem_kind::internal, "unrouted operation");
 }

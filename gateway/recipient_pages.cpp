@@ -147,17 +147,22 @@ std::string generic_title(const page_context& p) {
     return p.t("Lettre recommandée électronique", "Registered electronic letter");
 }
 
+/// A page of one heading and one paragraph (both already in the page's language).
+response message_page(const page_context& p, unsigned status, const std::string& heading,
+                      const std::string& text, const std::string& extra = {}) {
+    return html_response(p, status, generic_title(p),
+                         "<h1>" + heading + "</h1>\n<p>" + text + "</p>\n" + extra);
+}
+
 /// Unknown, used and expired links, and sessions that do not fit them: one page that
 /// says nothing about any letter.
 response neutral_page(const page_context& p) {
-    return html_response(
-        p, 404, generic_title(p),
-        "<h1>" + p.t("Ce lien n'est pas valable", "This link is not valid") + "</h1>\n<p>" +
-            p.t("Ce lien n'existe pas ou n'est plus valable. Si vous avez reçu un avis plus "
-                "récent, utilisez le lien qu'il contient.",
-                "This link does not exist or is no longer valid. If you received a more recent "
-                "notice, use the link it holds.") +
-            "</p>\n");
+    return message_page(
+        p, 404, p.t("Ce lien n'est pas valable", "This link is not valid"),
+        p.t("Ce lien n'existe pas ou n'est plus valable. Si vous avez reçu un avis plus récent, "
+            "utilisez le lien qu'il contient.",
+            "This link does not exist or is no longer valid. If you received a more recent "
+            "notice, use the link it holds."));
 }
 
 response redirect(const page_context& p, const std::string& where) {
@@ -316,13 +321,11 @@ response letter_page(const page_context& p, const recipient_view& v) {
 }
 
 response expired_session(const page_context& p) {
-    return html_response(p, 403, generic_title(p),
-                         "<h1>" + p.t("Cette page a expiré", "This page has expired") +
-                             "</h1>\n<p>" +
-                             p.t("Pour votre sécurité, recommencez depuis le lien de votre avis.",
-                                 "For your safety, start again from the link in your notice.") +
-                             "</p>\n<p><a href=\"" + p.link() + "\">" +
-                             p.t("Recommencer", "Start again") + "</a></p>\n");
+    return message_page(p, 403, p.t("Cette page a expiré", "This page has expired"),
+                        p.t("Pour votre sécurité, recommencez depuis le lien de votre avis.",
+                            "For your safety, start again from the link in your notice."),
+                        "<p><a href=\"" + p.link() + "\">" + p.t("Recommencer", "Start again") +
+                            "</a></p>\n");
 }
 
 std::string set_cookie(const page_context& p, const std::string& secret) {
@@ -491,25 +494,19 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             case recipient_access::choice_outcome::done:
                 if (accepting)
                     return redirect(p, p.link("/letter"));
-                return html_response(
-                    p, 200, generic_title(p),
-                    "<h1>" + p.t("Vous avez refusé la lettre", "You have refused the letter") +
-                        "</h1>\n<p>" +
-                        p.t("Votre refus est enregistré et l'expéditeur en reçoit la preuve. La "
-                            "lettre ne vous sera pas montrée.",
-                            "Your refusal is recorded and the sender receives its evidence. The "
-                            "letter will not be shown to you.") +
-                        "</p>\n");
+                return message_page(
+                    p, 200, p.t("Vous avez refusé la lettre", "You have refused the letter"),
+                    p.t("Votre refus est enregistré et l'expéditeur en reçoit la preuve. La "
+                        "lettre ne vous sera pas montrée.",
+                        "Your refusal is recorded and the sender receives its evidence. The "
+                        "letter will not be shown to you."));
             case recipient_access::choice_outcome::conflict:
-                return html_response(
-                    p, 409, generic_title(p),
-                    "<h1>" + p.t("Un choix est déjà enregistré", "A choice is already recorded") +
-                        "</h1>\n<p>" +
-                        p.t("Un autre choix a été enregistré pour cette lettre au même moment. "
-                            "Rouvrez le lien de votre avis.",
-                            "Another choice was recorded for this letter at the same moment. "
-                            "Open the link of your notice again.") +
-                        "</p>\n");
+                return message_page(
+                    p, 409, p.t("Un choix est déjà enregistré", "A choice is already recorded"),
+                    p.t("Un autre choix a été enregistré pour cette lettre au même moment. "
+                        "Rouvrez le lien de votre avis.",
+                        "Another choice was recorded for this letter at the same moment. Open "
+                        "the link of your notice again."));
             case recipient_access::choice_outcome::window_closed:
                 return neutral_page(p);
             case recipient_access::choice_outcome::level_too_low:
@@ -528,13 +525,10 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         // The store or the time-stamping authority failed: nothing was recorded.
         log_event(log_level::error, "recipient-page-error",
                   {{"request", ctx.id}, {"error", e.what()}});
-        auto res = html_response(
-            p, 503, generic_title(p),
-            "<h1>" + p.t("Service momentanément indisponible", "Service briefly unavailable") +
-                "</h1>\n<p>" +
-                p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
-                    "Nothing was recorded. Try again in a few minutes.") +
-                "</p>\n");
+        auto res = message_page(
+            p, 503, p.t("Service momentanément indisponible", "Service briefly unavailable"),
+            p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
+                "Nothing was recorded. Try again in a few minutes."));
         res.set(http::field::retry_after, "30");
         return res;
     }

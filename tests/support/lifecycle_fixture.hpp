@@ -20,13 +20,19 @@ namespace sceau::test {
 using namespace sceau::protocols;
 using std::chrono::hours;
 
-/// A store, the sample keys, a deposited letter, and a clock the test moves.
+/// A store, the sample keys, a deposited letter, and a clock the test moves forward.
 struct lifecycle_fixture {
     using outcome = transition_result::outcome;
     test::temp_dir dir;
     std::atomic<long long> offset_hours{0};
+    std::atomic<long long> offset_seconds{0};
+    /// Frozen, the clock stands at `start` plus the offsets: for exact comparisons of times.
+    std::atomic<bool> frozen{false};
+    const std::chrono::system_clock::time_point start =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     crypto::clock_fn clock = [this] {
-        return std::chrono::system_clock::now() + hours(offset_hours.load());
+        auto base = frozen ? start : std::chrono::system_clock::now();
+        return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load());
     };
     std::unique_ptr<storage::database> db =
         storage::database::open("sqlite:" + (dir / "t.db").string(), 4);
@@ -67,7 +73,7 @@ struct lifecycle_fixture {
 
     std::string deposit(const char* letter_json = ere_letter) {
         deposit_request r;
-        r.sender = sender;
+        r.sender = db->sender_by_id(sender.id).value(); // as the sender is now
         r.letter_json = letter_json;
         auto file = blobs.create();
         auto pdf = test::read_file(

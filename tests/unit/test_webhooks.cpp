@@ -10,6 +10,7 @@
 #include "protocols/webhooks.hpp"
 #include "protocols/window.hpp"
 #include "support/fixtures.hpp"
+#include "support/lifecycle_fixture.hpp"
 #include "support/webhook_receiver.hpp"
 
 #include <catch2/catch.hpp>
@@ -48,40 +49,16 @@ private:
     int status_;
 };
 
-/// A store with the sample keys, a sender whose webhook points at a live receiver, and a
-/// frozen clock the test moves.
-struct webhook_fixture {
-    test::temp_dir dir;
-    const system_clock::time_point start =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(system_clock::now());
-    std::atomic<long long> offset_seconds{0};
-    crypto::clock_fn clock = [this] { return start + std::chrono::seconds(offset_seconds.load()); };
-
-    std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4);
-    storage::blob_store blobs{dir / "blobs"};
-    crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
-    crypto::xades_signer signer{test::sample_identity("seal"), tsa};
-    evidence_sealer sealer{tsa, signer, clock};
-    provider_info provider{"Sceau test provider", {"urn:sceau:policy:test"}, false};
-    deposit_service deposits{*db, blobs, sealer, provider, {}, clock};
-    lifecycle letters{*db, sealer, provider, clock};
-
+/// The lifecycle's store and keys on a frozen clock, with a sender whose webhook points at a
+/// live receiver.
+struct webhook_fixture : test::lifecycle_fixture {
     receiver hooks;
     webhook_options options = short_timeouts();
-    storage::sender_record sender{"snd_w",
-                                  "Maître Durand",
-                                  "contact@durand.example",
-                                  "Étude Durand",
-                                  "test",
-                                  "2026-01-01T00:00:00.000Z",
-                                  "",
-                                  hooks.url(),
-                                  new_webhook_secret()};
 
     webhook_fixture() {
-        db->migrate();
-        db->insert_sender(sender, "hash");
+        frozen = true;
+        sender.webhook_url = hooks.url();
+        sender.webhook_secret = new_webhook_secret();
         REQUIRE(db->set_webhook(sender.id, sender.webhook_url, sender.webhook_secret));
     }
 
@@ -90,21 +67,6 @@ struct webhook_fixture {
         o.timeout = 400ms;
         o.connect_timeout = 400ms;
         return o;
-    }
-
-    /// Deposits a letter as the sender is now; its SubmissionAcceptance queues a delivery.
-    std::string deposit() {
-        deposit_request r;
-        r.sender = *db->sender_by_id(sender.id);
-        r.letter_json = R"({"kind":"ere","recipient":{"email":"claire@example.org",)"
-                        R"("family_name":"Martin"},"subject":"Objet"})";
-        auto file = blobs.create();
-        auto pdf = test::read_file(
-            test::source_path("tests/fixtures/hostile/pdf/p00-positive-control.pdf"));
-        file.write(pdf);
-        r.documents.push_back(
-            {"a.pdf", "application/pdf", crypto::to_hex(crypto::sha256::of(pdf)), std::move(file)});
-        return deposits.deposit(r).letter.id;
     }
 
     /// The only delivery of a letter.
