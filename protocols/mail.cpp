@@ -169,8 +169,7 @@ send_result smtp_mailer::send(const mail_message& message) {
         std::string text;
         std::size_t at = 0;
     } data{render_rfc5322(message,
-                          crypto::random_id("msg_") + "@" +
-                              domain_of(address_of(message.from)),
+                          crypto::random_id("msg_") + "@" + domain_of(address_of(message.from)),
                           std::chrono::system_clock::now()),
            0};
     auto read = [](char* buffer, size_t size, size_t n, void* user) -> size_t {

@@ -3,12 +3,11 @@
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
+#include "protocols/backoff.hpp"
 #include "protocols/window.hpp"
 
 #include <unicode/smpdtfmt.h>
 #include <unicode/timezone.h>
-
-#include <random>
 
 namespace sceau::protocols {
 using std::chrono::system_clock;
@@ -80,9 +79,8 @@ mail_message code_message(const notification_options& o, const std::string& to,
     return m;
 }
 
-notification_service::notification_service(storage::database& db, lifecycle& letters,
-                                           mailer& mail, notification_options options,
-                                           crypto::clock_fn clock)
+notification_service::notification_service(storage::database& db, lifecycle& letters, mailer& mail,
+                                           notification_options options, crypto::clock_fn clock)
     : db_(db)
     , letters_(letters)
     , mail_(mail)
@@ -112,9 +110,9 @@ void notification_service::handle(storage::mail_job job) {
     bool is_notice = job.purpose == "notice";
 
     // Only a deposited letter is notified, only a pending choice is reminded of.
-    bool relevant = letter && (is_notice ? letter->status == "deposited"
-                                         : letter->status == "notified" &&
-                                               now_text < letter->accept_deadline);
+    bool relevant =
+        letter && (is_notice ? letter->status == "deposited"
+                             : letter->status == "notified" && now_text < letter->accept_deadline);
     if (!relevant) {
         job.state = "cancelled";
         db_.update_mail_job(job, "");
@@ -122,9 +120,10 @@ void notification_service::handle(storage::mail_job job) {
     }
 
     auto to = recipient_from_json(letter->recipient_json).email;
-    auto deadline = is_notice ? acceptance_deadline(now)
-                              : crypto::parse_utc(letter->accept_deadline);
-    auto result = mail_.send(notice_message(options_, to, deadline, new_link(letter->id), !is_notice));
+    auto deadline =
+        is_notice ? acceptance_deadline(now) : crypto::parse_utc(letter->accept_deadline);
+    auto result =
+        mail_.send(notice_message(options_, to, deadline, new_link(letter->id), !is_notice));
     ++job.attempts;
 
     if (result.result == send_result::outcome::sent) {
@@ -145,12 +144,7 @@ void notification_service::retry_or_give_up(storage::mail_job& job, const send_r
     auto now = clock_();
     job.last_error = r.detail;
 
-    // Exponential back-off, a tenth of jitter, at most an hour between attempts.
-    auto delay = options_.first_retry * (1LL << std::min(job.attempts - 1, 10));
-    delay = std::min<std::chrono::seconds>(delay, std::chrono::hours(1));
-    thread_local std::mt19937 rng{std::random_device{}()};
-    delay += std::chrono::seconds(rng() % (delay.count() / 10 + 1));
-    auto next = now + delay;
+    auto next = now + backoff_delay(options_.first_retry, job.attempts, std::chrono::hours(1));
     bool expired = next - crypto::parse_utc(job.created_at) > options_.give_up_after;
 
     if (r.result == send_result::outcome::permanent_failure || expired) {

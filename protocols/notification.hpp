@@ -22,8 +22,8 @@ struct notification_options {
 /// letter waits, give the deadline and the link, and never the sender's identity, the
 /// subject or the reference: the inputs hold none of them, by construction.
 mail_message notice_message(const notification_options& o, const std::string& to,
-                            std::chrono::system_clock::time_point deadline,
-                            const std::string& link, bool reminder);
+                            std::chrono::system_clock::time_point deadline, const std::string& link,
+                            bool reminder);
 mail_message code_message(const notification_options& o, const std::string& to,
                           const std::string& code, std::chrono::minutes valid_for);
 
@@ -37,7 +37,7 @@ std::string last_day_text(std::chrono::system_clock::time_point deadline, std::s
 class notification_service {
 public:
     notification_service(storage::database& db, lifecycle& letters, mailer& mail,
-                          notification_options options, crypto::clock_fn clock);
+                         notification_options options, crypto::clock_fn clock);
 
     /// Handles the due queue entries; returns how many were handled.
     int run_once();

@@ -5,11 +5,11 @@
 #include "crypto/openssl.hpp"
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
+#include "protocols/backoff.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <random>
 #include <stdexcept>
 
 namespace sceau::protocols {
@@ -216,16 +216,6 @@ int webhook_dispatcher::run_once() {
     return static_cast<int>(due.size());
 }
 
-std::chrono::seconds webhook_dispatcher::retry_delay(int attempts) const {
-    auto doublings = std::clamp(attempts - 1, 0, 30);
-    auto delay = std::min<std::chrono::seconds>(options_.first_retry * (1LL << doublings),
-                                                options_.longest_retry);
-
-    thread_local std::mt19937_64 jitter{std::random_device{}()};
-    std::uniform_int_distribution<long long> extra(0, delay.count() / 10);
-    return delay + std::chrono::seconds(extra(jitter));
-}
-
 void webhook_dispatcher::attempt(storage::webhook_delivery delivery) {
     // The sender's URL and secret as they are now: a changed URL or secret applies to
     // events already queued, a removed webhook ends them.
@@ -242,8 +232,9 @@ void webhook_dispatcher::attempt(storage::webhook_delivery delivery) {
     auto now = clock_();
     auto last_chance = crypto::parse_utc(delivery.created_at) + options_.give_up_after;
     ++delivery.attempts;
-    delivery.next_attempt_at = crypto::format_utc(
-        std::min<system_clock::time_point>(now + retry_delay(delivery.attempts), last_chance));
+    delivery.next_attempt_at = crypto::format_utc(std::min<system_clock::time_point>(
+        now + backoff_delay(options_.first_retry, delivery.attempts, options_.longest_retry),
+        last_chance));
     db_.update_webhook(delivery);
 
     // 2. Sign and post.

@@ -104,7 +104,6 @@ public:
 
 private:
     void attempt(storage::webhook_delivery delivery);
-    std::chrono::seconds retry_delay(int attempts) const;
 
     storage::database& db_;
     webhook_options options_;
