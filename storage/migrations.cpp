@@ -167,6 +167,14 @@ CREATE TABLE webhook_deliveries (
 constexpr std::string_view webhook_queue_index =
     "CREATE INDEX webhook_due ON webhook_deliveries (state, next_attempt_at)";
 
+// The timeline reads a letter's deliveries; codes are counted per letter; expired
+// sessions are swept.
+constexpr std::string_view lifecycle_indexes[] = {
+    "CREATE INDEX webhook_by_letter ON webhook_deliveries (letter_id)",
+    "CREATE INDEX sessions_by_letter ON recipient_sessions (letter_id, created_at)",
+    "CREATE INDEX sessions_by_expiry ON recipient_sessions (expires_at)",
+};
+
 constexpr std::string_view letters_deadline_index =
     "CREATE INDEX letters_by_deadline ON letters (status, accept_deadline)";
 
@@ -186,7 +194,8 @@ const std::vector<migration>& migrations() {
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
           lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
           recipient_sessions_table, webhook_queue_table, webhook_queue_index,
-          letters_deadline_index},
+          letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
+          lifecycle_indexes[2]},
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
           lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
           recipient_sessions_table, webhook_queue_table, webhook_queue_index,
