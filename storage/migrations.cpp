@@ -199,7 +199,8 @@ const std::vector<migration>& migrations() {
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
           lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
           recipient_sessions_table, webhook_queue_table, webhook_queue_index,
-          letters_deadline_index}},
+          letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
+          lifecycle_indexes[2]}},
     };
     return all;
 }
