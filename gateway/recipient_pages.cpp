@@ -165,6 +165,16 @@ response neutral_page(const page_context& p) {
             "notice, use the link it holds."));
 }
 
+/// A choice that came too late: another one was recorded first, or the window closed.
+response choice_lost(const page_context& p) {
+    return message_page(
+        p, 409, p.t("Cette lettre n'attend plus de choix", "This letter awaits no choice any more"),
+        p.t("Un choix a déjà été enregistré pour cette lettre, ou le délai est dépassé. Rien "
+            "n'a été changé.",
+            "A choice was already recorded for this letter, or the deadline has passed. Nothing "
+            "was changed."));
+}
+
 response redirect(const page_context& p, const std::string& where) {
     response res{http::status::see_other, p.version};
     res.set(http::field::location, where);
@@ -392,8 +402,19 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
     auto& access = a.recipients();
     auto op = m.matched->op;
 
+    // Tokens are base64url: anything else is no token, and never goes into a page.
+    if (p.token.size() > 128 ||
+        p.token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+                                  "mnopqrstuvwxyz0123456789-_") != std::string::npos) {
+        p.token = "-";
+        return neutral_page(p);
+    }
+
     try {
         auto letter = access.open_link(p.token);
+        bool choosing = op == operation::recipient_accept || op == operation::recipient_refuse;
+        if (!letter && choosing && access.settled_for(p.token, cookie_of(request)))
+            return choice_lost(p);
         if (!letter)
             return neutral_page(p);
 
@@ -501,14 +522,8 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
                         "Your refusal is recorded and the sender receives its evidence. The "
                         "letter will not be shown to you."));
             case recipient_access::choice_outcome::conflict:
-                return message_page(
-                    p, 409, p.t("Un choix est déjà enregistré", "A choice is already recorded"),
-                    p.t("Un autre choix a été enregistré pour cette lettre au même moment. "
-                        "Rouvrez le lien de votre avis.",
-                        "Another choice was recorded for this letter at the same moment. Open "
-                        "the link of your notice again."));
             case recipient_access::choice_outcome::window_closed:
-                return neutral_page(p);
+                return choice_lost(p);
             case recipient_access::choice_outcome::level_too_low:
             case recipient_access::choice_outcome::not_allowed:
                 return landing(p, *view,

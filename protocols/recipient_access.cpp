@@ -119,6 +119,19 @@ std::optional<recipient_view> recipient_access::view(const std::string& token,
     return v;
 }
 
+bool recipient_access::settled_for(const std::string& token, const std::string& session) {
+    if (token.empty() || token.size() > 128 || session.empty() || session.size() > 128)
+        return false;
+    auto id = db_.letter_of_link(token_hash(token));
+    auto s = db_.session(token_hash(session));
+    if (!id || !s || s->letter_id != *id || s->identified_method.empty() ||
+        crypto::format_utc(clock_()) >= s->expires_at)
+        return false;
+    auto letter = db_.letter_by_id(*id);
+    return letter && (letter->status != "notified" ||
+                      crypto::format_utc(clock_()) >= letter->accept_deadline);
+}
+
 bool recipient_access::csrf_matches(const storage::recipient_session& s, const std::string& csrf) {
     return !csrf.empty() && same(s.csrf, csrf);
 }
@@ -228,6 +241,8 @@ identification recipient_access::identification_of(const storage::recipient_sess
 recipient_access::choice_outcome recipient_access::decide(const recipient_view& v, bool accept) {
     if (!v.identified)
         return choice_outcome::not_allowed;
+    if (v.letter.status != "notified")
+        return choice_outcome::conflict; // decided before this request
     if (!level_satisfies(v.session.identified_loa, required_level(v.letter.kind)))
         return choice_outcome::level_too_low;
     auto who = identification_of(v.session);

@@ -63,6 +63,11 @@ public:
     /// belongs to another letter.
     std::optional<recipient_view> view(const std::string& token, const std::string& session);
 
+    /// Whether an identified session on this link meets a letter that can no longer be
+    /// decided (decided meanwhile, or past its deadline): its choice lost, rather than
+    /// its link being unknown.
+    bool settled_for(const std::string& token, const std::string& session);
+
     /// Whether `csrf` is the session's form token (constant time).
     static bool csrf_matches(const storage::recipient_session& s, const std::string& csrf);
 
