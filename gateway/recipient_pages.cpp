@@ -458,8 +458,7 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             auto doc = access.hand_over(*view, position);
             if (!doc)
                 return neutral_page(p);
-            download = file_download{a.blobs().path_of(doc->sha256), doc->name, doc->media_type,
-                                     static_cast<std::uint64_t>(doc->size)};
+            download = file_download{a.blobs().path_of(doc->sha256), doc->name, doc->media_type};
             return {};
         }
 

@@ -19,7 +19,6 @@ struct file_download {
     std::filesystem::path path;
     std::string name;
     std::string media_type;
-    std::uint64_t size = 0;
 };
 
 /// The recipient's pages under /r/{token}: server-rendered HTML in French and English,
