@@ -189,7 +189,14 @@ int main(int argc, char** argv) {
             s.identified_by = identified_by;
             s.created_at = now_text();
             auto key = new_api_key();
-            db->insert_sender(s, api_key_hash(key));
+            try {
+                db->insert_sender(s, api_key_hash(key));
+            } catch (const storage::storage_error& e) {
+                if (e.which() != storage::storage_error::kind::conflict)
+                    throw;
+                std::cerr << "sceau: a sender with this e-mail address already exists\n";
+                return 1;
+            }
             std::cerr << "created sender " << s.id << "; its API key is shown once:\n";
             std::cout << key << std::endl; // only the key on standard output
             return 0;

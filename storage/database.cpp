@@ -14,6 +14,22 @@ namespace sceau::storage {
 namespace {
 
 /// Maps a backend error to the kind callers act on; adds what we were doing.
+} // namespace
+
+std::string email_key(std::string_view address) {
+    auto begin = address.find_first_not_of(" \t\r\n");
+    auto end = address.find_last_not_of(" \t\r\n");
+    std::string out(begin == std::string_view::npos ? std::string_view()
+                                                    : address.substr(begin, end - begin + 1));
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+namespace {
+
 [[noreturn]] void rethrow(const soci::soci_error& e, std::string_view doing) {
     auto kind = storage_error::kind::unavailable;
     if (auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
@@ -262,10 +278,13 @@ void database::insert_sender(const sender_record& s, const std::string& api_key_
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
+        auto key = email_key(s.email);
         sql << "INSERT INTO senders (id, name, email, company, identified_by, api_key_hash, "
-               "created_at) VALUES (:id, :name, :email, :company, :by, :hash, :at)",
+               "created_at, email_key) VALUES (:id, :name, :email, :company, :by, :hash, :at, "
+               ":key)",
             soci::use(s.id), soci::use(s.name), soci::use(s.email), soci::use(s.company),
-            soci::use(s.identified_by), soci::use(api_key_hash), soci::use(s.created_at);
+            soci::use(s.identified_by), soci::use(api_key_hash), soci::use(s.created_at),
+            soci::use(key);
     } catch (const soci::soci_error& e) {
         rethrow(e, "adding a sender");
     }

@@ -17,6 +17,11 @@ class session;
 namespace sceau::storage {
 
 /// A store failure, by kind, so that callers map it to an answer (503, 409, 404).
+/// The form in which accounts are linked by e-mail address, and unique on: trimmed, then
+/// lower-cased as ASCII in both parts. Mail goes to the address as given. Look-alike
+/// characters are not folded: "exampIe.test" and "example.test" are different addresses.
+std::string email_key(std::string_view address);
+
 class storage_error : public std::runtime_error {
 public:
     enum class kind { unavailable, conflict, corrupt };

@@ -100,6 +100,9 @@ constexpr std::string_view lifecycle_columns[] = {
     "ALTER TABLE letters ADD COLUMN handed_over_at TEXT",
     "ALTER TABLE senders ADD COLUMN webhook_url TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE senders ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT ''",
+    // One account per address, whatever its case: see storage::email_key().
+    "ALTER TABLE senders ADD COLUMN email_key TEXT",
+    "CREATE UNIQUE INDEX senders_by_email_key ON senders (email_key)",
 };
 
 // Links given to recipients: only the hash of the token is kept.
@@ -192,14 +195,14 @@ const std::vector<migration>& migrations() {
         {2,
          "lifecycle: notification queue, recipient links and sessions, webhooks",
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
-          lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
-          recipient_sessions_table, webhook_queue_table, webhook_queue_index,
-          letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
+          lifecycle_columns[4], lifecycle_columns[5], lifecycle_columns[6], recipient_links_table,
+          mail_queue_table, mail_queue_index, recipient_sessions_table, webhook_queue_table,
+          webhook_queue_index, letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
           lifecycle_indexes[2]},
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
-          lifecycle_columns[4], recipient_links_table, mail_queue_table, mail_queue_index,
-          recipient_sessions_table, webhook_queue_table, webhook_queue_index,
-          letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
+          lifecycle_columns[4], lifecycle_columns[5], lifecycle_columns[6], recipient_links_table,
+          mail_queue_table, mail_queue_index, recipient_sessions_table, webhook_queue_table,
+          webhook_queue_index, letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
           lifecycle_indexes[2]}},
     };
     return all;
