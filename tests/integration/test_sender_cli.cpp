@@ -1,5 +1,5 @@
-// `sceau sender webhook` and the webhook state in a letter's timeline, through the built
-// binary and the running server.
+// `sceau sender` commands (webhooks, unique addresses) and the webhook state in a
+// letter's timeline, through the built binary and the running server.
 
 #include "integration/deposit_fixture.hpp"
 
@@ -114,4 +114,14 @@ TEST_CASE("sender webhook refuses a bad URL or an unknown sender and changes not
     auto both = sceau_cli(f, "sender webhook --id " + id + " --clear --url https://hooks.example/");
     CHECK(both.status != 0);
     CHECK(both.out.empty());
+}
+
+TEST_CASE("sender add refuses a second sender with the same address in another case",
+          "[integration][senders]") {
+    deposit_fixture f;
+    auto again = sceau_cli(f, "sender add --name 'Other' --email 'CONTACT@Durand.Example'");
+    CHECK(again.status == 1);
+    CHECK(again.out.empty()); // no key printed
+    CHECK(again.err.find("already exists") != std::string::npos);
+    CHECK(senders(f).size() == 1);
 }
