@@ -108,8 +108,9 @@ config config::load(const std::filesystem::path& file) {
     } catch (const toml::parse_error& e) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
-    static const std::set<std::string> sections = {"server", "storage", "limits",  "provider",
-                                                   "seal",   "tsa",     "deposit", "log"};
+    static const std::set<std::string> sections = {"server",    "storage", "limits", "provider",
+                                                   "seal",      "tsa",     "mail",   "lifecycle",
+                                                   "recipient", "deposit", "log"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
