@@ -241,22 +241,23 @@ def expect_status(answer, status):
 
 
 class Gateway:
-    """`sceau serve` on a fresh data directory and a free port, mailing to `mailbox`."""
+    """`sceau serve` on a fresh data directory and a free port, mailing to `mailbox`.
+    `settings` ({section: {key: value}}) adds to or overrides the test configuration."""
 
-    def __init__(self, binary, work, mailbox, extra_config=""):
+    def __init__(self, binary, work, mailbox, settings=None):
         self.binary = binary
         self.work = work
         self.data = os.path.join(work, "data")
         self.config = os.path.join(work, "sceau.toml")
+        sections = {
+            "mail": {"relay": f"smtp://127.0.0.1:{mailbox.port}", "starttls": False,
+                     "timeout_ms": 5000},
+            "lifecycle": {"worker_interval_seconds": 1},
+        }
+        for section, values in (settings or {}).items():
+            sections.setdefault(section, {}).update(values)
         with open(self.config, "w", encoding="utf-8") as f:
-            f.write(
-                "[mail]\n"
-                f'relay = "smtp://127.0.0.1:{mailbox.port}"\n'
-                "starttls = false\n"
-                "timeout_ms = 5000\n"
-                "[lifecycle]\n"
-                "worker_interval_seconds = 1\n" + extra_config
-            )
+            f.write(toml_text(sections))
         self.process = None
         self.base = None
         self._log = None
@@ -310,6 +311,23 @@ class Gateway:
         path = os.path.join(self.work, "server.log")
         with open(path, encoding="utf-8", errors="replace") as f:
             return "".join(f.readlines()[-lines:])
+
+
+def toml_text(sections):
+    """The TOML of {section: {key: value}}, for strings, integers, booleans and lists."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(item) for item in v) + "]"
+        return json.dumps(v)  # a TOML basic string or integer is written as in JSON
+
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {value(v)}" for key, v in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 class Sender:
@@ -387,10 +405,10 @@ class Run:
         self.mailbox = Mailbox()
         self.gateways = []
 
-    def gateway(self, extra_config=""):
+    def gateway(self, settings=None):
         work = os.path.join(self.work, f"gateway-{len(self.gateways) + 1}")
         os.mkdir(work)
-        g = Gateway(self.binary, work, self.mailbox, extra_config)
+        g = Gateway(self.binary, work, self.mailbox, settings)
         self.gateways.append(g)
         return g
 

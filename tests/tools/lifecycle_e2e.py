@@ -15,7 +15,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 import zoneinfo
 
-from e2e_support import Client, Sender, check, expect_status, run_case
+from e2e_support import Client, Sender, check, expect_status, run_case, wait_until
 
 # A sender and a letter whose every word cannot turn up by chance, with characters that
 # HTML and MIME encode, so that the leak test also finds them in their encoded forms.
@@ -43,6 +43,8 @@ RECIPIENT = {
 }
 EXPIRY_OFFSET = 17 * 24 * 3600  # past any acceptance window (15 days from the next day)
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+# Past the reminder seven days before the window closes, still inside the window.
+REMINDER_OFFSET = 14 * 24 * 3600
 
 
 def letter_json(kind="ere", **extra):
@@ -52,25 +54,24 @@ def letter_json(kind="ere", **extra):
     return letter
 
 
-def sample_pdf(run):
-    path = os.path.join(run.source_dir, "tests", "fixtures", "hostile", "pdf",
-                        "p00-positive-control.pdf")
-    with open(path, "rb") as f:
+def sample_pdf(run, name="hostile/pdf/p00-positive-control.pdf"):
+    with open(os.path.join(run.source_dir, "tests", "fixtures", name), "rb") as f:
         return f.read()
 
 
-def open_gateway(run, extra_config=""):
-    gateway = run.gateway(extra_config)
+def open_gateway(run, settings=None):
+    gateway = run.gateway(settings)
     sender = Sender(gateway, gateway.add_sender(SENDER_NAME, SENDER_EMAIL, SENDER_COMPANY))
     gateway.start()
     return gateway, sender
 
 
-def deposit_and_notify(run, sender, letter=None):
+def deposit_and_notify(run, sender, letter=None, documents=None):
     """Deposits, waits for the notice in the mailbox and for the `notified` status.
     Returns the letter as the API then shows it, and the token of the notice's link."""
     before = run.mailbox.count()
-    deposited = sender.deposit(letter or letter_json(), [("mise-en-demeure.pdf", sample_pdf(run))])
+    documents = documents or [("mise-en-demeure.pdf", sample_pdf(run))]
+    deposited = sender.deposit(letter or letter_json(), documents)
     check([e["event"] for e in deposited["evidence"]] == ["SubmissionAcceptance"],
           f"deposit evidence: {deposited['evidence']}")
     notice = run.mailbox.wait_for("notice", RECIPIENT["email"], after=before)
@@ -180,8 +181,9 @@ def recipient_identification(xml):
 def case_accept(run):
     """ERE: deposit, notice, code, acceptance, download; every step's evidence verified."""
     gateway, sender = open_gateway(run)
-    pdf = sample_pdf(run)
-    letter, token = deposit_and_notify(run, sender)
+    documents = [("mise-en-demeure.pdf", sample_pdf(run)),
+                 ("annexe n°2.pdf", sample_pdf(run, "pdf-generated/plain-objstm.pdf"))]
+    letter, token = deposit_and_notify(run, sender, documents=documents)
 
     # The window: 15 days counted from the day after the notice, never less than 15 days.
     notified_at = parse_time(evidence_of(letter, "NotificationForAcceptance")["time"])
@@ -211,17 +213,24 @@ def case_accept(run):
     page = expect_status(browser.get(accepted.headers["Location"]), 200)
     for what, value in SECRETS.items():
         check(value in html.unescape(page.text), f"the letter page does not show the {what}")
-    check(f'href="/r/{token}/documents/1"' in page.text, "the letter page links no document")
+    for n, (name, _) in enumerate(documents, start=1):
+        check(f'href="/r/{token}/documents/{n}"' in page.text, f"the page does not link {n}")
+        check(html.escape(name) in page.text, f"the letter page does not name {name}")
 
-    # The document, byte for byte; a second download is no second handover.
-    for _ in range(2):
-        document = expect_status(browser.get(f"/r/{token}/documents/1"), 200)
-        check(document.body == pdf, "the downloaded document differs from the deposited one")
+    # Each document, byte for byte, under its name; downloading again, or another document,
+    # is no second handover.
+    for n, (name, content) in [(1, documents[0]), (2, documents[1]), (1, documents[0])]:
+        document = expect_status(browser.get(f"/r/{token}/documents/{n}"), 200)
+        check(document.body == content, f"document {n} differs from the deposited one")
         check(document.headers["Content-Type"] == "application/pdf",
-              f"document served as {document.headers['Content-Type']}")
-        check(document.headers["Content-Disposition"].startswith("attachment;"),
-              "the document is not served as an attachment")
-    expect_no_document(browser.get(f"/r/{token}/documents/2"), pdf)
+              f"document {n} served as {document.headers['Content-Type']}")
+        disposition = document.headers["Content-Disposition"]
+        check(disposition.startswith("attachment;") and
+              disposition.endswith("''" + urllib.parse.quote(name, safe="")),
+              f"document {n} is not served as the attachment {name}: {disposition}")
+    for n in (0, 3, "x"):
+        answer = browser.get(f"/r/{token}/documents/{n}")
+        check(answer.status == 404 and b"%PDF" not in answer.body, f"document {n} served")
 
     letter = sender.letter(letter["id"])
     check(letter["status"] == "accepted", f"status {letter['status']}")
@@ -295,7 +304,7 @@ def case_expire(run):
 def case_wrong_codes(run):
     """Forms without the session's CSRF token change nothing; wrong codes are limited, and
     past the limit the right code fails too."""
-    gateway, sender = open_gateway(run, "[recipient]\ncode_attempts = 3\n")
+    gateway, sender = open_gateway(run, {"recipient": {"code_attempts": 3}})
     letter, token = deposit_and_notify(run, sender)
     browser = Client(gateway.base)
     page = landing(browser, token)
@@ -377,7 +386,7 @@ def case_lre(run):
 def case_leak(run):
     """Nothing a recipient can see before accepting names the sender, the subject or the
     reference: mails, pages, titles, headers, error pages, in French and in English."""
-    gateway, sender = open_gateway(run)
+    gateway, sender = open_gateway(run, {"lifecycle": {"reminder_days": [7]}})
     pdf = sample_pdf(run)
     clients = []
 
@@ -440,8 +449,21 @@ def case_leak(run):
     for lang in ("fr", "en"):
         landing(client(), lre_token, lang)
 
-    # A letter about to be accepted: everything up to the choice.
+    # Two weeks later (a restart with a shifted clock) the two letters still waiting get
+    # their reminder, whose link opens the letter too. The refused one gets none.
     accepted, token = deposit_and_notify(run, sender)
+    before = run.mailbox.count()
+    gateway.stop()
+    gateway.start(clock_offset=REMINDER_OFFSET)
+    wait_until("two reminders", lambda: run.mailbox.count() == before + 2)
+    for reminder in run.mailbox.mails[before:]:
+        check(reminder.subject.startswith("Rappel"), f"not a reminder: {reminder.subject}")
+        reminder_token = reminder.link().rsplit("/", 1)[1]
+        check(reminder_token not in (refused_token, lre_token, token), "a link given twice")
+        for lang in ("fr", "en"):
+            landing(client(), reminder_token, lang)
+
+    # The letter about to be accepted: everything up to the choice.
     browser = client()
     choice = identify(run, browser, token, lang="en")
 
