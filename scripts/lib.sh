@@ -11,9 +11,10 @@ SCEAU_BUILD_PACKAGES=(
   openssl ca-certificates
 )
 
-# What the tests run besides our own code: the independent verifiers and clients.
+# What the tests run besides our own code: the independent verifiers and clients, and
+# the SMTP server the lifecycle tests deliver the recipient's mail to.
 SCEAU_TEST_PACKAGES=(
-  xmlsec1 libxml2-utils curl sqlite3 qpdf
+  xmlsec1 libxml2-utils curl sqlite3 qpdf python3 python3-aiosmtpd tzdata
 )
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.

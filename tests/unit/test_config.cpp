@@ -33,6 +33,29 @@ policies = ["urn:example:policy"]
           std::pair<std::string, unsigned short>{"::1", 9090});
 }
 
+TEST_CASE("the mail, lifecycle and recipient sections are read", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "m.toml", R"(
+[mail]
+relay = "smtp://127.0.0.1:2525"
+starttls = false
+from = "Poste Exemple <avis@poste.example>"
+[lifecycle]
+worker_interval_seconds = 1
+reminder_days = [3]
+[recipient]
+code_attempts = 2
+)");
+    auto c = config::load(dir / "m.toml");
+    CHECK(c.mail.relay == "smtp://127.0.0.1:2525");
+    CHECK_FALSE(c.mail.starttls);
+    CHECK(c.mail.from == "Poste Exemple <avis@poste.example>");
+    CHECK(c.lifecycle.worker_interval == std::chrono::seconds(1));
+    CHECK(c.lifecycle.reminder_days == std::vector<int>{3});
+    CHECK(c.recipient.code_attempts == 2);
+    CHECK(c.recipient.code_digits == config::defaults().recipient.code_digits);
+}
+
 TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[gateway][config]") {
     test::temp_dir dir;
     auto refused = [&](const std::string& text) {
@@ -49,6 +72,9 @@ TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[
     refused("[seal]\nkey = \"k.pem\"\n");              // key without certificate
     refused("[tsa]\nurl = \"http://tsa.example/\"\n"); // external TSA without trust anchors
     refused("[deposit]\nallowed_media_types = \"application/pdf\"\n");
+    refused("[mail]\nrelais = \"smtp://127.0.0.1:25\"\n");
+    refused("[lifecycle]\nworker_interval_seconds = 0\n");
+    refused("[recipient]\ncode_digits = 4\n");
     refused("not toml at all = = =");
     refused("[webhooks]\ngive_up_after_hours = 47\n"); // under the 48 hours promised
     refused("[webhooks]\nbatch = 0\n");

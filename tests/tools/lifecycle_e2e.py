@@ -1,0 +1,517 @@
+"""End-to-end tests of a letter's life: the gateway, a real SMTP server (aiosmtpd), a
+recipient's browser, and the evidence of every step checked with xmllint, xmlsec1 and
+openssl ts (evidence_checks.sh).
+
+Usage: lifecycle_e2e.py SCEAU_BINARY SOURCE_DIR CASE
+where CASE is one of: accept, refuse, expire, wrong-codes, lre, leak.
+"""
+
+import datetime
+import html
+import os
+import secrets
+import sys
+import urllib.parse
+import xml.etree.ElementTree as ET
+import zoneinfo
+
+from e2e_support import Client, Sender, check, expect_status, run_case, wait_until
+
+# A sender and a letter whose every word cannot turn up by chance, with characters that
+# HTML and MIME encode, so that the leak test also finds them in their encoded forms.
+SENDER_NAME = "Ermengarde Quillebœuf"
+SENDER_COMPANY = "Zéphyrine & Courtepointe"
+SENDER_EMAIL = "e.quilleboeuf@courtepointe-zephyr.example"
+SUBJECT = "L'ultimatum <orichalque> nébuleux"
+REFERENCE = "KWX-40417/ZQ"
+SECRETS = {
+    "sender name": SENDER_NAME,
+    "sender company": SENDER_COMPANY,
+    "sender e-mail": SENDER_EMAIL,
+    "subject": SUBJECT,
+    "reference": REFERENCE,
+}
+# Each telling word alone too: a page showing half a name leaks as much.
+SECRET_WORDS = ["Ermengarde", "Quillebœuf", "quilleboeuf", "Zéphyrine", "Courtepointe",
+                "orichalque", "nébuleux", "KWX-40417"]
+
+RECIPIENT = {
+    "email": "claire.martin@example.org",
+    "given_name": "Claire",
+    "family_name": "Martin",
+    "birth_date": "1985-02-17",
+}
+EXPIRY_OFFSET = 17 * 24 * 3600  # past any acceptance window (15 days from the next day)
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+# Past the reminder seven days before the window closes, still inside the window.
+REMINDER_OFFSET = 14 * 24 * 3600
+
+
+def letter_json(kind="ere", **extra):
+    letter = {"kind": kind, "recipient": dict(RECIPIENT), "subject": SUBJECT,
+              "reference": REFERENCE}
+    letter.update(extra)
+    return letter
+
+
+def sample_pdf(run, name="hostile/pdf/p00-positive-control.pdf"):
+    with open(os.path.join(run.source_dir, "tests", "fixtures", name), "rb") as f:
+        return f.read()
+
+
+def open_gateway(run, settings=None):
+    gateway = run.gateway(settings)
+    sender = Sender(gateway, gateway.add_sender(SENDER_NAME, SENDER_EMAIL, SENDER_COMPANY))
+    gateway.start()
+    return gateway, sender
+
+
+def deposit_and_notify(run, sender, letter=None, documents=None):
+    """Deposits, waits for the notice in the mailbox and for the `notified` status.
+    Returns the letter as the API then shows it, and the token of the notice's link."""
+    before = run.mailbox.count()
+    documents = documents or [("mise-en-demeure.pdf", sample_pdf(run))]
+    deposited = sender.deposit(letter or letter_json(), documents)
+    check([e["event"] for e in deposited["evidence"]] == ["SubmissionAcceptance"],
+          f"deposit evidence: {deposited['evidence']}")
+    notice = run.mailbox.wait_for("notice", RECIPIENT["email"], after=before)
+    link = notice.link()
+    check(link.startswith(sender.gateway.base + "/r/"),
+          f"the notice links to {link}, not to {sender.gateway.base}")
+    check(notice.text.count(link) == 2, "the notice gives the link in both languages")
+    letter = sender.wait_for_status(deposited["id"], "notified")
+    return letter, link.rsplit("/", 1)[1]
+
+
+def evidence_of(letter, event):
+    found = [e for e in letter["evidence"] if e["event"] == event]
+    check(len(found) == 1, f"{len(found)} {event} evidence records in {letter['evidence']}")
+    return found[0]
+
+
+def verify_all_evidence(run, sender, letter, events):
+    """The letter's evidence is exactly `events`, in order, in the list and the timeline,
+    and every record passes the independent checks. Returns {event: xml}."""
+    check([e["event"] for e in letter["evidence"]] == events,
+          f"evidence {[e['event'] for e in letter['evidence']]}, expected {events}")
+    check([t["event"] for t in letter["timeline"]] == events,
+          f"timeline {[t['event'] for t in letter['timeline']]}, expected {events}")
+    records = {}
+    for e in letter["evidence"]:
+        records[e["event"]] = sender.evidence(e["url"])
+        run.verify_evidence(records[e["event"]], letter["id"], e["event"])
+    return records
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def form_fields(page, action):
+    forms = page.forms()
+    check(action in forms, f"{page.label}: no form posting to {action}; forms: {list(forms)}")
+    return forms[action]
+
+
+def landing(browser, token, lang="fr"):
+    page = expect_status(browser.get(f"/r/{token}?lang={lang}"), 200)
+    set_cookie = page.headers.get("Set-Cookie")
+    check(set_cookie is None or ("HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie),
+          f"the session cookie is open to scripts or other sites: {set_cookie}")
+    cookie = browser.cookie("sceau_session")
+    check(cookie is not None and cookie.path == f"/r/{token}",
+          f"the session cookie is not scoped to the link: {cookie}")
+    return page
+
+
+def ask_code(run, browser, token, page):
+    """Posts the page's code form; returns the code the mail brings."""
+    before = run.mailbox.count()
+    fields = form_fields(page, f"/r/{token}/code")
+    expect_status(browser.post_form(f"/r/{token}/code", fields), 200)
+    return run.mailbox.wait_for("code mail", RECIPIENT["email"], after=before).code()
+
+
+def identify(run, browser, token, lang="fr"):
+    """From the link to the choice: landing, code by mail, verification. Returns the
+    choice page."""
+    page = landing(browser, token, lang)
+    code = ask_code(run, browser, token, page)
+    fields = dict(form_fields(page, f"/r/{token}/code"), code=code)
+    verified = expect_status(browser.post_form(f"/r/{token}/verify", fields), 303)
+    check(verified.headers["Location"] == f"/r/{token}?lang={lang}",
+          f"verification leads to {verified.headers['Location']}")
+    choice = expect_status(browser.get(verified.headers["Location"]), 200)
+    form_fields(choice, f"/r/{token}/accept")
+    form_fields(choice, f"/r/{token}/refuse")
+    return choice
+
+
+def neutral_page(gateway):
+    """The page of a link that never existed: what every dead link must look like."""
+    bogus = secrets.token_urlsafe(32)
+    page = expect_status(Client(gateway.base).get(f"/r/{bogus}?lang=fr"), 404)
+    return page.text.replace(bogus, "TOKEN")
+
+
+def expect_neutral(answer, token, neutral):
+    expect_status(answer, 404)
+    check(answer.text.replace(token, "TOKEN") == neutral,
+          f"{answer.label}: not the neutral page of an unknown link:\n{answer.text}")
+    check(answer.headers.get("Set-Cookie") is None, f"{answer.label}: sets a cookie")
+
+
+def expect_no_document(answer, pdf):
+    check(answer.status != 200 and b"%PDF" not in answer.body and pdf not in answer.body,
+          f"{answer.label}: served content ({answer.status})")
+
+
+def recipient_identification(xml):
+    """(AuthenticationMethod, AssuranceLevel) of the record's RecipientDetails."""
+    root = ET.fromstring(xml)
+    details = [e for e in root.iter() if e.tag.endswith("}RecipientDetails")]
+    check(len(details) == 1, "no single RecipientDetails")
+    values = {e.tag.rsplit("}", 1)[-1]: (e.text or "") for e in details[0].iter()}
+    return values.get("AuthenticationMethod"), values.get("AssuranceLevel")
+
+
+# --- The cases --------------------------------------------------------------------------
+
+
+def case_accept(run):
+    """ERE: deposit, notice, code, acceptance, download; every step's evidence verified."""
+    gateway, sender = open_gateway(run)
+    documents = [("mise-en-demeure.pdf", sample_pdf(run)),
+                 ("annexe n°2.pdf", sample_pdf(run, "pdf-generated/plain-objstm.pdf"))]
+    letter, token = deposit_and_notify(run, sender, documents=documents)
+
+    # The window: 15 days counted from the day after the notice, never less than 15 days.
+    notified_at = parse_time(evidence_of(letter, "NotificationForAcceptance")["time"])
+    deadline = parse_time(letter["accept_deadline"])
+    check(datetime.timedelta(days=15) <= deadline - notified_at <= datetime.timedelta(days=17),
+          f"notified {notified_at}, deadline {deadline}")
+    check(deadline.astimezone(PARIS).time() == datetime.time(0, 0),
+          f"the deadline {deadline} is not a midnight in Paris")
+
+    # The notice (the run's first mail) and the landing page announce that deadline's last
+    # day; strftime names it in English, as the C locale does.
+    last_day = (deadline - datetime.timedelta(milliseconds=1)).astimezone(PARIS)
+    last_day_text = last_day.strftime("%A %-d %B %Y")
+    check(f"until {last_day_text} inclusive" in run.mailbox.mails[0].text,
+          f"the notice does not give {last_day_text}: {run.mailbox.mails[0].text}")
+    check(last_day_text in landing(Client(gateway.base), token, "en").text,
+          f"the landing page does not give {last_day_text}")
+
+    browser = Client(gateway.base)
+    choice = identify(run, browser, token)
+    accepted = browser.post_form(f"/r/{token}/accept", form_fields(choice, f"/r/{token}/accept"))
+    expect_status(accepted, 303)
+    check(accepted.headers["Location"] == f"/r/{token}/letter?lang=fr",
+          f"acceptance leads to {accepted.headers['Location']}")
+
+    # Now, and only now, the sender, the subject and the documents.
+    page = expect_status(browser.get(accepted.headers["Location"]), 200)
+    for what, value in SECRETS.items():
+        check(value in html.unescape(page.text), f"the letter page does not show the {what}")
+    for n, (name, _) in enumerate(documents, start=1):
+        check(f'href="/r/{token}/documents/{n}"' in page.text, f"the page does not link {n}")
+        check(html.escape(name) in page.text, f"the letter page does not name {name}")
+
+    # Each document, byte for byte, under its name; downloading again, or another document,
+    # is no second handover.
+    for n, (name, content) in [(1, documents[0]), (2, documents[1]), (1, documents[0])]:
+        document = expect_status(browser.get(f"/r/{token}/documents/{n}"), 200)
+        check(document.body == content, f"document {n} differs from the deposited one")
+        check(document.headers["Content-Type"] == "application/pdf",
+              f"document {n} served as {document.headers['Content-Type']}")
+        disposition = document.headers["Content-Disposition"]
+        check(disposition.startswith("attachment;") and
+              disposition.endswith("''" + urllib.parse.quote(name, safe="")),
+              f"document {n} is not served as the attachment {name}: {disposition}")
+    for n in (0, 3, "x"):
+        answer = browser.get(f"/r/{token}/documents/{n}")
+        check(answer.status == 404 and b"%PDF" not in answer.body, f"document {n} served")
+
+    letter = sender.letter(letter["id"])
+    check(letter["status"] == "accepted", f"status {letter['status']}")
+    records = verify_all_evidence(
+        run, sender, letter,
+        ["SubmissionAcceptance", "NotificationForAcceptance", "ConsignmentAcceptance",
+         "ContentHandover"])
+    method, level = recipient_identification(records["ConsignmentAcceptance"])
+    check(method == "urn:sceau:identification:email-code",
+          f"the acceptance records the method {method!r}")
+    check(level == "urn:sceau:loa:email-control", f"the acceptance records the level {level!r}")
+
+
+def case_refuse(run):
+    """ERE: deposit, notice, code, refusal; afterwards the link is dead."""
+    gateway, sender = open_gateway(run)
+    pdf = sample_pdf(run)
+    letter, token = deposit_and_notify(run, sender)
+
+    browser = Client(gateway.base)
+    choice = identify(run, browser, token, lang="en")
+    refuse_fields = form_fields(choice, f"/r/{token}/refuse")
+    refused = expect_status(browser.post_form(f"/r/{token}/refuse", refuse_fields), 200)
+    check("You have refused the letter" in refused.text, f"refusal page: {refused.text}")
+
+    letter = sender.letter(letter["id"])
+    check(letter["status"] == "refused", f"status {letter['status']}")
+    verify_all_evidence(run, sender, letter,
+                        ["SubmissionAcceptance", "NotificationForAcceptance",
+                         "ConsignmentRejection"])
+
+    # The link, the letter page and the document are gone, for this session and any other.
+    neutral = neutral_page(gateway)
+    for client in (browser, Client(gateway.base)):
+        expect_neutral(client.get(f"/r/{token}?lang=fr"), token, neutral)
+        expect_neutral(client.get(f"/r/{token}/letter?lang=fr"), token, neutral)
+        for n in (1, 2):
+            answer = client.get(f"/r/{token}/documents/{n}?lang=fr")
+            expect_no_document(answer, pdf)
+            expect_neutral(answer, token, neutral)
+    # The refusing session's later "accept" loses like any late choice: 409, nothing changes.
+    accept_fields = form_fields(choice, f"/r/{token}/accept")
+    late = browser.post_form(f"/r/{token}/accept", dict(accept_fields, lang="fr"))
+    check(late.status == 409, f"a late acceptance answered {late.status}")
+    check(sender.letter(letter["id"])["status"] == "refused", "a refused letter was accepted")
+
+
+def case_expire(run):
+    """ERE: deposit and notice; 17 days later (a restart with a shifted clock) the letter
+    has expired, at once, with its evidence; the link is dead."""
+    gateway, sender = open_gateway(run)
+    letter, token = deposit_and_notify(run, sender)
+    browser = Client(gateway.base)
+    landing(browser, token)
+
+    gateway.stop()
+    gateway.start(clock_offset=EXPIRY_OFFSET)
+    browser.base = gateway.base  # a new port; the same cookies
+    letter = sender.wait_for_status(letter["id"], "expired", timeout=15)
+    verify_all_evidence(run, sender, letter,
+                        ["SubmissionAcceptance", "NotificationForAcceptance",
+                         "AcceptanceRejectionExpiry"])
+    check(parse_time(evidence_of(letter, "AcceptanceRejectionExpiry")["time"])
+          >= parse_time(letter["accept_deadline"]), "expired before the deadline")
+
+    neutral = neutral_page(gateway)
+    for client in (browser, Client(gateway.base)):
+        expect_neutral(client.get(f"/r/{token}?lang=fr"), token, neutral)
+        expect_neutral(client.get(f"/r/{token}/letter?lang=fr"), token, neutral)
+
+
+def case_wrong_codes(run):
+    """Forms without the session's CSRF token change nothing; wrong codes are limited, and
+    past the limit the right code fails too."""
+    gateway, sender = open_gateway(run, {"recipient": {"code_attempts": 3}})
+    letter, token = deposit_and_notify(run, sender)
+    browser = Client(gateway.base)
+    page = landing(browser, token)
+    fields = form_fields(page, f"/r/{token}/code")
+    csrf = fields["csrf"]
+    other = Client(gateway.base)
+    other_csrf = form_fields(landing(other, token), f"/r/{token}/code")["csrf"]
+
+    def forged(action, **extra):
+        """POSTs without the CSRF token, with a wrong one, with another session's: 403."""
+        for label, forged_csrf in (("no", None), ("a wrong", csrf[::-1]),
+                                   ("another session's", other_csrf)):
+            form = dict(fields, **extra)
+            if forged_csrf is None:
+                del form["csrf"]
+            else:
+                form["csrf"] = forged_csrf
+            answer = browser.post_form(f"/r/{token}/{action}", form,
+                                       label=f"POST {action} with {label} CSRF token")
+            expect_status(answer, 403)
+
+    before = run.mailbox.count()
+    forged("code")
+    check(run.mailbox.count() == before, "a forged form sent a code")
+
+    code = ask_code(run, browser, token, page)
+    forged("verify", code=code)
+    forged("accept")
+    forged("refuse")
+    again = expect_status(browser.get(f"/r/{token}?lang=fr"), 200)
+    check(f"/r/{token}/accept" not in again.text, "forged forms identified the session")
+    check(sender.letter(letter["id"])["status"] == "notified", "forged forms decided")
+
+    # Three wrong codes, then the right one is refused as well.
+    wrong = "".join(str((int(d) + 1) % 10) for d in code)
+    for left in (2, 1):
+        answer = expect_status(
+            browser.post_form(f"/r/{token}/verify", dict(fields, code=wrong)), 400)
+        check(f"Essais restants : {left}" in answer.text, f"attempts left: {answer.text}")
+    expect_status(browser.post_form(f"/r/{token}/verify", dict(fields, code=wrong)), 400)
+    locked = expect_status(browser.post_form(f"/r/{token}/verify", dict(fields, code=code)), 400)
+    check("plus valable" in locked.text, f"the right code after the limit: {locked.text}")
+    still = expect_status(browser.get(f"/r/{token}?lang=fr"), 200)
+    check(f"/r/{token}/accept" not in still.text, "the right code past the limit identified")
+    refused = browser.post_form(f"/r/{token}/accept", fields)
+    check(refused.status == 400, f"accepting unidentified answered {refused.status}")
+    check(sender.letter(letter["id"])["status"] == "notified", "an unidentified choice counted")
+
+    # A new code, entered right the first time, opens the choice.
+    code = ask_code(run, browser, token, still)
+    expect_status(browser.post_form(f"/r/{token}/verify", dict(fields, code=code)), 303)
+    form_fields(expect_status(browser.get(f"/r/{token}?lang=fr"), 200), f"/r/{token}/accept")
+
+
+def case_lre(run):
+    """LRE letters need eIDAS identification: no code form, and no code is ever mailed."""
+    gateway, sender = open_gateway(run)
+    professional = dict(RECIPIENT, professional=True, legal_name="Martin Conseil")
+    for letter in (letter_json("lre", consent_reference="consentement-2026-118"),
+                   dict(letter_json("lre"), recipient=professional)):
+        letter, token = deposit_and_notify(run, sender, letter)
+        browser = Client(gateway.base)
+        french = landing(browser, token, "fr")
+        check("exige une identification eIDAS" in french.text, f"landing: {french.text}")
+        english = landing(browser, token, "en")
+        check("requires eIDAS identification" in english.text, f"landing: {english.text}")
+        for page in (french, english):
+            check(not page.forms(), f"{page.label} offers forms: {list(page.forms())}")
+
+        before = run.mailbox.count()
+        for fields in ({"lang": "fr"}, {"lang": "fr", "csrf": secrets.token_urlsafe(24)}):
+            expect_status(browser.post_form(f"/r/{token}/code", fields), 403)
+            expect_status(browser.post_form(f"/r/{token}/verify", dict(fields, code="12345678")),
+                          403)
+        check(run.mailbox.count() == before, "a code was mailed for an lre letter")
+        check(sender.letter(letter["id"])["status"] == "notified", "the lre letter moved")
+
+
+def case_leak(run):
+    """Nothing a recipient can see before accepting names the sender, the subject or the
+    reference: mails, pages, titles, headers, error pages, in French and in English."""
+    gateway, sender = open_gateway(run, {"lifecycle": {"reminder_days": [7]}})
+    pdf = sample_pdf(run)
+    clients = []
+
+    def client():
+        clients.append(Client(gateway.base))
+        return clients[-1]
+
+    # Pages of no letter: dead links, the stylesheet, unknown paths.
+    anonymous = client()
+    bogus = secrets.token_urlsafe(32)
+    for lang in ("fr", "en"):
+        for path in ("", "/letter", "/documents/1"):
+            expect_status(anonymous.get(f"/r/{bogus}{path}?lang={lang}"), 404)
+        expect_status(anonymous.post_form(f"/r/{bogus}/code", {"lang": lang}), 404)
+    expect_status(anonymous.get("/assets/recipient.css"), 200)
+    anonymous.get("/r/")
+    anonymous.request("DELETE", f"/r/{bogus}")
+
+    # A letter refused, through every page on the way, in both languages.
+    refused, refused_token = deposit_and_notify(run, sender)
+    for lang in ("fr", "en"):
+        browser = client()
+        page = landing(browser, refused_token, lang)
+        browser.get(f"/r/{refused_token}?lang={lang}")
+        expect_status(browser.get(f"/r/{refused_token}/letter?lang={lang}"), 303)
+        expect_no_document(browser.get(f"/r/{refused_token}/documents/1?lang={lang}"), pdf)
+        browser.request("HEAD", f"/r/{refused_token}?lang={lang}")
+        fields = form_fields(page, f"/r/{refused_token}/code")
+        expect_status(browser.post_form(f"/r/{refused_token}/code", {"lang": lang}), 403)
+        expect_status(browser.post_form(f"/r/{refused_token}/accept",
+                                        dict(fields, csrf="x" + fields["csrf"])), 403)
+        code = ask_code(run, browser, refused_token, page)
+        wrong = dict(fields, code="0" * len(code))
+        expect_status(browser.post_form(f"/r/{refused_token}/verify", wrong), 400)
+        if lang == "fr":
+            # The pages of a void code and of too many codes.
+            for _ in range(10):
+                if "plus valable" in browser.answers[-1].text:
+                    break
+                expect_status(browser.post_form(f"/r/{refused_token}/verify", wrong), 400)
+            check("plus valable" in browser.answers[-1].text, "wrong codes without end")
+            for _ in range(2):
+                code = ask_code(run, browser, refused_token, page)
+            too_many = browser.post_form(f"/r/{refused_token}/code", fields)
+            check("Trop de codes" in expect_status(too_many, 400).text, "no limit on codes")
+        expect_status(browser.post_form(f"/r/{refused_token}/verify", dict(fields, code=code)),
+                      303)
+        choice = expect_status(browser.get(f"/r/{refused_token}?lang={lang}"), 200)
+        if lang == "en":
+            expect_status(browser.post_form(f"/r/{refused_token}/refuse",
+                                            form_fields(choice, f"/r/{refused_token}/refuse")),
+                          200)
+    for browser in clients[1:]:
+        expect_status(browser.get(f"/r/{refused_token}"), 404)
+        expect_status(browser.get(f"/r/{refused_token}/documents/1"), 404)
+
+    # An lre letter's landing pages.
+    _, lre_token = deposit_and_notify(
+        run, sender, letter_json("lre", consent_reference="consentement-2026-118"))
+    for lang in ("fr", "en"):
+        landing(client(), lre_token, lang)
+
+    # Two weeks later (a restart with a shifted clock) the two letters still waiting get
+    # their reminder, whose link opens the letter too. The refused one gets none.
+    accepted, token = deposit_and_notify(run, sender)
+    before = run.mailbox.count()
+    gateway.stop()
+    gateway.start(clock_offset=REMINDER_OFFSET)
+    wait_until("two reminders", lambda: run.mailbox.count() == before + 2)
+    for reminder in run.mailbox.mails[before:]:
+        check(reminder.subject.startswith("Rappel"), f"not a reminder: {reminder.subject}")
+        reminder_token = reminder.link().rsplit("/", 1)[1]
+        check(reminder_token not in (refused_token, lre_token, token), "a link given twice")
+        for lang in ("fr", "en"):
+            landing(client(), reminder_token, lang)
+
+    # The letter about to be accepted: everything up to the choice.
+    browser = client()
+    choice = identify(run, browser, token, lang="en")
+
+    seen = [(a.label, a.seen_bytes()) for c in clients for a in c.answers]
+    for mail in run.mailbox.mails:
+        headers = "\n".join(f"{k}: {v}" for k, v in mail.message.items())
+        seen.append((f"mail '{mail.subject}' as sent", mail.raw))
+        seen.append((f"mail '{mail.subject}' decoded", (headers + "\n\n" + mail.text).encode()))
+    leaks = [(label, found) for label, data in seen for found in secrets_in(data)]
+    check(not leaks, "seen before acceptance:\n" + "\n".join(f"  {l}: {w}" for l, w in leaks))
+    print(f"  {len(seen)} answers and mails before acceptance name no sender, subject or reference")
+
+    # The positive control: once accepted, the same search finds every one of them.
+    accept = form_fields(choice, f"/r/{token}/accept")
+    expect_status(browser.post_form(f"/r/{token}/accept", accept), 303)
+    letter_page = expect_status(browser.get(f"/r/{token}/letter?lang=en"), 200)
+    found = set(secrets_in(letter_page.seen_bytes()))
+    check(found >= set(SECRETS), f"the letter page shows only {sorted(found)}")
+    check(sender.letter(refused["id"])["status"] == "refused", "the first letter was not refused")
+    check(sender.letter(accepted["id"])["status"] == "accepted", "the last letter not accepted")
+
+
+def secrets_in(data):
+    """What of the sender's secrets `data` shows, case-insensitively, as plain text, as
+    HTML (entities, escaped) or percent-encoded."""
+    text = data.decode("utf-8", errors="replace")
+    haystack = "\n".join({text, html.unescape(text), urllib.parse.unquote_plus(text)}).casefold()
+    found = []
+    needles = list(SECRETS.items()) + [(f"the word {w!r}", w) for w in SECRET_WORDS]
+    for what, value in needles:
+        forms = {value, html.escape(value), html.escape(value, quote=False)}
+        if any(form.casefold() in haystack for form in forms):
+            found.append(what)
+    return found
+
+
+CASES = {
+    "accept": case_accept,
+    "refuse": case_refuse,
+    "expire": case_expire,
+    "wrong-codes": case_wrong_codes,
+    "lre": case_lre,
+    "leak": case_leak,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[3] not in CASES:
+        sys.exit(f"usage: {sys.argv[0]} SCEAU_BINARY SOURCE_DIR {{{','.join(CASES)}}}")
+    binary, source_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    sys.exit(run_case(CASES[sys.argv[3]], binary, source_dir))
