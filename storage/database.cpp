@@ -653,6 +653,83 @@ int database::delete_expired_sessions(const std::string& now) {
     }
 }
 
+void database::insert_identification_request(const identification_request& r) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO identification_requests (id, session_hash, letter_id, method, "
+               "secrets, required_loa, created_at, expires_at) VALUES (:i, :s, :l, :m, :x, :q, "
+               ":c, :e)",
+            soci::use(r.id), soci::use(r.session_hash), soci::use(r.letter_id), soci::use(r.method),
+            soci::use(r.secrets), soci::use(r.required_loa), soci::use(r.created_at),
+            soci::use(r.expires_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording an identification request");
+    }
+}
+
+std::optional<identification_request>
+database::take_identification_request(const std::string& id, const std::string& now) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement take =
+            (sql.prepare << "UPDATE identification_requests SET used_at = :n WHERE id = :i "
+                            "AND used_at IS NULL AND expires_at > :n2",
+             soci::use(now), soci::use(id), soci::use(now));
+        take.execute(true);
+        if (take.get_affected_rows() != 1)
+            return std::nullopt;
+        identification_request r;
+        sql << "SELECT id, session_hash, letter_id, method, secrets, required_loa, created_at, "
+               "expires_at FROM identification_requests WHERE id = :i",
+            soci::into(r.id), soci::into(r.session_hash), soci::into(r.letter_id),
+            soci::into(r.method), soci::into(r.secrets), soci::into(r.required_loa),
+            soci::into(r.created_at), soci::into(r.expires_at), soci::use(id);
+        return r;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking an identification request");
+    }
+}
+
+void database::insert_identification_attempt(const identification_attempt& a) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO identification_attempts (id, letter_id, method, provider, outcome, "
+               "asserted, at) VALUES (:i, :l, :m, :p, :o, :a, :t)",
+            soci::use(a.id), soci::use(a.letter_id), soci::use(a.method), soci::use(a.provider),
+            soci::use(a.outcome), soci::use(a.asserted), soci::use(a.at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording an identification attempt");
+    }
+}
+
+std::vector<identification_attempt>
+database::identification_attempts(const std::string& letter_id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT id, letter_id, method, provider, outcome, asserted, at FROM "
+                            "identification_attempts WHERE letter_id = :l ORDER BY at, id",
+             soci::use(letter_id));
+        std::vector<identification_attempt> out;
+        for (const auto& r : rows)
+            out.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                           r.get<std::string>(3), r.get<std::string>(4), r.get<std::string>(5),
+                           r.get<std::string>(6)});
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading identification attempts");
+    }
+}
+
 void database::update_session(const recipient_session& s) {
     try {
         soci::session sql(*pool_);

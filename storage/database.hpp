@@ -100,6 +100,15 @@ public:
     void update_session(const recipient_session& session);
     void insert_session(const recipient_session& session);
     int delete_expired_sessions(const std::string& now);
+
+    // Identification at identity providers.
+    void insert_identification_request(const identification_request& request);
+    /// The request `id`, marked used, if it exists, is unused and has not expired at
+    /// `now`; nothing otherwise. Two concurrent calls never both get it.
+    std::optional<identification_request> take_identification_request(const std::string& id,
+                                                                      const std::string& now);
+    void insert_identification_attempt(const identification_attempt& attempt);
+    std::vector<identification_attempt> identification_attempts(const std::string& letter_id);
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -150,6 +150,34 @@ CREATE TABLE recipient_sessions (
     identity          TEXT NOT NULL DEFAULT ''
 ))sql";
 
+// Identifications waiting for the identity provider's answer, and those that opened
+// nothing.
+constexpr std::string_view identification_tables[] = {
+    R"sql(
+CREATE TABLE identification_requests (
+    id           TEXT PRIMARY KEY,
+    session_hash TEXT NOT NULL,
+    letter_id    TEXT NOT NULL REFERENCES letters(id),
+    method       TEXT NOT NULL,
+    secrets      TEXT NOT NULL DEFAULT '',
+    required_loa TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    used_at      TEXT
+))sql",
+    R"sql(
+CREATE TABLE identification_attempts (
+    id        TEXT PRIMARY KEY,
+    letter_id TEXT NOT NULL REFERENCES letters(id),
+    method    TEXT NOT NULL,
+    provider  TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    asserted  TEXT NOT NULL,
+    at        TEXT NOT NULL
+))sql",
+    "CREATE INDEX identification_attempts_by_letter ON identification_attempts (letter_id)",
+};
+
 // Evidence events for senders' webhooks: the durable delivery queue.
 constexpr std::string_view webhook_queue_table = R"sql(
 CREATE TABLE webhook_deliveries (
@@ -193,7 +221,7 @@ const std::vector<migration>& migrations() {
           evidence_index, idempotency_table, postgresql_evidence_guard[0],
           postgresql_evidence_guard[1]}},
         {2,
-         "lifecycle: notification queue, recipient links and sessions, webhooks",
+         "lifecycle: notification queue, recipient links and sessions, identification, webhooks",
          {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
           lifecycle_columns[4], lifecycle_columns[5], lifecycle_columns[6], recipient_links_table,
           mail_queue_table, mail_queue_index, recipient_sessions_table, webhook_queue_table,

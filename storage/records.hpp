@@ -95,6 +95,32 @@ struct recipient_session {
     std::string identity; ///< JSON of the asserted attributes
 };
 
+/// An identification begun at an identity provider, waiting for its answer. The answer
+/// comes back from another site, without the session's cookie: this row ties it to the
+/// session. Taken once.
+struct identification_request {
+    std::string id;           ///< what comes back: the SAML request ID or the OIDC state
+    std::string session_hash; ///< the recipient session that began it
+    std::string letter_id;
+    std::string method;       ///< e.g. "saml", "oidc"
+    std::string secrets;      ///< kept server-side only (OIDC nonce, PKCE verifier), JSON
+    std::string required_loa; ///< the level asked for
+    std::string created_at;
+    std::string expires_at;
+};
+
+/// An identification that did not open the letter (`no-match`, `review`), kept so that
+/// a person can look at it; never shown to the recipient.
+struct identification_attempt {
+    std::string id;
+    std::string letter_id;
+    std::string method;
+    std::string provider;
+    std::string outcome;  ///< no-match or review
+    std::string asserted; ///< JSON of the asserted attributes
+    std::string at;
+};
+
 /// An evidence event waiting for, or delivered to, a sender's webhook.
 struct webhook_delivery {
     std::string id;

@@ -209,3 +209,36 @@ TEST_CASE("a blob published by two deposits survives the failure of one", "[stor
     blobs.release(sha, true, true); // b committed
     CHECK(blobs.exists(sha));
 }
+
+TEST_CASE("an identification request is taken once, and not after it expired", "[storage]") {
+    store_fixture f;
+    f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
+    storage::identification_request r{"_req-1",
+                                      "session-hash",
+                                      "ltr_1",
+                                      "saml",
+                                      "{}",
+                                      "http://eidas.europa.eu/LoA/substantial",
+                                      "2026-12-03T10:00:00.000Z",
+                                      "2026-12-03T10:10:00.000Z"};
+    f.db->insert_identification_request(r);
+    r.id = "_req-2";
+    f.db->insert_identification_request(r);
+
+    CHECK_FALSE(f.db->take_identification_request("_req-unknown", "2026-12-03T10:01:00.000Z"));
+    auto taken = f.db->take_identification_request("_req-1", "2026-12-03T10:01:00.000Z");
+    REQUIRE(taken);
+    CHECK(taken->session_hash == "session-hash");
+    CHECK(taken->letter_id == "ltr_1");
+    CHECK(taken->required_loa == "http://eidas.europa.eu/LoA/substantial");
+    // A replayed answer finds nothing: the request was used.
+    CHECK_FALSE(f.db->take_identification_request("_req-1", "2026-12-03T10:02:00.000Z"));
+    // An answer after the request's lifetime finds nothing either.
+    CHECK_FALSE(f.db->take_identification_request("_req-2", "2026-12-03T10:10:00.000Z"));
+
+    f.db->insert_identification_attempt({"ida_1", "ltr_1", "saml", "https://node.example", "review",
+                                         "[]", "2026-12-03T10:01:00.000Z"});
+    auto attempts = f.db->identification_attempts("ltr_1");
+    REQUIRE(attempts.size() == 1);
+    CHECK(attempts[0].outcome == "review");
+}
