@@ -212,6 +212,15 @@ constexpr std::string_view letters_deadline_index =
 } // namespace
 
 const std::vector<migration>& migrations() {
+    // The same statements on both backends.
+    static const std::vector<std::string_view> lifecycle = {
+        lifecycle_columns[0],     lifecycle_columns[1],     lifecycle_columns[2],
+        lifecycle_columns[3],     lifecycle_columns[4],     lifecycle_columns[5],
+        lifecycle_columns[6],     recipient_links_table,    mail_queue_table,
+        mail_queue_index,         recipient_sessions_table, webhook_queue_table,
+        webhook_queue_index,      letters_deadline_index,   lifecycle_indexes[0],
+        lifecycle_indexes[1],     lifecycle_indexes[2],     identification_tables[0],
+        identification_tables[1], identification_tables[2]};
     static const std::vector<migration> all = {
         {1,
          "senders, letters, documents, blobs, evidence, idempotency keys",
@@ -220,18 +229,8 @@ const std::vector<migration>& migrations() {
          {senders_table, letters_table, letters_index, blobs_table, documents_table, evidence_table,
           evidence_index, idempotency_table, postgresql_evidence_guard[0],
           postgresql_evidence_guard[1]}},
-        {2,
-         "lifecycle: notification queue, recipient links and sessions, identification, webhooks",
-         {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
-          lifecycle_columns[4], lifecycle_columns[5], lifecycle_columns[6], recipient_links_table,
-          mail_queue_table, mail_queue_index, recipient_sessions_table, webhook_queue_table,
-          webhook_queue_index, letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
-          lifecycle_indexes[2]},
-         {lifecycle_columns[0], lifecycle_columns[1], lifecycle_columns[2], lifecycle_columns[3],
-          lifecycle_columns[4], lifecycle_columns[5], lifecycle_columns[6], recipient_links_table,
-          mail_queue_table, mail_queue_index, recipient_sessions_table, webhook_queue_table,
-          webhook_queue_index, letters_deadline_index, lifecycle_indexes[0], lifecycle_indexes[1],
-          lifecycle_indexes[2]}},
+        {2, "lifecycle: notification queue, recipient links and sessions, identification, webhooks",
+         lifecycle, lifecycle},
     };
     return all;
 }
