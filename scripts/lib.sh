@@ -4,7 +4,7 @@
 # Debian 12 packages the build needs.
 SCEAU_BUILD_PACKAGES=(
   build-essential cmake pkg-config ccache
-  libssl-dev libxml2-dev libxmlsec1-dev libboost-dev
+  libssl-dev libxml2-dev libxmlsec1-dev zlib1g-dev libboost-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
   libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev catch2
