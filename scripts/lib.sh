@@ -13,7 +13,7 @@ SCEAU_BUILD_PACKAGES=(
 
 # What the tests run besides our own code: the independent verifiers and clients.
 SCEAU_TEST_PACKAGES=(
-  xmlsec1 libxml2-utils curl sqlite3 qpdf
+  xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
 )
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.
