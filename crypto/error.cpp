@@ -49,6 +49,18 @@ public:
             return "time-stamp signer certificate unknown";
         case errc::tsa_ess_mismatch:
             return "time-stamp signing certificate identifier mismatch";
+        case errc::signature_missing:
+            return "XML signature missing";
+        case errc::signature_malformed:
+            return "XML signature not of the expected shape";
+        case errc::signature_algorithm_refused:
+            return "XML signature algorithm not allowed";
+        case errc::signature_transform_refused:
+            return "XML signature transform not allowed";
+        case errc::signature_reference_mismatch:
+            return "XML signature reference does not point at the signed element";
+        case errc::signature_invalid:
+            return "XML signature invalid";
         }
         return "unknown crypto error";
     }

@@ -27,6 +27,12 @@ enum class errc {
     tsa_signer_usage_invalid,
     tsa_signer_unknown,
     tsa_ess_mismatch,
+    signature_missing,
+    signature_malformed,
+    signature_algorithm_refused,
+    signature_transform_refused,
+    signature_reference_mismatch,
+    signature_invalid,
 };
 
 const std::error_category& crypto_category() noexcept;

@@ -13,6 +13,13 @@ namespace sceau::crypto {
 
 using xml_doc_ptr = std::unique_ptr<xmlDoc, c_deleter<xmlFreeDoc>>;
 
+/// A string libxml2 allocated (xmlGetProp, xmlNodeListGetString...). xmlFree is a
+/// function pointer variable, so it cannot be a c_deleter argument.
+struct xml_string_deleter {
+    void operator()(xmlChar* p) const noexcept { xmlFree(p); }
+};
+using xml_string_ptr = std::unique_ptr<xmlChar, xml_string_deleter>;
+
 /// Initialises libxml2, xmlsec1 and its OpenSSL back-end once per process. Call it from
 /// the main thread before any other thread touches XML.
 void xml_library_init();

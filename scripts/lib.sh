@@ -4,7 +4,7 @@
 # Debian 12 packages the build needs.
 SCEAU_BUILD_PACKAGES=(
   build-essential cmake pkg-config ccache
-  libssl-dev libxml2-dev libxmlsec1-dev libboost-dev
+  libssl-dev libxml2-dev libxmlsec1-dev zlib1g-dev libboost-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
   libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev catch2
@@ -14,7 +14,8 @@ SCEAU_BUILD_PACKAGES=(
 # What the tests run besides our own code: the independent verifiers and clients, and
 # the SMTP server the lifecycle tests deliver the recipient's mail to.
 SCEAU_TEST_PACKAGES=(
-  xmlsec1 libxml2-utils curl sqlite3 qpdf python3 python3-aiosmtpd tzdata
+  xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
+  python3 python3-aiosmtpd tzdata
 )
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.
