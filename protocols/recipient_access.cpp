@@ -224,6 +224,71 @@ void recipient_access::identified(recipient_view& v, const identification& who) 
         v.letter.status == "notified" && level_satisfies(who.level, required_level(v.letter.kind));
 }
 
+void recipient_access::remember_request(const recipient_view& v, const std::string& token,
+                                        const std::string& method, const std::string& request_id,
+                                        const std::string& required_loa,
+                                        const nlohmann::json& secrets,
+                                        std::chrono::minutes lifetime) {
+    auto now = clock_();
+    auto kept = secrets;
+    kept["return"] = "/r/" + token;
+    db_.insert_identification_request({request_id, v.session.id_hash, v.letter.id, method,
+                                       kept.dump(), required_loa, crypto::format_utc(now),
+                                       crypto::format_utc(now + lifetime)});
+}
+
+std::optional<recipient_access::pending_identification>
+recipient_access::take_request(const std::string& request_id) {
+    if (request_id.empty() || request_id.size() > 128)
+        return std::nullopt;
+    auto request = db_.take_identification_request(request_id, crypto::format_utc(clock_()));
+    if (!request)
+        return std::nullopt;
+    pending_identification out;
+    out.secrets = nlohmann::json::parse(request->secrets, nullptr, false);
+    if (!out.secrets.is_object())
+        return std::nullopt;
+    out.return_path = out.secrets.value("return", "");
+    out.secrets.erase("return");
+    out.request = std::move(*request);
+    return out;
+}
+
+recipient_access::identity_outcome
+recipient_access::complete(const storage::identification_request& request,
+                           const identification& who, const person_claim& asserted) {
+    auto s = db_.session(request.session_hash);
+    auto letter = db_.letter_by_id(request.letter_id);
+    if (!s || !letter || s->letter_id != letter->id ||
+        crypto::format_utc(clock_()) >= s->expires_at)
+        return identity_outcome::session_gone;
+
+    auto named = recipient_from_json(letter->recipient_json);
+    person_claim declared{named.family_name, named.given_name, named.birth_date,
+                          named.person_identifier};
+    auto outcome = match_outcome::review;
+    try {
+        outcome = match_person(declared, asserted);
+    } catch (const unmatchable_claim&) {
+        outcome = match_outcome::review; // the sender named too little: a person decides
+    }
+    if (outcome == match_outcome::match) {
+        recipient_view v;
+        v.letter = std::move(*letter);
+        v.session = std::move(*s);
+        identified(v, who);
+        return identity_outcome::identified;
+    }
+
+    nlohmann::json attributes = nlohmann::json::array();
+    for (const auto& [name, value] : who.attributes)
+        attributes.push_back({{"name", name}, {"value", value}});
+    db_.insert_identification_attempt({crypto::random_id("ida_"), letter->id, who.method,
+                                       who.provider, std::string(to_string(outcome)),
+                                       attributes.dump(), crypto::format_utc(clock_())});
+    return outcome == match_outcome::review ? identity_outcome::review : identity_outcome::no_match;
+}
+
 identification recipient_access::identification_of(const storage::recipient_session& s) const {
     identification who;
     who.method = s.identified_method;

@@ -2,8 +2,11 @@
 
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
+#include "protocols/matching.hpp"
 #include "protocols/notification.hpp"
 #include "storage/database.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <optional>
@@ -85,6 +88,30 @@ public:
     /// Records an identification made by any method (the e-mail code here; eIDAS SAML
     /// and OIDC later) on the session.
     void identified(recipient_view& v, const identification& who);
+
+    /// Keeps, for `lifetime`, what an identification begun at an identity provider needs
+    /// when its answer comes back without the session's cookie: the session, the letter,
+    /// the level asked for, the method's secrets, and the link to return to (held only
+    /// until the answer is taken).
+    void remember_request(const recipient_view& v, const std::string& token,
+                          const std::string& method, const std::string& request_id,
+                          const std::string& required_loa, const nlohmann::json& secrets,
+                          std::chrono::minutes lifetime = std::chrono::minutes(10));
+
+    struct pending_identification {
+        storage::identification_request request;
+        nlohmann::json secrets;  ///< as remembered, without the return link
+        std::string return_path; ///< /r/TOKEN
+    };
+    /// The request an answer names, taken once; nothing if unknown, used or expired.
+    std::optional<pending_identification> take_request(const std::string& request_id);
+
+    enum class identity_outcome { identified, no_match, review, session_gone };
+    /// An identity provider vouched for `asserted`: if it is the person the sender named
+    /// (match_person), the session that began the request is identified by `who`;
+    /// otherwise the attempt is recorded for a person to look at, and nothing opens.
+    identity_outcome complete(const storage::identification_request& request,
+                              const identification& who, const person_claim& asserted);
 
     enum class choice_outcome { done, conflict, not_allowed, window_closed, level_too_low };
     choice_outcome accept(const recipient_view& v);

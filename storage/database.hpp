@@ -103,8 +103,9 @@ public:
 
     // Identification at identity providers.
     void insert_identification_request(const identification_request& request);
-    /// The request `id`, marked used, if it exists, is unused and has not expired at
-    /// `now`; nothing otherwise. Two concurrent calls never both get it.
+    /// The request `id`, marked used and its secrets erased from the store, if it exists,
+    /// is unused and has not expired at `now`; nothing otherwise. Two concurrent calls
+    /// never both get it.
     std::optional<identification_request> take_identification_request(const std::string& id,
                                                                       const std::string& now);
     void insert_identification_attempt(const identification_attempt& attempt);
