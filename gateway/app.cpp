@@ -145,6 +145,7 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     ro.code_attempts = static_cast<int>(r.code_attempts);
     ro.codes_per_session = static_cast<int>(r.codes_per_session);
     ro.codes_per_letter_per_hour = static_cast<int>(r.codes_per_letter_per_hour);
+    ro.lre_level = "http://eidas.europa.eu/LoA/" + cfg.identification.lre_level;
     a->recipients_ = std::make_unique<protocols::recipient_access>(
         *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
 
@@ -156,6 +157,40 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     hooks.batch = cfg.webhooks.batch;
     a->webhooks_ = std::make_unique<protocols::webhook_dispatcher>(*a->db_, hooks, clock);
     return a;
+}
+
+void app::set_public_base(const std::string& base_url) {
+    public_base_ = base_url;
+    while (!public_base_.empty() && public_base_.back() == '/')
+        public_base_.pop_back();
+    notifications_->set_base_url(public_base_);
+
+    // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL.
+    const auto& c = config_.saml;
+    protocols::saml::node_metadata node;
+    if (!c.node_metadata.empty()) {
+        node = protocols::saml::read_node_metadata(crypto::read_small_file(c.node_metadata),
+                                                   c.node_entity_id);
+    } else if (!c.node_certificate.empty()) {
+        node = protocols::saml::node_from_pem(c.node_entity_id, c.node_sso_url,
+                                              crypto::read_small_file(c.node_certificate));
+    } else {
+        return; // no node: SAML is not offered
+    }
+    protocols::saml::sp_config sp;
+    sp.entity_id = c.sp_entity_id.empty() ? public_base_ + "/auth/saml/metadata" : c.sp_entity_id;
+    sp.acs_url = public_base_ + "/auth/saml/acs";
+    sp.provider_name = config_.provider.name;
+    sp.sp_type = c.sp_type;
+    sp.node = std::move(node);
+    sp.signer = crypto::signer_identity::from_pem(
+        pem_of(c.sp_key.empty() ? config_.seal.key : c.sp_key, sample_pki::seal_key()),
+        pem_of(c.sp_key.empty() ? config_.seal.certificate : c.sp_certificate,
+               sample_pki::seal_certificate()));
+    sp.clock_skew = std::chrono::seconds(c.clock_skew_seconds);
+    saml_replays_ = std::make_unique<protocols::saml::memory_replay_cache>(clock_);
+    saml_ =
+        std::make_unique<protocols::saml::service_provider>(std::move(sp), *saml_replays_, clock_);
 }
 
 } // namespace sceau::gateway

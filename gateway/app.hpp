@@ -9,6 +9,7 @@
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
 #include "protocols/recipient_access.hpp"
+#include "protocols/saml.hpp"
 #include "protocols/sealer.hpp"
 #include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
@@ -42,6 +43,15 @@ public:
     protocols::lifecycle& letters() { return *lifecycle_; }
     protocols::notification_service& notifications() { return *notifications_; }
     protocols::recipient_access& recipients() { return *recipients_; }
+
+    /// Once the listening address is known: where links and identity providers point
+    /// (server.public_url, else http://ADDRESS), and the identification methods that
+    /// depend on it. Call once, before serving.
+    void set_public_base(const std::string& base_url);
+    const std::string& public_base() const { return public_base_; }
+
+    /// The eIDAS SAML service provider; null when no node is configured.
+    protocols::saml::service_provider* saml() { return saml_.get(); }
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
@@ -71,6 +81,9 @@ private:
     std::unique_ptr<protocols::notification_service> notifications_;
     std::unique_ptr<protocols::recipient_access> recipients_;
     crypto::clock_fn clock_;
+    std::string public_base_;
+    std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
+    std::unique_ptr<protocols::saml::service_provider> saml_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     bool sample_keys_ = false;
     bool qualified_ = false;

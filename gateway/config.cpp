@@ -110,9 +110,9 @@ config config::load(const std::filesystem::path& file) {
     } catch (const toml::parse_error& e) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
-    static const std::set<std::string> sections = {"server",    "storage",  "limits",  "provider",
-                                                   "seal",      "tsa",      "mail",    "lifecycle",
-                                                   "recipient", "webhooks", "deposit", "log"};
+    static const std::set<std::string> sections = {
+        "server",    "storage",   "limits",         "provider", "seal",     "tsa",     "mail",
+        "lifecycle", "recipient", "identification", "saml",     "webhooks", "deposit", "log"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -204,6 +204,33 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("recipient: every limit is at least 1");
     }
     {
+        section_reader s(root, "identification");
+        s.read("lre_level", c.identification.lre_level);
+        s.read("request_minutes", c.identification.request_minutes);
+        if (c.identification.lre_level != "substantial" && c.identification.lre_level != "high")
+            throw config_error("identification.lre_level must be \"substantial\" or \"high\"");
+        if (c.identification.request_minutes < 1 || c.identification.request_minutes > 60)
+            throw config_error("identification.request_minutes: from 1 to 60");
+    }
+    {
+        section_reader s(root, "saml");
+        auto& m = c.saml;
+        s.read("node_metadata", m.node_metadata);
+        s.read("node_entity_id", m.node_entity_id);
+        s.read("node_sso_url", m.node_sso_url);
+        s.read("node_certificate", m.node_certificate);
+        s.read("sp_entity_id", m.sp_entity_id);
+        s.read("sp_key", m.sp_key);
+        s.read("sp_certificate", m.sp_certificate);
+        s.read("clock_skew_seconds", m.clock_skew_seconds);
+        s.read("sp_type", m.sp_type);
+        s.read("demo_node", m.demo_node);
+        if (m.clock_skew_seconds > 600)
+            throw config_error("saml.clock_skew_seconds: at most 600");
+        if (m.sp_type != "private" && m.sp_type != "public")
+            throw config_error("saml.sp_type must be \"private\" or \"public\"");
+    }
+    {
         section_reader s(root, "webhooks");
         auto& w = c.webhooks;
         s.read("timeout_ms", w.timeout);
@@ -226,7 +253,8 @@ config config::load(const std::filesystem::path& file) {
     auto base = file.parent_path();
     for (auto* p : {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
                     &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key,
-                    &c.tsa.builtin_certificate, &c.mail.ca_file}) {
+                    &c.tsa.builtin_certificate, &c.mail.ca_file, &c.saml.node_metadata,
+                    &c.saml.node_certificate, &c.saml.sp_key, &c.saml.sp_certificate}) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }

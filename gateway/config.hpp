@@ -89,6 +89,24 @@ struct config {
         unsigned codes_per_letter_per_hour = 10;
     } recipient;
 
+    struct identification_section {
+        std::string lre_level = "substantial"; ///< eIDAS level an lre needs: substantial or high
+        unsigned request_minutes = 10;         ///< how long an identity provider may take
+    } identification;
+
+    struct saml_section {
+        std::filesystem::path node_metadata; ///< the eIDAS node's SAML metadata (XML)
+        std::string node_entity_id;          ///< which entity of the metadata; or with PEM
+        std::string node_sso_url;            ///< with node_certificate, instead of metadata
+        std::filesystem::path node_certificate;
+        std::string sp_entity_id;             ///< empty: PUBLIC_URL/auth/saml/metadata
+        std::filesystem::path sp_key;         ///< empty: the seal's key
+        std::filesystem::path sp_certificate; ///< empty: the seal's certificate
+        unsigned clock_skew_seconds = 60;
+        std::string sp_type = "private";
+        bool demo_node = true; ///< the built-in demo node, on the sample keys only
+    } saml;
+
     struct webhooks_section {
         std::chrono::milliseconds timeout{10000};        ///< one whole attempt
         std::chrono::milliseconds connect_timeout{5000}; ///< the connection alone

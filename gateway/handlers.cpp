@@ -267,6 +267,15 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         return make_json(200, {{"status", "ok"}}, version);
     case operation::readyz:
         return readyz(a, version);
+    case operation::saml_metadata: {
+        if (!a.saml())
+            throw http_problem(problem_kind::not_found, "eIDAS SAML is not configured");
+        response res{http::status::ok, version};
+        res.set(http::field::content_type, "application/samlmetadata+xml");
+        res.body() = a.saml()->metadata();
+        res.prepare_payload();
+        return res;
+    }
     case operation::recipient_stylesheet: {
         response res{http::status::ok, version};
         res.set(http::field::content_type, "text/css; charset=utf-8");

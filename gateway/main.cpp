@@ -94,8 +94,7 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                  std::to_string(s.port());
     log_event(log_level::info, "listening", {{"address", where}});
-    if (cfg.server.public_url.empty())
-        a->notifications().set_base_url("http://" + where);
+    a->set_public_base(cfg.server.public_url.empty() ? "http://" + where : cfg.server.public_url);
     worker background(*a, cfg.lifecycle.worker_interval);
     background.start();
     if (!ready_file.empty()) {

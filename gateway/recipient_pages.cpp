@@ -1,5 +1,6 @@
 #include "gateway/recipient_pages.hpp"
 
+#include "crypto/random.hpp"
 #include "crypto/xml.hpp"
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
@@ -242,10 +243,18 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
         c += "<p class=\"error\" role=\"alert\">" + message + "</p>\n";
 
     c += "<h2>" + p.t("Vous identifier", "Identify yourself") + "</h2>\n";
+    // eIDAS first: it is what an lre needs, and it serves an ere as well.
+    if (p.a.saml())
+        c += "<p><a class=\"button\" href=\"" + p.link("/auth/saml") + "\">" +
+             p.t("M'identifier avec eIDAS (France Identité, identité numérique européenne)",
+                 "Identify me with eIDAS (France Identité, European digital identity)") +
+             "</a></p>\n";
     if (v.letter.kind == "ere") {
         c += "<p>" +
-             p.t("Nous envoyons un code à usage unique à votre adresse ",
-                 "We send a one-time code to your address ") +
+             (p.a.saml() ? p.t("Ou recevez un code à usage unique à votre adresse ",
+                               "Or receive a one-time code at your address ")
+                         : p.t("Nous envoyons un code à usage unique à votre adresse ",
+                               "We send a one-time code to your address ")) +
              "<strong>" + escape(v.masked_email) +
              "</strong>.</p>\n<form method=\"post\" action=\"" + p.base() + "/code\">\n" +
              hidden_fields(p, v) + "<button type=\"submit\">" +
@@ -254,15 +263,15 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
     } else {
         c += "<p>" +
              p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau "
-                 "substantiel ou élevé (par exemple avec France Identité). Un code envoyé par "
-                 "e-mail ne suffit pas.",
+                 "substantiel ou élevé. Un code envoyé par e-mail ne suffit pas.",
                  "This registered electronic letter requires eIDAS identification at level "
-                 "substantial or high (for example with France Identité). A code sent by e-mail "
-                 "is not enough.") +
-             "</p>\n<p>" +
-             p.t("Aucun moyen d'identification eIDAS n'est encore proposé par ce service.",
-                 "No eIDAS identification method is offered by this service yet.") +
+                 "substantial or high. A code sent by e-mail is not enough.") +
              "</p>\n";
+        if (!p.a.saml())
+            c += "<p>" +
+                 p.t("Aucun moyen d'identification eIDAS n'est encore proposé par ce service.",
+                     "No eIDAS identification method is offered by this service yet.") +
+                 "</p>\n";
     }
     return html_response(p, message.empty() ? 200 : 400, generic_title(p), c);
 }
@@ -342,7 +351,7 @@ std::string set_cookie(const page_context& p, const std::string& secret) {
     auto minutes = std::chrono::minutes(p.a.settings().recipient.session_minutes).count();
     bool secure = p.a.settings().recipient_base_url().rfind("https://", 0) == 0;
     return std::string(cookie_name) + "=" + secret + "; Path=" + p.base() +
-           "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Strict" +
+           "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Lax" +
            (secure ? "; Secure" : "");
 }
 
@@ -381,10 +390,71 @@ label{display:block;margin-bottom:.25rem}
 input{font-size:1.2rem;padding:.4rem;letter-spacing:.2rem}
 button{font-size:1rem;padding:.5rem 1rem;background:#1d4e89;color:#fff;border:0;border-radius:4px}
 button.secondary{background:#fff;color:#1d4e89;border:1px solid #1d4e89}
+a.button{display:inline-block;padding:.5rem 1rem;background:#1d4e89;color:#fff;border-radius:4px;
+text-decoration:none}
 .choices{display:flex;gap:1rem}
 dt{font-weight:bold}
 .digest{font-family:monospace;font-size:.8rem;color:#555;word-break:break-all}
 )css";
+}
+
+/// The eIDAS node's answer (HTTP-POST binding). It comes from the node's site, without
+/// the session's cookie: the RelayState names the request remembered for the session.
+response saml_acs(const page_context& p, const std::map<std::string, std::string>& form,
+                  request_context& ctx) {
+    auto* sp = p.a.saml();
+    auto relay = form.count("RelayState") ? form.at("RelayState") : std::string();
+    auto pending = sp ? p.a.recipients().take_request(relay) : std::nullopt;
+    if (!pending || pending->request.method != "saml")
+        return message_page(p, 400, p.t("Identification expirée", "Identification expired"),
+                            p.t("Cette identification n'est plus attendue. Recommencez depuis le "
+                                "lien de votre avis.",
+                                "This identification is no longer expected. Start again from "
+                                "the link in your notice."));
+    ctx.letter_id = pending->request.letter_id;
+    page_context back{p.a, p.lang, pending->return_path.substr(pending->return_path.rfind('/') + 1),
+                      p.version};
+    auto again =
+        "<p><a href=\"" + back.link() + "\">" + back.t("Recommencer", "Start again") + "</a></p>\n";
+
+    auto response_b64 = form.count("SAMLResponse") ? form.at("SAMLResponse") : std::string();
+    auto verdict =
+        sp->verify_response(response_b64, pending->request.id, pending->request.required_loa);
+    if (!verdict) {
+        // The reason code, never the message's content, goes to the log.
+        log_event(log_level::warn, "saml-refused",
+                  {{"request", ctx.id},
+                   {"reason", std::string(protocols::saml::to_string(verdict.reason()))}});
+        return message_page(back, 403, back.t("Identification refusée", "Identification refused"),
+                            back.t("La réponse du fournisseur d'identité n'a pas pu être "
+                                   "acceptée. Rien n'a été ouvert.",
+                                   "The identity provider's answer could not be accepted. "
+                                   "Nothing was opened."),
+                            again);
+    }
+    auto outcome =
+        p.a.recipients().complete(pending->request, verdict.identity->to_identification(),
+                                  verdict.identity->to_person_claim());
+    switch (outcome) {
+    case protocols::recipient_access::identity_outcome::identified:
+        return redirect(back, back.link());
+    case protocols::recipient_access::identity_outcome::session_gone:
+        return expired_session(back);
+    case protocols::recipient_access::identity_outcome::no_match:
+    case protocols::recipient_access::identity_outcome::review:
+        break;
+    }
+    log_event(log_level::warn, "identity-mismatch",
+              {{"request", ctx.id},
+               {"outcome", outcome == protocols::recipient_access::identity_outcome::review
+                               ? "review"
+                               : "no-match"}});
+    return message_page(back, 403, back.t("Identité non reconnue", "Identity not recognised"),
+                        back.t("Votre identité ne correspond pas à celle du destinataire de "
+                               "cette lettre. Rien n'a été ouvert ; la tentative est "
+                               "enregistrée.",
+                               "Your identity does not match the recipient of this letter. "
+                               "Nothing was opened; the attempt is recorded."));
 }
 
 response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
@@ -398,9 +468,13 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             form.clear(); // an unreadable form fails the CSRF check below
         }
     }
+    auto op = m.matched->op;
+    if (op == operation::saml_acs)
+        return saml_acs(
+            page_context{a, pick_language(query, form, request), "-", request.version()}, form,
+            ctx);
     page_context p{a, pick_language(query, form, request), m.params.at("token"), request.version()};
     auto& access = a.recipients();
-    auto op = m.matched->op;
 
     // Tokens are base64url: anything else is no token, and never goes into a page.
     if (p.token.size() > 128 ||
@@ -445,6 +519,22 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             if (!view->identified || view->letter.status != "accepted")
                 return redirect(p, p.link());
             return letter_page(p, *view);
+        }
+
+        if (op == operation::recipient_saml_start) {
+            auto* sp = a.saml();
+            if (!sp || view->identified)
+                return redirect(p, p.link());
+            // An eIDAS level: the one the letter needs, or substantial for an ere.
+            auto level = std::string(access.level_for(view->letter.kind));
+            if (level == protocols::email_control_loa)
+                level = std::string(protocols::loa::substantial);
+            auto request_id = crypto::random_id("_sceau-");
+            auto authn = sp->make_authn_request(level, request_id);
+            access.remember_request(
+                *view, p.token, "saml", authn.id, level, nlohmann::json::object(),
+                std::chrono::minutes(a.settings().identification.request_minutes));
+            return redirect(p, authn.redirect_url);
         }
 
         if (op == operation::recipient_document) {

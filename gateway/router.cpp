@@ -57,7 +57,10 @@ const std::vector<route>& routes() {
         {verb::post, "/r/{token}/refuse", operation::recipient_refuse, false},
         {verb::get, "/r/{token}/letter", operation::recipient_letter, false},
         {verb::get, "/r/{token}/documents/{n}", operation::recipient_document, false},
+        {verb::get, "/r/{token}/auth/saml", operation::recipient_saml_start, false},
         {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
+        {verb::post, "/auth/saml/acs", operation::saml_acs, false},
+        {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
     };
     return table;
 }
@@ -71,6 +74,8 @@ bool is_recipient_page(operation op) noexcept {
     case operation::recipient_refuse:
     case operation::recipient_letter:
     case operation::recipient_document:
+    case operation::recipient_saml_start:
+    case operation::saml_acs:
         return true;
     default:
         return false;

@@ -26,7 +26,10 @@ enum class operation {
     recipient_refuse,
     recipient_letter,
     recipient_document,
+    recipient_saml_start,
     recipient_stylesheet,
+    saml_acs,
+    saml_metadata,
 };
 
 /// Whether the operation is one of the recipient's pages (HTML, never problem+json).

@@ -44,8 +44,8 @@ std::string mask(const std::string& email) {
 
 } // namespace
 
-std::string_view required_level(std::string_view kind) {
-    return kind == "lre" ? loa::substantial : email_control_loa;
+std::string_view required_level(std::string_view kind, std::string_view lre_level) {
+    return kind == "lre" ? lre_level : email_control_loa;
 }
 
 bool level_satisfies(std::string_view level, std::string_view required) {
@@ -69,6 +69,8 @@ recipient_access::recipient_access(storage::database& db, lifecycle& letters, ma
     , options_(options)
     , clock_(std::move(clock)) {
     options_.code_digits = std::clamp(options_.code_digits, 6, 12);
+    if (options_.lre_level != loa::substantial && options_.lre_level != loa::high)
+        throw std::invalid_argument("an lre needs eIDAS substantial or high");
 }
 
 std::optional<storage::letter_record> recipient_access::open_link(const std::string& token) {
@@ -114,7 +116,7 @@ std::optional<recipient_view> recipient_access::view(const std::string& token,
     v.session = std::move(*s);
     v.identified = !v.session.identified_method.empty();
     v.may_decide = v.identified && v.letter.status == "notified" &&
-                   level_satisfies(v.session.identified_loa, required_level(v.letter.kind));
+                   level_satisfies(v.session.identified_loa, level_for(v.letter.kind));
     v.masked_email = mask(recipient_from_json(v.letter.recipient_json).email);
     return v;
 }
@@ -221,7 +223,7 @@ void recipient_access::identified(recipient_view& v, const identification& who) 
     db_.update_session(v.session);
     v.identified = true;
     v.may_decide =
-        v.letter.status == "notified" && level_satisfies(who.level, required_level(v.letter.kind));
+        v.letter.status == "notified" && level_satisfies(who.level, level_for(v.letter.kind));
 }
 
 void recipient_access::remember_request(const recipient_view& v, const std::string& token,
@@ -289,6 +291,10 @@ recipient_access::complete(const storage::identification_request& request,
     return outcome == match_outcome::review ? identity_outcome::review : identity_outcome::no_match;
 }
 
+std::string_view recipient_access::level_for(std::string_view kind) const {
+    return required_level(kind, options_.lre_level);
+}
+
 identification recipient_access::identification_of(const storage::recipient_session& s) const {
     identification who;
     who.method = s.identified_method;
@@ -308,7 +314,7 @@ recipient_access::choice_outcome recipient_access::decide(const recipient_view& 
         return choice_outcome::not_allowed;
     if (v.letter.status != "notified")
         return choice_outcome::conflict; // decided before this request
-    if (!level_satisfies(v.session.identified_loa, required_level(v.letter.kind)))
+    if (!level_satisfies(v.session.identified_loa, level_for(v.letter.kind)))
         return choice_outcome::level_too_low;
     auto who = identification_of(v.session);
     auto r = accept ? letters_.accept(v.letter.id, who) : letters_.refuse(v.letter.id, who);

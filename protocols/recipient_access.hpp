@@ -22,6 +22,7 @@ struct recipient_access_options {
     int code_attempts = 5;              ///< wrong entries before the code is void
     int codes_per_session = 3;          ///< codes a session may ask for
     int codes_per_letter_per_hour = 10; ///< across sessions: no mail-bombing the recipient
+    std::string lre_level = std::string(loa::substantial); ///< or loa::high
 };
 
 /// The level of assurance an e-mail code gives: control of a mailbox, which is not an
@@ -29,8 +30,10 @@ struct recipient_access_options {
 inline constexpr std::string_view email_control_loa = "urn:sceau:loa:email-control";
 
 /// The level a kind of letter needs before it can be accepted or refused: `lre` needs an
-/// eIDAS level of at least substantial, `ere` accepts the e-mail code.
-std::string_view required_level(std::string_view kind);
+/// eIDAS level, at least substantial (`lre_level` may raise it to high); `ere` accepts
+/// the e-mail code.
+std::string_view required_level(std::string_view kind,
+                                std::string_view lre_level = loa::substantial);
 
 /// Whether `level` satisfies `required` (high satisfies substantial; an unknown level
 /// satisfies nothing but itself).
@@ -126,6 +129,10 @@ public:
     int sweep_sessions();
 
     identification identification_of(const storage::recipient_session& s) const;
+
+    /// The level this gateway requires for a kind of letter (required_level with the
+    /// configured LRE level).
+    std::string_view level_for(std::string_view kind) const;
 
 private:
     choice_outcome decide(const recipient_view& v, bool accept);

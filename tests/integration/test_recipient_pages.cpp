@@ -67,7 +67,7 @@ TEST_CASE("recipient pages are HTML with a strict policy and a session scoped to
     auto path = link.substr(link.find("/r/"));
     CHECK(cookie.find("; Path=" + path + ";") != std::string::npos);
     CHECK(cookie.find("HttpOnly") != std::string::npos);
-    CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+    CHECK(cookie.find("SameSite=Lax") != std::string::npos);
     CHECK(r.body.find("<html lang=\"fr\">") != std::string::npos);
     CHECK(r.body.find("<script") == std::string::npos);
 

@@ -116,7 +116,7 @@ def form_fields(page, action):
 def landing(browser, token, lang="fr"):
     page = expect_status(browser.get(f"/r/{token}?lang={lang}"), 200)
     set_cookie = page.headers.get("Set-Cookie")
-    check(set_cookie is None or ("HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie),
+    check(set_cookie is None or ("HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie),
           f"the session cookie is open to scripts or other sites: {set_cookie}")
     cookie = browser.cookie("sceau_session")
     check(cookie is not None and cookie.path == f"/r/{token}",
