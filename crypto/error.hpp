@@ -33,6 +33,10 @@ enum class errc {
     signature_transform_refused,
     signature_reference_mismatch,
     signature_invalid,
+    container_malformed,
+    container_entry_refused,
+    container_too_large,
+    container_incomplete,
 };
 
 const std::error_category& crypto_category() noexcept;

@@ -4,11 +4,13 @@
 #include "crypto/timestamp.hpp"
 #include "crypto/xades.hpp"
 #include "gateway/config.hpp"
+#include "protocols/bundle.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
 #include "protocols/recipient_access.hpp"
+#include "protocols/retention.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/sealer.hpp"
 #include "protocols/webhooks.hpp"
@@ -43,6 +45,8 @@ public:
     protocols::lifecycle& letters() { return *lifecycle_; }
     protocols::notification_service& notifications() { return *notifications_; }
     protocols::recipient_access& recipients() { return *recipients_; }
+    protocols::bundle_builder& bundles() { return *bundles_; }
+    protocols::retention& retention() { return *retention_; }
 
     /// Once the listening address is known: where links and identity providers point
     /// (server.public_url, else http://ADDRESS), and the identification methods that
@@ -80,6 +84,8 @@ private:
     std::unique_ptr<protocols::mailer> mailer_;
     std::unique_ptr<protocols::notification_service> notifications_;
     std::unique_ptr<protocols::recipient_access> recipients_;
+    std::unique_ptr<protocols::bundle_builder> bundles_;
+    std::unique_ptr<protocols::retention> retention_;
     crypto::clock_fn clock_;
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;

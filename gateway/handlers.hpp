@@ -2,6 +2,7 @@
 
 #include "gateway/app.hpp"
 #include "gateway/problem.hpp"
+#include "gateway/recipient_pages.hpp"
 #include "gateway/router.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -26,10 +27,12 @@ struct request_context {
 /// http_problem(unauthorized) when it is missing, unknown or revoked.
 storage::sender_record authenticate(app& a, const boost::beast::http::fields& headers);
 
-/// Answers the requests that carry no document: everything but the deposit.
+/// Answers the requests that carry no document: everything but the deposit and the
+/// recipient's pages. A proof bundle is answered by filling `download`.
 response handle_simple(app& a, const route_match& m,
                        const boost::beast::http::request_header<>& request, std::string_view query,
-                       request_context& ctx);
+                       const std::string& body, request_context& ctx,
+                       std::optional<file_download>& download);
 
 /// A letter as the API shows it to its sender. Given the letter's webhook deliveries, each
 /// timeline entry also tells what became of its event's delivery (null: none was queued,

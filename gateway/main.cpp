@@ -8,6 +8,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
+#include "protocols/bundle_verifier.hpp"
 #include "protocols/webhooks.hpp"
 
 #include <CLI/CLI.hpp>
@@ -109,6 +110,45 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     return 0;
 }
 
+/// `sceau verify`: a verdict per check, then the overall one; 0 only when all hold.
+int verify(const std::string& bundle, const std::vector<std::string>& trust_files, bool json) {
+    crypto::xml_library_init();
+    protocols::bundle_verify_options options;
+    for (const auto& f : trust_files) {
+        for (auto& c : crypto::certificates_from_pem(crypto::read_small_file(f)))
+            options.anchors.push_back(std::move(c));
+    }
+    auto report = protocols::verify_bundle(bundle, options);
+    using verdict = protocols::check_result::verdict;
+    auto failures = report.count(verdict::fails);
+    auto warnings = report.count(verdict::warning);
+    if (json) {
+        nlohmann::json checks = nlohmann::json::array();
+        for (const auto& c : report.checks)
+            checks.push_back({{"item", c.item},
+                              {"verdict", protocols::to_string(c.outcome)},
+                              {"detail", c.detail}});
+        nlohmann::json out = {{"bundle", bundle},
+                              {"verdict", report.holds() ? "holds" : "fails"},
+                              {"failures", failures},
+                              {"warnings", warnings},
+                              {"checks", checks}};
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+        for (const auto& c : report.checks) {
+            std::string mark = c.outcome == verdict::holds   ? "HOLDS  "
+                               : c.outcome == verdict::fails ? "FAILS  "
+                                                             : "WARNING";
+            std::cout << mark << "  " << c.item << ": " << c.detail << "\n";
+        }
+        std::cout << "\n"
+                  << (report.holds() ? "VERDICT: the bundle holds" : "VERDICT: the bundle FAILS")
+                  << " (" << report.checks.size() << " checks, " << failures << " failed, "
+                  << warnings << " warnings)\n";
+    }
+    return report.holds() ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -160,11 +200,30 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
+    auto* verify_cmd =
+        cli.add_subcommand("verify", "check a proof bundle offline: a verdict per item, then "
+                                     "overall; exit status 0 only when every check holds");
+    std::string bundle_path;
+    std::vector<std::string> trust_files;
+    bool verify_json = false;
+    verify_cmd->add_option("bundle", bundle_path, "the bundle (.asice)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    verify_cmd
+        ->add_option("--trust", trust_files,
+                     "PEM file of trust anchors for the seal and the time-stamps (repeatable); "
+                     "default: the bundle's own, with a warning")
+        ->check(CLI::ExistingFile);
+    verify_cmd->add_flag("--json", verify_json, "print a JSON report");
+
     CLI11_PARSE(cli, argc, argv);
 
     try {
         if (serve_cmd->parsed())
             return serve(common, listen, ready_file, clock_offset);
+
+        if (verify_cmd->parsed())
+            return verify(bundle_path, trust_files, verify_json);
 
         if (version_cmd->parsed()) {
             std::cout << "sceau " << SCEAU_VERSION << "\n";

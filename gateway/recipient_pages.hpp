@@ -19,6 +19,7 @@ struct file_download {
     std::filesystem::path path;
     std::string name;
     std::string media_type;
+    bool temporary = false; ///< made for this answer: removed once opened for sending
 };
 
 /// The recipient's pages under /r/{token}: server-rendered HTML in French and English,

@@ -258,7 +258,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                     } else if (is_recipient_page(m.matched->op)) {
                         res = handle_recipient(app_, m, head, query, body, ctx, download);
                     } else {
-                        res = handle_simple(app_, m, head, query, ctx);
+                        res = handle_simple(app_, m, head, query, body, ctx, download);
                     }
                 }
             } catch (const http_problem& p) {
@@ -305,6 +305,10 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             http::response<http::file_body> file{http::status::ok, version};
             beast::error_code open_ec;
             file.body().open(download->path.c_str(), beast::file_mode::scan, open_ec);
+            if (download->temporary) {
+                std::error_code ignored; // the open file stays readable
+                std::filesystem::remove(download->path, ignored);
+            }
             if (!open_ec) {
                 for (const auto& field : res.base())
                     file.set(field.name_string(), field.value());

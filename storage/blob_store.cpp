@@ -106,6 +106,10 @@ blob_store::writer blob_store::create() {
     throw std::runtime_error("could not create an upload file");
 }
 
+std::filesystem::path blob_store::scratch_path(std::string_view suffix) const {
+    return root_ / "tmp" / (temporary_name() + std::string(suffix));
+}
+
 std::filesystem::path blob_store::path_of(const std::string& sha256) const {
     if (!valid_digest(sha256))
         throw std::invalid_argument("not a SHA-256 hex digest");

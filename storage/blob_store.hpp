@@ -53,6 +53,10 @@ public:
     void release(const std::string& sha256, bool committed, bool still_referenced);
 
     std::filesystem::path path_of(const std::string& sha256) const;
+
+    /// A fresh name in `ROOT/tmp` for a file made on the way out (a proof bundle); the
+    /// caller creates and removes it, and sweep_temporary() removes what a crash left.
+    std::filesystem::path scratch_path(std::string_view suffix) const;
     bool exists(const std::string& sha256) const;
 
     /// Removes leftovers of writers that a crash interrupted.

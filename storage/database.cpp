@@ -350,8 +350,10 @@ bool database::revoke_sender(const std::string& id, const std::string& when) {
 
 void database::fill_details(soci::session& sql, letter_record& letter) {
     soci::rowset<soci::row> docs =
-        (sql.prepare << "SELECT position, name, media_type, size, sha256, flags, stored "
-                        "FROM documents WHERE letter_id = :id ORDER BY position",
+        (sql.prepare << "SELECT d.position, d.name, d.media_type, d.size, d.sha256, d.flags, "
+                        "d.stored, b.purged_at FROM documents d "
+                        "LEFT JOIN blobs b ON b.sha256 = d.sha256 "
+                        "WHERE d.letter_id = :id ORDER BY d.position",
          soci::use(letter.id));
     for (const auto& r : docs) {
         document_record d;
@@ -362,6 +364,7 @@ void database::fill_details(soci::session& sql, letter_record& letter) {
         d.sha256 = r.get<std::string>(4);
         d.flags = r.get<std::string>(5);
         d.stored = r.get<int>(6) != 0;
+        d.purged_at = optional_text(r, 7);
         letter.documents.push_back(std::move(d));
     }
     soci::rowset<soci::row> evidence =
@@ -821,6 +824,171 @@ bool database::set_webhook(const std::string& sender_id, const std::string& url,
     } catch (const soci::soci_error& e) {
         rethrow(e, "setting a webhook");
     }
+}
+
+void database::insert_share(const share_record& share, const std::string& token_hash) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        int documents = share.documents ? 1 : 0;
+        sql << "INSERT INTO shares (id, letter_id, token_hash, label, documents, created_at, "
+               "expires_at) VALUES (:id, :l, :h, :label, :d, :c, :e)",
+            soci::use(share.id), soci::use(share.letter_id), soci::use(token_hash),
+            soci::use(share.label), soci::use(documents), soci::use(share.created_at),
+            soci::use(share.expires_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a share link");
+    }
+}
+
+namespace {
+
+constexpr const char* share_columns = "s.id, s.letter_id, l.sender_id, s.label, s.documents, "
+                                      "s.created_at, s.expires_at, s.revoked_at";
+
+share_record share_from_row(const soci::row& r) {
+    share_record s;
+    s.id = r.get<std::string>(0);
+    s.letter_id = r.get<std::string>(1);
+    s.sender_id = r.get<std::string>(2);
+    s.label = r.get<std::string>(3);
+    s.documents = r.get<int>(4) != 0;
+    s.created_at = r.get<std::string>(5);
+    s.expires_at = r.get<std::string>(6);
+    s.revoked_at = optional_text(r, 7);
+    return s;
+}
+
+} // namespace
+
+std::optional<share_record> database::share_by_token_hash(const std::string& token_hash) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << share_columns
+                         << " FROM shares s JOIN letters l ON l.id = s.letter_id "
+                            "WHERE s.token_hash = :h",
+             soci::use(token_hash));
+        for (const auto& r : rows)
+            return share_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a share link");
+    }
+}
+
+std::vector<share_record> database::shares_of_letter(const std::string& letter_id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << share_columns
+                         << " FROM shares s JOIN letters l ON l.id = s.letter_id "
+                            "WHERE s.letter_id = :l ORDER BY s.created_at DESC, s.id DESC",
+             soci::use(letter_id));
+        std::vector<share_record> out;
+        for (const auto& r : rows)
+            out.push_back(share_from_row(r));
+        for (auto& share : out) {
+            soci::rowset<soci::row> accesses =
+                (sql.prepare << "SELECT id, at, outcome, client FROM share_accesses "
+                                "WHERE share_id = :s ORDER BY at, id",
+                 soci::use(share.id));
+            for (const auto& a : accesses)
+                share.accesses.push_back({a.get<std::string>(0), a.get<std::string>(1),
+                                          a.get<std::string>(2), a.get<std::string>(3)});
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "listing share links");
+    }
+}
+
+database::revoke_outcome database::revoke_share(const std::string& sender_id, const std::string& id,
+                                                const std::string& when) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::indicator revoked = soci::i_null;
+        std::string revoked_at;
+        sql << "SELECT s.revoked_at FROM shares s JOIN letters l ON l.id = s.letter_id "
+               "WHERE s.id = :id AND l.sender_id = :s",
+            soci::into(revoked_at, revoked), soci::use(id), soci::use(sender_id);
+        if (!sql.got_data())
+            return revoke_outcome::not_found;
+        if (revoked == soci::i_ok)
+            return revoke_outcome::already_revoked;
+        sql << "UPDATE shares SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL",
+            soci::use(when), soci::use(id);
+        return revoke_outcome::revoked;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "revoking a share link");
+    }
+}
+
+void database::insert_share_access(const std::string& share_id, const share_access& a) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO share_accesses (id, share_id, at, outcome, client) "
+               "VALUES (:id, :s, :t, :o, :c)",
+            soci::use(a.id), soci::use(share_id), soci::use(a.at), soci::use(a.outcome),
+            soci::use(a.client);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording a share access");
+    }
+}
+
+std::vector<purge_candidate> database::documents_to_purge(const std::string& cutoff, int limit) {
+    try {
+        soci::session sql(*pool_);
+        // Bytes are shared by digest: a blob goes only when no letter still within its
+        // retention holds it.
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT d.letter_id, d.position, d.sha256 FROM documents d "
+                            "JOIN letters l ON l.id = d.letter_id "
+                            "JOIN blobs b ON b.sha256 = d.sha256 "
+                            "WHERE d.stored = 1 AND b.purged_at IS NULL AND l.created_at < :c "
+                            "AND NOT EXISTS (SELECT 1 FROM documents d2 "
+                            "JOIN letters l2 ON l2.id = d2.letter_id "
+                            "WHERE d2.sha256 = d.sha256 AND d2.stored = 1 "
+                            "AND l2.created_at >= :c2) "
+                            "ORDER BY l.created_at, d.letter_id, d.position LIMIT :n",
+             soci::use(cutoff), soci::use(cutoff), soci::use(limit));
+        std::vector<purge_candidate> out;
+        for (const auto& r : rows)
+            out.push_back({r.get<std::string>(0), r.get<int>(1), r.get<std::string>(2)});
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "finding documents past their retention");
+    }
+}
+
+bool database::record_purge(const std::string& sha256, const std::string& when,
+                            int retention_days) {
+    auto tx = begin();
+    try {
+        auto& sql = *tx.session_;
+        soci::statement mark = (sql.prepare << "UPDATE blobs SET purged_at = :t "
+                                               "WHERE sha256 = :h AND purged_at IS NULL",
+                                soci::use(when), soci::use(sha256));
+        mark.execute(true);
+        if (mark.get_affected_rows() != 1)
+            return false;
+        sql << "INSERT INTO document_purges (letter_id, position, sha256, purged_at, "
+               "retention_days) SELECT letter_id, position, sha256, :t, :r FROM documents "
+               "WHERE sha256 = :h AND stored = 1",
+            soci::use(when), soci::use(retention_days), soci::use(sha256);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording a purge");
+    }
+    tx.commit();
+    return true;
 }
 
 std::optional<evidence_record> database::evidence_by_id(const std::string& id) {

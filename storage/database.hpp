@@ -110,6 +110,24 @@ public:
                                                                       const std::string& now);
     void insert_identification_attempt(const identification_attempt& attempt);
     std::vector<identification_attempt> identification_attempts(const std::string& letter_id);
+    // Share links to proof bundles.
+    void insert_share(const share_record& share, const std::string& token_hash);
+    std::optional<share_record> share_by_token_hash(const std::string& token_hash);
+    /// The shares of a letter, newest first, each with its accesses.
+    std::vector<share_record> shares_of_letter(const std::string& letter_id);
+    enum class revoke_outcome { revoked, already_revoked, not_found };
+    /// Revokes a share of one of `sender_id`'s letters.
+    revoke_outcome revoke_share(const std::string& sender_id, const std::string& id,
+                                const std::string& when);
+    void insert_share_access(const std::string& share_id, const share_access& access);
+
+    // Retention: the documents of letters deposited before `cutoff` whose bytes no letter
+    // deposited since still needs.
+    std::vector<purge_candidate> documents_to_purge(const std::string& cutoff, int limit);
+    /// Marks a blob purged and records the purge of each document that held it, in one
+    /// transaction. False when it was purged already.
+    bool record_purge(const std::string& sha256, const std::string& when, int retention_days);
+
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -1,0 +1,407 @@
+#include "protocols/bundle_verifier.hpp"
+
+#include "crypto/asic.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
+#include "crypto/tsp_client.hpp"
+#include "crypto/xades_verifier.hpp"
+#include "crypto/xml.hpp"
+#include "protocols/bundle.hpp"
+#include "protocols/evidence.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+namespace sceau::protocols {
+namespace {
+
+using nlohmann::json;
+using verdict = check_result::verdict;
+
+constexpr std::uint64_t max_xml_bytes = 16u << 20;
+constexpr const char* dsig_ns = "http://www.w3.org/2000/09/xmldsig#";
+
+const xmlChar* x(std::string_view s) {
+    return reinterpret_cast<const xmlChar*>(s.data());
+}
+
+bool is(const xmlNode* n, std::string_view ns, std::string_view local) {
+    return n && n->type == XML_ELEMENT_NODE && n->ns &&
+           ns == reinterpret_cast<const char*>(n->ns->href) &&
+           local == reinterpret_cast<const char*>(n->name);
+}
+
+std::string when(std::chrono::system_clock::time_point t) {
+    return crypto::format_utc(t);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+/// The names the manifest lists, or nothing when there is no manifest.
+std::optional<std::set<std::string>> manifest_paths(const crypto::asic_reader& container,
+                                                    verification_report& report) {
+    if (!container.find(crypto::asic::manifest_entry))
+        return std::nullopt;
+    std::set<std::string> out;
+    try {
+        auto doc = crypto::parse_xml(container.read(crypto::asic::manifest_entry, max_xml_bytes));
+        xmlNode* root = xmlDocGetRootElement(doc.get());
+        if (!is(root, crypto::asic::manifest_ns, "manifest"))
+            throw crypto::error(crypto::errc::xml_malformed, "not an OpenDocument manifest");
+        std::string ns(crypto::asic::manifest_ns);
+        for (xmlNode* e = root->children; e; e = e->next) {
+            if (!is(e, crypto::asic::manifest_ns, "file-entry"))
+                continue;
+            crypto::xml_string_ptr path(xmlGetNsProp(e, x("full-path"), x(ns)));
+            if (path && std::string_view(reinterpret_cast<const char*>(path.get())) != "/")
+                out.insert(reinterpret_cast<const char*>(path.get()));
+        }
+    } catch (const crypto::error& e) {
+        report.fails("manifest", e.what());
+    }
+    return out;
+}
+
+/// The container signature; returns the entries it covers.
+std::set<std::string> check_container_signature(const crypto::asic_reader& container,
+                                                const crypto::xades_verifier& seals,
+                                                const crypto::timestamp_verifier& stamps,
+                                                verification_report& report) {
+    std::set<std::string> covered;
+    const std::string item = "container signature";
+    if (!container.find(crypto::asic::signature_entry)) {
+        report.fails(item, "no META-INF/signatures0.xml: the container is not signed");
+        return covered;
+    }
+    try {
+        auto doc = crypto::parse_xml(container.read(crypto::asic::signature_entry, max_xml_bytes));
+        xmlNode* root = xmlDocGetRootElement(doc.get());
+        if (!is(root, crypto::asic::signatures_ns, "XAdESSignatures"))
+            throw crypto::error(crypto::errc::signature_malformed,
+                                "META-INF/signatures0.xml is not an asic:XAdESSignatures");
+        std::vector<xmlNode*> signatures;
+        for (xmlNode* c = root->children; c; c = c->next) {
+            if (c->type == XML_ELEMENT_NODE) {
+                if (!is(c, dsig_ns, "Signature"))
+                    throw crypto::error(crypto::errc::signature_malformed,
+                                        "asic:XAdESSignatures holds something else than "
+                                        "ds:Signature");
+                signatures.push_back(c);
+            }
+        }
+        if (signatures.size() != 1)
+            throw crypto::error(crypto::errc::signature_malformed,
+                                "META-INF/signatures0.xml must hold exactly one signature");
+
+        std::vector<crypto::detached_object> objects;
+        for (auto& o : container.objects()) {
+            if (o.uri != crypto::asic::signature_entry)
+                objects.push_back(std::move(o));
+        }
+        auto result = seals.verify_detached(doc.get(), signatures.front(), objects);
+        covered.insert(result.references.begin(), result.references.end());
+        report.holds(item, "sealed by " + crypto::subject_text(result.signer.get()) + " at " +
+                               when(result.signing_time) + "; covers " +
+                               std::to_string(covered.size()) + " files");
+        if (result.signature_timestamp.empty()) {
+            report.warns(item + " time-stamp",
+                         "none: the signature is XAdES-B-B, its time is only claimed");
+        } else {
+            try {
+                auto token = stamps.verify(result.signature_timestamp, result.timestamp_imprint);
+                report.holds(item + " time-stamp", "genTime " + when(token.time));
+            } catch (const crypto::error& e) {
+                report.fails(item + " time-stamp", e.what());
+            }
+        }
+    } catch (const crypto::error& e) {
+        report.fails(item, e.what());
+    }
+    return covered;
+}
+
+struct record_result {
+    evidence_view view;
+    std::string entry;
+    std::string xml;
+};
+
+/// One evidence record: its seal and its two time-stamps.
+std::optional<record_result> check_record(const crypto::asic_reader& container,
+                                          const std::string& entry,
+                                          const crypto::xades_verifier& seals,
+                                          const crypto::timestamp_verifier& stamps,
+                                          verification_report& report) {
+    record_result out;
+    out.entry = entry;
+    crypto::xml_doc_ptr doc;
+    try {
+        out.xml = container.read(entry, max_xml_bytes);
+        doc = crypto::parse_xml(out.xml);
+        out.view = read_evidence(doc.get());
+    } catch (const crypto::error& e) {
+        report.fails("record " + entry, e.what());
+        return std::nullopt;
+    }
+    const auto& v = out.view;
+    std::string name = v.id + " (" + v.event + ")";
+    try {
+        auto seal = seals.verify_enveloped(doc.get());
+        report.holds("seal of " + name, "sealed by " + crypto::subject_text(seal.signer.get()) +
+                                            " at " + when(seal.signing_time));
+        if (seal.signature_timestamp.empty()) {
+            report.fails("signature time-stamp of " + name,
+                         "none: a record is sealed at level B-T at least");
+        } else {
+            try {
+                auto token = stamps.verify(seal.signature_timestamp, seal.timestamp_imprint);
+                report.holds("signature time-stamp of " + name, "genTime " + when(token.time));
+            } catch (const crypto::error& e) {
+                report.fails("signature time-stamp of " + name, e.what());
+            }
+        }
+    } catch (const crypto::error& e) {
+        report.fails("seal of " + name, e.what());
+    }
+    try {
+        auto token = stamps.verify(v.event_timestamp, crypto::sha256::of(event_imprint_text(v)));
+        if (crypto::parse_utc(v.event_time) != token.time &&
+            crypto::format_utc(token.time) != v.event_time)
+            report.fails("event time-stamp of " + name,
+                         "genTime " + when(token.time) + " is not the EventTime " + v.event_time);
+        else
+            report.holds("event time-stamp of " + name,
+                         "genTime " + when(token.time) + " is the EventTime");
+    } catch (const std::exception& e) {
+        report.fails("event time-stamp of " + name, e.what());
+    }
+    return out;
+}
+
+std::string digest_of(const crypto::asic_reader& container, const std::string& entry) {
+    auto source = container.open(entry);
+    crypto::sha256 hash;
+    std::vector<std::uint8_t> buffer(1 << 16);
+    while (std::size_t n = source->read(buffer.data(), buffer.size()))
+        hash.update(std::span<const std::uint8_t>(buffer.data(), n));
+    return crypto::to_hex(hash.finish());
+}
+
+} // namespace
+
+std::string_view to_string(verdict v) noexcept {
+    switch (v) {
+    case verdict::holds:
+        return "holds";
+    case verdict::fails:
+        return "fails";
+    case verdict::warning:
+        return "warning";
+    }
+    return "?";
+}
+
+void verification_report::holds(std::string item, std::string detail) {
+    checks.push_back({std::move(item), verdict::holds, std::move(detail)});
+}
+
+void verification_report::fails(std::string item, std::string detail) {
+    checks.push_back({std::move(item), verdict::fails, std::move(detail)});
+}
+
+void verification_report::warns(std::string item, std::string detail) {
+    checks.push_back({std::move(item), verdict::warning, std::move(detail)});
+}
+
+bool verification_report::holds() const {
+    return count(verdict::fails) == 0;
+}
+
+std::size_t verification_report::count(verdict v) const {
+    return static_cast<std::size_t>(std::count_if(
+        checks.begin(), checks.end(), [v](const check_result& c) { return c.outcome == v; }));
+}
+
+verification_report verify_bundle(const std::filesystem::path& path,
+                                  const bundle_verify_options& options) {
+    crypto::xml_library_init();
+    verification_report report;
+
+    // 1. The container: a hostile one stops here, with the reason.
+    std::unique_ptr<crypto::asic_reader> container;
+    try {
+        container = std::make_unique<crypto::asic_reader>(path);
+    } catch (const crypto::error& e) {
+        report.fails("container", std::string("refused: ") + e.what());
+        return report;
+    }
+    report.holds("container", "ASiC-E with " + std::to_string(container->entries().size()) +
+                                  " entries, mimetype first and stored");
+
+    // 2. Whom to trust.
+    std::vector<crypto::x509_ptr> anchors;
+    for (const auto& a : options.anchors)
+        anchors.push_back(crypto::clone(a.get()));
+    if (anchors.empty()) {
+        try {
+            anchors = crypto::certificates_from_pem(
+                container->read(bundle_entry::trust_anchors, 1 << 20));
+            std::string fingerprints;
+            for (const auto& a : anchors)
+                fingerprints +=
+                    (fingerprints.empty() ? "" : ", ") + crypto::fingerprint_sha256(a.get());
+            report.warns("trust anchor",
+                         "taken from the bundle itself (SHA-256 " + fingerprints +
+                             "): compare it with the provider's published one, or give --trust");
+        } catch (const std::exception&) {
+            report.fails("trust anchor", "none given and none in the bundle");
+            return report;
+        }
+    }
+    crypto::tsp_trust tsa;
+    for (const auto& a : anchors)
+        tsa.anchors.push_back(crypto::clone(a.get()));
+    if (container->find(bundle_entry::tsa_certificates)) {
+        try {
+            tsa.known_tsa_certificates = crypto::certificates_from_pem(
+                container->read(bundle_entry::tsa_certificates, 1 << 20));
+        } catch (const std::exception&) {
+            // Only a help for tokens without their certificate; the checks below say more.
+        }
+    }
+    crypto::xades_verifier seals(std::move(anchors));
+    crypto::timestamp_verifier stamps(std::move(tsa));
+
+    // 3. The container signature, and that it covers every entry.
+    auto covered = check_container_signature(*container, seals, stamps, report);
+    auto listed = manifest_paths(*container, report);
+    for (const auto& e : container->entries()) {
+        bool signature_file =
+            starts_with(e.name, "META-INF/") && e.name.find("signatures") != std::string::npos;
+        if (signature_file)
+            continue;
+        bool in_manifest = !listed || listed->count(e.name) || starts_with(e.name, "META-INF/");
+        if (!covered.count(e.name) && e.name == crypto::asic::manifest_entry)
+            report.warns("entry " + e.name,
+                         "the manifest is not signed (EN 319 162-1 allows it): it is only read "
+                         "for the list of files");
+        else if (!covered.count(e.name))
+            report.fails("entry " + e.name,
+                         in_manifest ? "not covered by the container signature"
+                                     : "neither signed nor in the manifest: added afterwards?");
+        else if (!in_manifest)
+            report.warns("entry " + e.name, "signed but not listed in the manifest");
+    }
+    if (listed) {
+        for (const auto& p : *listed) {
+            if (!container->find(p))
+                report.fails("manifest", "lists " + p + ", which the container lacks");
+        }
+    }
+
+    // 4. The evidence records.
+    std::vector<record_result> records;
+    for (const auto& e : container->entries()) {
+        if (starts_with(e.name, "evidence/") && ends_with(e.name, ".xml")) {
+            if (auto r = check_record(*container, e.name, seals, stamps, report))
+                records.push_back(std::move(*r));
+        }
+    }
+    if (records.empty())
+        report.warns("evidence", "no evidence record: only the container signature was checked");
+    std::set<std::string> letters;
+    for (const auto& r : records)
+        letters.insert(r.view.letter_id);
+    if (letters.size() > 1)
+        report.fails("evidence",
+                     "the records are of " + std::to_string(letters.size()) + " different letters");
+
+    // 5. The index, the copies of the time-stamps, and each document against the records.
+    json index;
+    if (container->find(bundle_entry::index)) {
+        index = json::parse(container->read(bundle_entry::index, max_xml_bytes), nullptr, false);
+        if (index.is_discarded() || !index.is_object()) {
+            report.fails("index", "bundle.json is not a JSON object");
+            index = json();
+        }
+    }
+    if (index.is_object() && index.value("evidence", json()).is_array()) {
+        for (const auto& listed_record : index["evidence"]) {
+            if (!listed_record.is_object())
+                continue;
+            auto entry = listed_record.value("entry", std::string());
+            auto it = std::find_if(records.begin(), records.end(),
+                                   [&](const record_result& r) { return r.entry == entry; });
+            if (it == records.end()) {
+                report.fails("record " + entry, "listed in bundle.json but not in the bundle");
+                continue;
+            }
+            auto copy = listed_record.value("event_timestamp", std::string());
+            if (!copy.empty() && container->find(copy) &&
+                container->read(copy, 1 << 20) !=
+                    std::string(it->view.event_timestamp.begin(), it->view.event_timestamp.end()))
+                report.fails("entry " + copy, "is not the event time-stamp of its record");
+        }
+    }
+
+    std::map<std::string, int> positions; // document entry -> position, from the index
+    if (index.is_object() && index.value("documents", json()).is_array()) {
+        for (const auto& d : index["documents"]) {
+            if (!d.is_object())
+                continue;
+            if (d.value("entry", json()).is_string())
+                positions[d["entry"].get<std::string>()] = d.value("position", 0);
+            else
+                report.warns("document " + d.value("name", std::string("?")),
+                             "not in the bundle: " + d.value("missing", std::string("?")) +
+                                 "; its digest " + d.value("sha256", std::string()) +
+                                 " stays in the evidence");
+        }
+    }
+    for (const auto& e : container->entries()) {
+        if (!starts_with(e.name, "documents/"))
+            continue;
+        std::string item = "document " + e.name;
+        std::string digest;
+        try {
+            digest = digest_of(*container, e.name);
+        } catch (const std::exception& ex) {
+            report.fails(item, ex.what());
+            continue;
+        }
+        auto at = positions.find(e.name);
+        std::vector<std::string> agreeing, disagreeing;
+        for (const auto& r : records) {
+            for (std::size_t i = 0; i < r.view.parts.size(); ++i) {
+                bool same_place = at == positions.end() || static_cast<int>(i + 1) == at->second;
+                if (!same_place)
+                    continue;
+                if (r.view.parts[i].sha256_hex == digest)
+                    agreeing.push_back(r.view.id);
+                else if (at != positions.end())
+                    disagreeing.push_back(r.view.id);
+            }
+        }
+        if (!disagreeing.empty())
+            report.fails(item, "SHA-256 " + digest + " differs from the digest in " +
+                                   disagreeing.front() +
+                                   (disagreeing.size() > 1 ? " and others" : ""));
+        else if (agreeing.empty())
+            report.fails(item, "SHA-256 " + digest + " is in no evidence record");
+        else
+            report.holds(item, "SHA-256 " + digest + " as in " + std::to_string(agreeing.size()) +
+                                   " record(s), first " + agreeing.front());
+    }
+    return report;
+}
+
+} // namespace sceau::protocols
