@@ -445,11 +445,24 @@ xades_verified xades_verifier::verify(xmlDoc* doc, xmlNode* sig, bool enveloped,
     }
     ERR_clear_error();
     // The return code only says that processing ran; a mismatch leaves status invalid.
-    if (rc < 0 || ctx->status != xmlSecDSigStatusSucceeded)
-        refuse(errc::signature_invalid, objects && rc < 0
-                                            ? "a signed object is missing or unreadable"
-                                            : "the signature does not verify: the signed data "
-                                              "or properties were changed");
+    if (rc < 0 && objects)
+        refuse(errc::signature_invalid, "a signed object is missing or unreadable");
+    if (rc < 0 || ctx->status != xmlSecDSigStatusSucceeded) {
+        for (xmlSecSize i = 0; i < xmlSecPtrListGetSize(&ctx->signedInfoReferences); ++i) {
+            auto* ref = static_cast<xmlSecDSigReferenceCtx*>(
+                xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
+            if (ref && ref->status != xmlSecDSigStatusSucceeded && i < references.size())
+                refuse(errc::signature_invalid,
+                       references[i].properties
+                           ? "the signed properties were changed after signing"
+                           : "the digest of " +
+                                 (references[i].uri.empty() ? std::string("the document")
+                                                            : references[i].uri) +
+                                 " differs: it was changed after signing");
+        }
+        refuse(errc::signature_invalid, "the signature value does not verify with the "
+                                        "certificate's key");
+    }
     if (xmlSecPtrListGetSize(&ctx->signedInfoReferences) != references.size())
         refuse(errc::signature_invalid, "not every reference was checked");
     for (xmlSecSize i = 0; i < references.size(); ++i) {

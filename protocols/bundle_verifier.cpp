@@ -368,7 +368,7 @@ verification_report verify_bundle(const std::filesystem::path& path,
         }
     }
     for (const auto& e : container->entries()) {
-        if (!starts_with(e.name, "documents/"))
+        if (!starts_with(e.name, "documents/") || records.empty())
             continue;
         std::string item = "document " + e.name;
         std::string digest;
