@@ -493,8 +493,9 @@ bool database::blob_known(const std::string& sha256) {
 }
 
 std::int64_t database::count(const std::string& table) {
-    static const char* allowed[] = {"senders", "letters",  "documents",
-                                    "blobs",   "evidence", "idempotency_keys"};
+    static const char* allowed[] = {"senders", "letters",        "documents",
+                                    "blobs",   "evidence",       "idempotency_keys",
+                                    "shares",  "share_accesses", "document_purges"};
     bool ok = false;
     for (auto* t : allowed)
         ok = ok || table == t;

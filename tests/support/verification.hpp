@@ -17,9 +17,8 @@ inline std::string describe(const protocols::verification_report& r) {
 
 /// Whether some check with this verdict has `item_part` in its item and `detail_part` in its
 /// detail.
-inline bool has_check(const protocols::verification_report& r,
-                      protocols::check_result::verdict v, const std::string& item_part,
-                      const std::string& detail_part = {}) {
+inline bool has_check(const protocols::verification_report& r, protocols::check_result::verdict v,
+                      const std::string& item_part, const std::string& detail_part = {}) {
     for (const auto& c : r.checks) {
         if (c.outcome == v && c.item.find(item_part) != std::string::npos &&
             c.detail.find(detail_part) != std::string::npos)

@@ -67,8 +67,8 @@ struct written_container {
 
 protocols::bundle_verify_options sample_trust() {
     protocols::bundle_verify_options o;
-    o.anchors =
-        crypto::certificates_from_pem(test::read_file(test::source_path("certs-sample/root-ca.pem")));
+    o.anchors = crypto::certificates_from_pem(
+        test::read_file(test::source_path("certs-sample/root-ca.pem")));
     return o;
 }
 
@@ -76,15 +76,16 @@ protocols::bundle_verify_options sample_trust() {
 
 TEST_CASE("entry names that climb out, are absolute or hide characters are refused",
           "[crypto][asic]") {
-    for (std::string bad : std::vector<std::string>{"", "../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a//b", "./a",
-                            "a/./b", "a/..", std::string("a\x01") + "b", "a\x7f",
-                            "\xc3\x28.pdf", "\xc0\xaf.pdf", "\xed\xa0\x80.pdf",
-                            std::string(600, 'a')}) {
+    for (std::string bad : std::vector<std::string>{
+             "", "../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a//b", "./a", "a/./b", "a/..",
+             std::string("a\x01") + "b", "a\x7f", "\xc3\x28.pdf", "\xc0\xaf.pdf",
+             "\xed\xa0\x80.pdf", std::string(600, 'a')}) {
         INFO(test::printable(bad));
         CHECK(crypto::entry_name_problem(bad).has_value());
     }
-    for (std::string good : std::vector<std::string>{"mimetype", "META-INF/manifest.xml", "documents/1-a.pdf",
-                             "Élodie Marchand/contrat bail.pdf", "a..b.txt"}) {
+    for (std::string good :
+         std::vector<std::string>{"mimetype", "META-INF/manifest.xml", "documents/1-a.pdf",
+                                  "Élodie Marchand/contrat bail.pdf", "a..b.txt"}) {
         INFO(good);
         CHECK(!crypto::entry_name_problem(good).has_value());
     }
@@ -207,7 +208,8 @@ TEST_CASE("duplicate entry names are refused", "[crypto][asic][hostile]") {
     CHECK_THAT(refusal_message(path), Catch::Contains("same name"));
 }
 
-TEST_CASE("a file added after signing, in no manifest, fails verification", "[crypto][asic][hostile]") {
+TEST_CASE("a file added after signing, in no manifest, fails verification",
+          "[crypto][asic][hostile]") {
     auto path = corpus("a06-extra-file-not-signed-not-in-manifest.asice");
     CHECK(refusal(path) == crypto::errc{}); // the structure itself is sound
     auto report = protocols::verify_bundle(path, corpus_trust());
