@@ -1,3 +1,4 @@
+#include "protocols/transparency_log.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
@@ -12,7 +13,8 @@ namespace {
 
 struct store_fixture {
     test::temp_dir dir;
-    std::unique_ptr<database> db = database::open("sqlite:" + (dir / "t.db").string(), 2);
+    std::unique_ptr<database> db =
+        database::open("sqlite:" + (dir / "t.db").string(), 2, protocols::rfc9162_tree_hasher());
 
     store_fixture() {
         db->migrate();
