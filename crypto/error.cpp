@@ -69,6 +69,12 @@ public:
             return "container over its limits";
         case errc::container_incomplete:
             return "container entry neither signed nor expected";
+        case errc::note_malformed:
+            return "malformed signed note";
+        case errc::note_key_unknown:
+            return "no signature of the expected key on the note";
+        case errc::note_signature_invalid:
+            return "note signature does not verify";
         }
         return "unknown crypto error";
     }

@@ -37,6 +37,9 @@ enum class errc {
     container_entry_refused,
     container_too_large,
     container_incomplete,
+    note_malformed,
+    note_key_unknown,
+    note_signature_invalid,
 };
 
 const std::error_category& crypto_category() noexcept;

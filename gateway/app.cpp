@@ -1,6 +1,7 @@
 #include "gateway/app.hpp"
 
 #include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/tsp_client.hpp"
@@ -26,15 +27,16 @@ std::string api_key_hash(const std::string& key) {
     return crypto::to_hex(crypto::sha256::of(key));
 }
 
-std::string new_api_key() {
-    return "sk_" + crypto::to_base64url(crypto::random_bytes(32));
+std::string new_api_key(std::string_view prefix) {
+    return std::string(prefix) + crypto::to_base64url(crypto::random_bytes(32));
 }
 
 std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     std::filesystem::create_directories(cfg.storage.data_dir);
     unsigned threads = cfg.server.threads ? cfg.server.threads
                                           : 2 * std::max(1u, std::thread::hardware_concurrency());
-    auto db = storage::database::open(cfg.database_url(), threads + 2);
+    auto db =
+        storage::database::open(cfg.database_url(), threads + 2, protocols::rfc9162_tree_hasher());
     db->migrate();
     return db;
 }
@@ -167,6 +169,16 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     hooks.give_up_after = cfg.webhooks.give_up_after;
     hooks.batch = cfg.webhooks.batch;
     a->webhooks_ = std::make_unique<protocols::webhook_dispatcher>(*a->db_, hooks, clock);
+
+    // The log's checkpoints are signed with the seal key, under the log's origin.
+    try {
+        a->note_signer_ = std::make_unique<crypto::note_signer>(cfg.audit.origin, seal.key.get());
+    } catch (const crypto::error& e) {
+        throw std::runtime_error(std::string("the seal key signs the log's checkpoints: ") +
+                                 e.what());
+    }
+    a->checkpoints_ =
+        std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
     return a;
 }
 

@@ -13,6 +13,7 @@
 #include "protocols/retention.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/sealer.hpp"
+#include "protocols/transparency_log.hpp"
 #include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
@@ -58,6 +59,8 @@ public:
     protocols::saml::service_provider* saml() { return saml_.get(); }
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
+    /// Signs and time-stamps the transparency log's checkpoints.
+    protocols::checkpointer& checkpoints() { return *checkpoints_; }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
     protocols::webhook_dispatcher& webhooks() { return *webhooks_; }
 
@@ -91,6 +94,8 @@ private:
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
     std::unique_ptr<protocols::saml::service_provider> saml_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
+    std::unique_ptr<crypto::note_signer> note_signer_;
+    std::unique_ptr<protocols::checkpointer> checkpoints_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;
@@ -102,7 +107,8 @@ private:
 /// fast hash is enough; the key itself is never stored or logged.
 std::string api_key_hash(const std::string& key);
 
-/// A new API key: "sk_" and 32 random bytes in base64url.
-std::string new_api_key();
+/// A new API key: `prefix` ("sk_" for senders, "ak_" for auditors) and 32 random bytes in
+/// base64url.
+std::string new_api_key(std::string_view prefix = "sk_");
 
 } // namespace sceau::gateway

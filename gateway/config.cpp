@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <set>
 
 namespace sceau::gateway {
@@ -112,9 +113,9 @@ config config::load(const std::filesystem::path& file) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
     static const std::set<std::string> sections = {
-        "server",  "storage",   "limits",    "provider",       "seal", "tsa",
-        "mail",    "lifecycle", "recipient", "identification", "saml", "webhooks",
-        "deposit", "log",       "retention", "bundle"};
+        "server",    "storage",   "limits",         "provider", "seal",     "tsa",     "mail",
+        "lifecycle", "recipient", "identification", "saml",     "webhooks", "deposit", "audit",
+        "log",       "retention", "bundle"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -264,6 +265,19 @@ config config::load(const std::filesystem::path& file) {
             c.bundle.share_default_days < 1 ||
             c.bundle.share_default_days > c.bundle.share_max_days)
             throw config_error("bundle: 1 <= share_default_days <= share_max_days <= 3650");
+    }
+    {
+        section_reader s(root, "audit");
+        s.read("origin", c.audit.origin);
+        s.read("checkpoint_interval_seconds", c.audit.checkpoint_interval);
+        s.read("max_entries", c.audit.max_entries);
+        const auto& origin = c.audit.origin;
+        if (origin.empty() || origin.size() > 200 ||
+            std::any_of(origin.begin(), origin.end(),
+                        [](char ch) { return ch <= ' ' || ch >= 0x7f || ch == '+'; }))
+            throw config_error("audit.origin: printable ASCII, without spaces or '+'");
+        if (c.audit.max_entries < 1 || c.audit.max_entries > 1000)
+            throw config_error("audit.max_entries: from 1 to 1000");
     }
     {
         section_reader s(root, "log");

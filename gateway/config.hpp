@@ -128,6 +128,12 @@ struct config {
         int share_default_days = 30; ///< a share link's life when the sender gives none
         int share_max_days = 365;    ///< the longest a share link may live
     } bundle;
+    struct audit_section {
+        /// The log's name: the checkpoint origin and the note key name. Unique per log.
+        std::string origin = "sceau.invalid/log";
+        std::chrono::seconds checkpoint_interval{300}; ///< between checkpoints, if it grew
+        unsigned max_entries = 100;                    ///< records per /v1/audit/entries page
+    } audit;
 
     struct log_section {
         std::string level = "info";

@@ -66,6 +66,10 @@ const std::vector<route>& routes() {
         {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
         {verb::post, "/auth/saml/acs", operation::saml_acs, false},
         {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
+        {verb::get, "/v1/audit/checkpoint", operation::audit_checkpoint, false},
+        {verb::get, "/v1/audit/inclusion/{id}", operation::audit_inclusion, false, true},
+        {verb::get, "/v1/audit/consistency", operation::audit_consistency, false, true},
+        {verb::get, "/v1/audit/entries", operation::audit_entries, false, true},
     };
     return table;
 }

@@ -12,10 +12,11 @@ SCEAU_BUILD_PACKAGES=(
 )
 
 # What the tests run besides our own code: the independent verifiers and clients, and
-# the SMTP server the lifecycle tests deliver the recipient's mail to.
+# the SMTP server the lifecycle tests deliver the recipient's mail to, and the PostgreSQL
+# server the storage suite runs on a second time.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
-  python3 python3-aiosmtpd tzdata
+  python3 python3-aiosmtpd tzdata postgresql postgresql-client
 )
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.

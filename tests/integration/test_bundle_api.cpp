@@ -3,6 +3,7 @@
 
 #include "crypto/asic.hpp"
 #include "crypto/encoding.hpp"
+#include "crypto/merkle.hpp"
 #include "crypto/sha256.hpp"
 #include "integration/deposit_fixture.hpp"
 
@@ -156,7 +157,8 @@ TEST_CASE("a share link serves the bundle without a key until revoked, each acce
     // Only the token's hash is stored.
     {
         auto db = sceau::storage::database::open(
-            "sqlite:" + (f.server.data_dir() / "sceau.db").string(), 1);
+            "sqlite:" + (f.server.data_dir() / "sceau.db").string(), 1,
+            {sceau::crypto::merkle::leaf_hash, sceau::crypto::merkle::node_hash});
         CHECK(!db->share_by_token_hash(token).has_value());
         CHECK(db->share_by_token_hash(sceau::crypto::to_hex(sceau::crypto::sha256::of(token)))
                   .has_value());

@@ -8,6 +8,7 @@
 #include "crypto/xml.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
+#include "protocols/transparency_log.hpp"
 #include "protocols/window.hpp"
 #include "support/fixtures.hpp"
 
@@ -35,7 +36,7 @@ struct lifecycle_fixture {
         return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load());
     };
     std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4);
+        storage::database::open("sqlite:" + (dir / "t.db").string(), 4, rfc9162_tree_hasher());
     storage::blob_store blobs{dir / "blobs"};
     crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
     crypto::xades_signer signer{test::sample_identity("seal"), tsa};
