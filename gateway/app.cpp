@@ -157,8 +157,6 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     sources.tsa_pem = a->tsa_pem_;
     sources.anchors_pem = a->anchors_pem_;
     sources.qualified = a->qualified_;
-    a->bundles_ = std::make_unique<protocols::bundle_builder>(*a->db_, *a->blobs_, *a->signer_,
-                                                              std::move(sources), clock);
     a->retention_ = std::make_unique<protocols::retention>(*a->db_, *a->blobs_,
                                                            cfg.retention.documents_days, clock);
 
@@ -179,6 +177,8 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     }
     a->checkpoints_ =
         std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
+    a->bundles_ = std::make_unique<protocols::bundle_builder>(
+        *a->db_, *a->blobs_, *a->signer_, *a->checkpoints_, std::move(sources), clock);
     return a;
 }
 

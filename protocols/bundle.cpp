@@ -186,11 +186,12 @@ std::string document_entry_name(int position, const std::string& name) {
 }
 
 bundle_builder::bundle_builder(storage::database& db, storage::blob_store& blobs,
-                               crypto::xades_signer& signer, bundle_sources sources,
-                               crypto::clock_fn clock)
+                               crypto::xades_signer& signer, checkpointer& log,
+                               bundle_sources sources, crypto::clock_fn clock)
     : db_(db)
     , blobs_(blobs)
     , signer_(signer)
+    , log_(log)
     , sources_(std::move(sources))
     , clock_(std::move(clock)) {}
 
@@ -225,7 +226,22 @@ void bundle_builder::write(const storage::letter_record& letter, const std::file
         documents.push_back(std::move(f));
     }
 
-    // 3. The container: every entry, then the manifest, then the signature over all.
+    // 3. A checkpoint of the log that covers every record, and each record's place in it.
+    std::int64_t last_leaf = -1;
+    std::vector<storage::log_entry> leaves;
+    for (const auto& f : records) {
+        auto leaf = db_.log_entry_of(f.record.id);
+        if (!leaf)
+            throw storage::storage_error(storage::storage_error::kind::corrupt,
+                                         "evidence " + f.record.id + " is not in the log");
+        last_leaf = std::max(last_leaf, leaf->leaf_index);
+        leaves.push_back(*leaf);
+    }
+    auto checkpoint = db_.latest_checkpoint();
+    if (!checkpoint || checkpoint->tree_size <= last_leaf)
+        checkpoint = log_.checkpoint_now();
+
+    // 4. The container: every entry, then the manifest, then the signature over all.
     auto generated_at = crypto::format_utc(clock_());
     crypto::asic_writer container(path);
     json index = {{"format", bundle_entry::format},     {"letter", letter.id},
@@ -262,6 +278,32 @@ void bundle_builder::write(const storage::letter_record& letter, const std::file
                       std::string(f.signature_timestamp.begin(), f.signature_timestamp.end()),
                       "application/timestamp-reply");
         container.add(stamps + "-signature.c14n", f.signature_value_c14n, "text/xml");
+    }
+    if (checkpoint) {
+        index["log"] = {{"checkpoint", bundle_entry::checkpoint},
+                        {"checkpoint_timestamp", bundle_entry::checkpoint_timestamp},
+                        {"verifier_key", bundle_entry::verifier_key},
+                        {"tree_size", checkpoint->tree_size}};
+        container.add(std::string(bundle_entry::checkpoint), checkpoint->note, "text/plain");
+        auto token = crypto::from_base64(checkpoint->timestamp_token);
+        container.add(std::string(bundle_entry::checkpoint_timestamp),
+                      std::string(token.begin(), token.end()), "application/timestamp-reply");
+        container.add(std::string(bundle_entry::verifier_key), log_.signer().verifier_key() + "\n",
+                      "text/plain");
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            auto proof = db_.log_inclusion(leaves[i].leaf_index, checkpoint->tree_size);
+            json audit_path = json::array();
+            for (const auto& h : proof.path)
+                audit_path.push_back(crypto::to_base64(h));
+            json inclusion = {{"evidence_id", records[i].record.id},
+                              {"leaf_index", proof.leaf_index},
+                              {"tree_size", proof.tree_size},
+                              {"leaf_hash", crypto::to_base64(proof.leaf_hash)},
+                              {"inclusion_path", audit_path}};
+            auto entry = "log/" + records[i].record.id + "-inclusion.json";
+            index["evidence"][i]["inclusion"] = entry;
+            container.add(entry, inclusion.dump(2) + "\n", "application/json");
+        }
     }
     container.add(std::string(bundle_entry::seal_chain), joined(sources_.seal_chain_pem),
                   "application/pem-certificate-chain");

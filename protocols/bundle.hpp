@@ -2,6 +2,7 @@
 
 #include "crypto/timestamp.hpp"
 #include "crypto/xades.hpp"
+#include "protocols/transparency_log.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 
@@ -18,6 +19,9 @@ inline constexpr std::string_view summary = "summary.html";
 inline constexpr std::string_view seal_chain = "certificates/seal-chain.pem";
 inline constexpr std::string_view tsa_certificates = "certificates/tsa.pem";
 inline constexpr std::string_view trust_anchors = "certificates/trust-anchors.pem";
+inline constexpr std::string_view checkpoint = "log/checkpoint.txt";
+inline constexpr std::string_view checkpoint_timestamp = "log/checkpoint.tst";
+inline constexpr std::string_view verifier_key = "log/verifier-key.txt";
 inline constexpr std::string_view format = "sceau-bundle-1";
 } // namespace bundle_entry
 
@@ -35,11 +39,13 @@ struct bundle_sources {
 /// evidence record exactly as sealed, each record's two time-stamp tokens with the bytes
 /// they stamp, the certificates of GET /v1/trust, a summary page in French and English,
 /// an index, the manifest, and a detached XAdES-B-T signature of the gateway over every
-/// file. Documents are read from their files as the container is written.
+/// file; and from the transparency log, a checkpoint that covers every record (made on
+/// demand if the latest does not) with the inclusion proof of each record in it.
+/// Documents are read from their files as the container is written.
 class bundle_builder {
 public:
     bundle_builder(storage::database& db, storage::blob_store& blobs, crypto::xades_signer& signer,
-                   bundle_sources sources, crypto::clock_fn clock);
+                   checkpointer& log, bundle_sources sources, crypto::clock_fn clock);
 
     /// `letter` as the store returns it with its documents and evidence list. Throws
     /// crypto::error (tsa_* when the container signature cannot be time-stamped),
@@ -51,6 +57,7 @@ private:
     storage::database& db_;
     storage::blob_store& blobs_;
     crypto::xades_signer& signer_;
+    checkpointer& log_;
     bundle_sources sources_;
     crypto::clock_fn clock_;
 };

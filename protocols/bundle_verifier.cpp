@@ -4,6 +4,8 @@
 #include "crypto/certificate.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/error.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/signed_note.hpp"
 #include "crypto/tsp_client.hpp"
 #include "crypto/xades_verifier.hpp"
 #include "crypto/xml.hpp"
@@ -71,11 +73,12 @@ std::optional<std::set<std::string>> manifest_paths(const crypto::asic_reader& c
     return out;
 }
 
-/// The container signature; returns the entries it covers.
+/// The container signature; returns the entries it covers, and who signed it.
 std::set<std::string> check_container_signature(const crypto::asic_reader& container,
                                                 const crypto::xades_verifier& seals,
                                                 const crypto::timestamp_verifier& stamps,
-                                                verification_report& report) {
+                                                verification_report& report,
+                                                crypto::x509_ptr& signer) {
     std::set<std::string> covered;
     const std::string item = "container signature";
     if (!container.find(crypto::asic::signature_entry)) {
@@ -109,6 +112,7 @@ std::set<std::string> check_container_signature(const crypto::asic_reader& conta
         }
         auto result = seals.verify_detached(doc.get(), signatures.front(), objects);
         covered.insert(result.references.begin(), result.references.end());
+        signer = crypto::clone(result.signer.get());
         report.holds(item, "sealed by " + crypto::subject_text(result.signer.get()) + " at " +
                                when(result.signing_time) + "; covers " +
                                std::to_string(covered.size()) + " files");
@@ -185,6 +189,78 @@ std::optional<record_result> check_record(const crypto::asic_reader& container,
         report.fails("event time-stamp of " + name, e.what());
     }
     return out;
+}
+
+/// The log's checkpoint, signed with the key of the certificate that sealed the bundle and
+/// time-stamped, and each record's inclusion proof against it (RFC 9162 section 2.1.3.2).
+void check_log(const crypto::asic_reader& container, const std::vector<record_result>& records,
+               X509* sealer, const crypto::timestamp_verifier& stamps,
+               verification_report& report) {
+    if (!container.find(bundle_entry::checkpoint)) {
+        if (!records.empty())
+            report.warns("transparency log", "the bundle holds no checkpoint: the records' "
+                                             "place in the log is not shown");
+        return;
+    }
+    const std::string item = "log checkpoint";
+    crypto::checkpoint checkpoint;
+    try {
+        auto note = container.read(bundle_entry::checkpoint, crypto::note_max_bytes);
+        checkpoint = crypto::parse_checkpoint(crypto::parse_signed_note(note).text);
+        if (!sealer)
+            throw crypto::error(crypto::errc::note_key_unknown,
+                                "no trusted seal certificate to check its signature with");
+        crypto::evp_pkey_ptr key(X509_get_pubkey(sealer));
+        crypto::note_verifier verifier(checkpoint.origin, std::move(key));
+        verifier.open(note);
+        report.holds(item, std::to_string(checkpoint.tree_size) + " entries, root " +
+                               crypto::to_base64(checkpoint.root_hash) +
+                               ", signed by the seal key as " + checkpoint.origin);
+        try {
+            auto token = container.read(bundle_entry::checkpoint_timestamp, 1 << 20);
+            auto checked = stamps.verify(crypto::as_bytes(token), crypto::sha256::of(note));
+            report.holds(item + " time-stamp", "genTime " + when(checked.time));
+        } catch (const std::exception& e) {
+            report.fails(item + " time-stamp", e.what());
+        }
+    } catch (const std::exception& e) {
+        report.fails(item, e.what());
+        return;
+    }
+
+    for (const auto& r : records) {
+        std::string name = "inclusion of " + r.view.id + " in the log";
+        auto entry = "log/" + r.view.id + "-inclusion.json";
+        try {
+            auto proof = json::parse(container.read(entry, 1 << 20));
+            auto leaf = crypto::merkle::leaf_hash(r.xml);
+            std::vector<crypto::merkle::hash> path;
+            for (const auto& h : proof.at("inclusion_path")) {
+                auto raw = crypto::from_base64(h.get<std::string>());
+                if (raw.size() != 32)
+                    throw std::runtime_error("a hash of the path is not 32 bytes");
+                path.emplace_back();
+                std::copy(raw.begin(), raw.end(), path.back().begin());
+            }
+            auto index = proof.at("leaf_index").get<std::uint64_t>();
+            auto size = proof.at("tree_size").get<std::uint64_t>();
+            if (crypto::from_base64(proof.at("leaf_hash").get<std::string>()) !=
+                std::vector<std::uint8_t>(leaf.begin(), leaf.end()))
+                report.fails(name, "the proof is for another leaf than this record's bytes");
+            else if (size != checkpoint.tree_size)
+                report.fails(name, "the proof is for a tree of " + std::to_string(size) +
+                                       " entries, the checkpoint's has " +
+                                       std::to_string(checkpoint.tree_size));
+            else if (!crypto::merkle::verify_inclusion(index, size, leaf, path,
+                                                       checkpoint.root_hash))
+                report.fails(name, "the inclusion proof does not lead to the checkpoint's root");
+            else
+                report.holds(name, "leaf " + std::to_string(index) + " of the checkpoint's " +
+                                       std::to_string(size));
+        } catch (const std::exception& e) {
+            report.fails(name, std::string("no usable inclusion proof: ") + e.what());
+        }
+    }
 }
 
 std::string digest_of(const crypto::asic_reader& container, const std::string& entry) {
@@ -282,7 +358,8 @@ verification_report verify_bundle(const std::filesystem::path& path,
     crypto::timestamp_verifier stamps(std::move(tsa));
 
     // 3. The container signature, and that it covers every entry.
-    auto covered = check_container_signature(*container, seals, stamps, report);
+    crypto::x509_ptr sealer;
+    auto covered = check_container_signature(*container, seals, stamps, report, sealer);
     auto listed = manifest_paths(*container, report);
     for (const auto& e : container->entries()) {
         bool signature_file =
@@ -324,6 +401,8 @@ verification_report verify_bundle(const std::filesystem::path& path,
     if (letters.size() > 1)
         report.fails("evidence",
                      "the records are of " + std::to_string(letters.size()) + " different letters");
+
+    check_log(*container, records, sealer.get(), stamps, report);
 
     // 5. The index, the copies of the time-stamps, and each document against the records.
     json index;

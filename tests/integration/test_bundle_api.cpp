@@ -100,6 +100,8 @@ TEST_CASE("the sender downloads a proof bundle that sceau verify accepts with th
     CHECK(reports(v.report, "holds", "signature time-stamp of evd_"));
     CHECK(reports(v.report, "holds", "event time-stamp of evd_"));
     CHECK(reports(v.report, "holds", "document documents/1-p00-positive-control.pdf"));
+    CHECK(reports(v.report, "holds", "log checkpoint time-stamp"));
+    CHECK(reports(v.report, "holds", "inclusion of evd_"));
 
     // What a lawyer finds inside.
     sceau::crypto::asic_reader reader(bundle);

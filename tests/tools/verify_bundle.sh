@@ -77,6 +77,8 @@ for xml in "$work"/x/evidence/*.xml; do
   records=$((records + 1))
 done
 [ "$records" -ge 1 ] || fail "no evidence record in the bundle"
+openssl ts -verify -in "$work/x/log/checkpoint.tst" -token_in -data "$work/x/log/checkpoint.txt" \
+  -CAfile "$root" >/dev/null 2>&1 || fail "openssl ts refused the checkpoint's time-stamp"
 
 # 5. sceau verify agrees.
 "$sceau" verify --trust "$root" "$work/bundle.asice" >"$work/verify.txt" \
