@@ -11,6 +11,7 @@
 #include "crypto/xml.hpp"
 #include "protocols/bundle.hpp"
 #include "protocols/evidence.hpp"
+#include "protocols/record_check.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -140,54 +141,28 @@ struct record_result {
 };
 
 /// One evidence record: its seal and its two time-stamps.
-std::optional<record_result> check_record(const crypto::asic_reader& container,
-                                          const std::string& entry,
-                                          const crypto::xades_verifier& seals,
-                                          const crypto::timestamp_verifier& stamps,
-                                          verification_report& report) {
+std::optional<record_result> read_record(const crypto::asic_reader& container,
+                                         const std::string& entry,
+                                         const crypto::xades_verifier& seals,
+                                         const crypto::timestamp_verifier& stamps,
+                                         verification_report& report) {
     record_result out;
     out.entry = entry;
-    crypto::xml_doc_ptr doc;
     try {
         out.xml = container.read(entry, max_xml_bytes);
-        doc = crypto::parse_xml(out.xml);
-        out.view = read_evidence(doc.get());
     } catch (const crypto::error& e) {
         report.fails("record " + entry, e.what());
         return std::nullopt;
     }
-    const auto& v = out.view;
-    std::string name = v.id + " (" + v.event + ")";
-    try {
-        auto seal = seals.verify_enveloped(doc.get());
-        report.holds("seal of " + name, "sealed by " + crypto::subject_text(seal.signer.get()) +
-                                            " at " + when(seal.signing_time));
-        if (seal.signature_timestamp.empty()) {
-            report.fails("signature time-stamp of " + name,
-                         "none: a record is sealed at level B-T at least");
-        } else {
-            try {
-                auto token = stamps.verify(seal.signature_timestamp, seal.timestamp_imprint);
-                report.holds("signature time-stamp of " + name, "genTime " + when(token.time));
-            } catch (const crypto::error& e) {
-                report.fails("signature time-stamp of " + name, e.what());
-            }
-        }
-    } catch (const crypto::error& e) {
-        report.fails("seal of " + name, e.what());
+    auto checked = check_record(out.xml, seals, stamps);
+    for (auto& c : checked.checks) {
+        if (!checked.view)
+            c.item += " " + entry;
+        report.checks.push_back(std::move(c));
     }
-    try {
-        auto token = stamps.verify(v.event_timestamp, crypto::sha256::of(event_imprint_text(v)));
-        if (crypto::parse_utc(v.event_time) != token.time &&
-            crypto::format_utc(token.time) != v.event_time)
-            report.fails("event time-stamp of " + name,
-                         "genTime " + when(token.time) + " is not the EventTime " + v.event_time);
-        else
-            report.holds("event time-stamp of " + name,
-                         "genTime " + when(token.time) + " is the EventTime");
-    } catch (const std::exception& e) {
-        report.fails("event time-stamp of " + name, e.what());
-    }
+    if (!checked.view)
+        return std::nullopt;
+    out.view = std::move(*checked.view);
     return out;
 }
 
@@ -389,7 +364,7 @@ verification_report verify_bundle(const std::filesystem::path& path,
     std::vector<record_result> records;
     for (const auto& e : container->entries()) {
         if (starts_with(e.name, "evidence/") && ends_with(e.name, ".xml")) {
-            if (auto r = check_record(*container, e.name, seals, stamps, report))
+            if (auto r = read_record(*container, e.name, seals, stamps, report))
                 records.push_back(std::move(*r));
         }
     }

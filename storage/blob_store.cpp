@@ -164,6 +164,19 @@ void blob_store::release(const std::string& sha256, bool committed, bool still_r
     }
 }
 
+std::vector<std::string> blob_store::stored_digests() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& dir : std::filesystem::directory_iterator(root_ / "sha256", ec)) {
+        std::error_code inner;
+        for (const auto& file : std::filesystem::directory_iterator(dir.path(), inner)) {
+            if (file.is_regular_file())
+                out.push_back(file.path().filename().string());
+        }
+    }
+    return out;
+}
+
 void blob_store::sweep_temporary() {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(root_ / "tmp", ec)) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace sceau::storage {
 
@@ -58,6 +59,9 @@ public:
     /// caller creates and removes it, and sweep_temporary() removes what a crash left.
     std::filesystem::path scratch_path(std::string_view suffix) const;
     bool exists(const std::string& sha256) const;
+
+    /// The digests of every file at rest, by their names (for an audit).
+    std::vector<std::string> stored_digests() const;
 
     /// Removes leftovers of writers that a crash interrupted.
     void sweep_temporary();

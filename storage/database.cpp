@@ -1383,6 +1383,128 @@ bool database::record_purge(const std::string& sha256, const std::string& when,
     return true;
 }
 
+std::int64_t database::audit_log_end() {
+    try {
+        soci::session sql(*pool_);
+        long long last = -1;
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MAX(leaf_index) FROM log_entries", soci::into(last, ind);
+        return ind == soci::i_ok ? last + 1 : 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the log's extent");
+    }
+}
+
+std::vector<audited_entry> database::audit_log_entries(std::int64_t start, int count) {
+    try {
+        soci::session sql(*pool_);
+        long long first = start;
+        long long end = start + count;
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT l.leaf_index, l.leaf_hash, l.evidence_id, e.id, e.letter_id, "
+                            "e.event, e.event_time, e.created_at, e.xml FROM log_entries l "
+                            "LEFT JOIN evidence e ON e.id = l.evidence_id "
+                            "WHERE l.leaf_index >= :s AND l.leaf_index < :e ORDER BY l.leaf_index",
+             soci::use(first), soci::use(end));
+        std::vector<audited_entry> out;
+        for (const auto& r : rows) {
+            audited_entry a;
+            a.entry.leaf_index = integer_at(r, 0);
+            a.entry.leaf_hash = hash_of_hex(r.get<std::string>(1));
+            a.entry.evidence_id = r.get<std::string>(2);
+            if (r.get_indicator(3) == soci::i_ok) {
+                a.evidence = evidence_record{r.get<std::string>(3), r.get<std::string>(4),
+                                             r.get<std::string>(5), r.get<std::string>(6),
+                                             r.get<std::string>(7), r.get<std::string>(8)};
+            }
+            out.push_back(std::move(a));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading log entries");
+    }
+}
+
+std::vector<evidence_record> database::audit_unlogged_evidence() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT e.id, e.letter_id, e.event, e.event_time, e.created_at, e.xml "
+                            "FROM evidence e LEFT JOIN log_entries l ON l.evidence_id = e.id "
+                            "WHERE l.evidence_id IS NULL ORDER BY e.created_at, e.id");
+        std::vector<evidence_record> out;
+        for (const auto& r : rows)
+            out.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                           r.get<std::string>(3), r.get<std::string>(4), r.get<std::string>(5)});
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "finding records outside the log");
+    }
+}
+
+std::vector<letter_record> database::audit_letters() {
+    try {
+        soci::session sql(*pool_);
+        std::vector<letter_record> out;
+        std::map<std::string, std::size_t> at;
+        soci::rowset<soci::row> letters =
+            (sql.prepare << "SELECT " << letter_columns << " FROM letters ORDER BY id");
+        for (const auto& r : letters) {
+            out.push_back(letter_from_row(r));
+            at[out.back().id] = out.size() - 1;
+        }
+        soci::rowset<soci::row> docs =
+            (sql.prepare << "SELECT d.letter_id, d.position, d.name, d.media_type, d.size, "
+                            "d.sha256, d.flags, d.stored, b.purged_at FROM documents d "
+                            "LEFT JOIN blobs b ON b.sha256 = d.sha256 "
+                            "ORDER BY d.letter_id, d.position");
+        for (const auto& r : docs) {
+            auto it = at.find(r.get<std::string>(0));
+            if (it == at.end())
+                continue; // a document of no letter: the foreign key forbids it
+            document_record d;
+            d.position = r.get<int>(1);
+            d.name = r.get<std::string>(2);
+            d.media_type = r.get<std::string>(3);
+            d.size = r.get<long long>(4);
+            d.sha256 = r.get<std::string>(5);
+            d.flags = r.get<std::string>(6);
+            d.stored = r.get<int>(7) != 0;
+            d.purged_at = optional_text(r, 8);
+            out[it->second].documents.push_back(std::move(d));
+        }
+        soci::rowset<soci::row> evidence =
+            (sql.prepare << "SELECT id, letter_id, event, event_time, created_at FROM evidence "
+                            "ORDER BY letter_id, created_at, id");
+        for (const auto& r : evidence) {
+            evidence_record e{r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                              r.get<std::string>(3), r.get<std::string>(4), {}};
+            auto it = at.find(e.letter_id);
+            if (it == at.end()) {
+                letter_record orphan; // evidence of a letter the store lacks: kept visible
+                orphan.id = e.letter_id;
+                out.push_back(std::move(orphan));
+                it = at.emplace(e.letter_id, out.size() - 1).first;
+            }
+            out[it->second].evidence.push_back(std::move(e));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading every letter");
+    }
+}
+
+std::vector<std::string> database::audit_known_digests() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<std::string> rows =
+            (sql.prepare << "SELECT sha256 FROM blobs UNION SELECT sha256 FROM documents");
+        return {rows.begin(), rows.end()};
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the known digests");
+    }
+}
+
 std::optional<evidence_record> database::evidence_by_id(const std::string& id) {
     try {
         soci::session sql(*pool_);

@@ -138,6 +138,20 @@ public:
     /// transaction. False when it was purged already.
     bool record_purge(const std::string& sha256, const std::string& when, int retention_days);
 
+    // The whole archive as sceau audit reads it: every row as stored, whatever an attacker
+    // with file access left (gaps, dangling references).
+    /// One more than the largest leaf index stored; 0 for an empty log.
+    std::int64_t audit_log_end();
+    /// The log entries whose index is in [start, start + count), ascending, each with its
+    /// record when there is one.
+    std::vector<audited_entry> audit_log_entries(std::int64_t start, int count);
+    /// Records that no log entry names, with their XML.
+    std::vector<evidence_record> audit_unlogged_evidence();
+    /// Every letter with its documents and its evidence list (without XML).
+    std::vector<letter_record> audit_letters();
+    /// The digests the store knows: of documents and of blobs.
+    std::vector<std::string> audit_known_digests();
+
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -209,6 +210,12 @@ struct checkpoint_record {
     std::string timestamp_token; ///< RFC 3161 TimeStampToken over SHA-256(note), base64 DER
     std::string stamped_at;      ///< the token's genTime, RFC 3339
     std::string created_at;
+};
+
+/// A leaf of the log as an audit reads it, with its record if the archive still has one.
+struct audited_entry {
+    log_entry entry;
+    std::optional<evidence_record> evidence; ///< empty: the log names a record that is gone
 };
 
 /// An auditor's account: an API key for the audit routes, nothing else.
