@@ -59,9 +59,9 @@ public:
         std::vector<storage::audited_entry> out;
         std::int64_t at = start;
         while (at < start + count) {
-            auto page = get("/v1/audit/entries?start=" + std::to_string(at) +
-                            "&count=" + std::to_string(std::min<std::int64_t>(
-                                            page_limit_, start + count - at)));
+            auto page =
+                get("/v1/audit/entries?start=" + std::to_string(at) + "&count=" +
+                    std::to_string(std::min<std::int64_t>(page_limit_, start + count - at)));
             const auto& entries = page.at("entries");
             if (entries.empty())
                 break;
@@ -70,10 +70,12 @@ public:
                 a.entry.leaf_index = e.at("leaf_index").get<std::int64_t>();
                 a.entry.leaf_hash = hash_of(e.at("leaf_hash"));
                 a.entry.evidence_id = e.at("evidence_id").get<std::string>();
-                a.evidence = storage::evidence_record{
-                    a.entry.evidence_id,          e.at("letter_id").get<std::string>(),
-                    e.at("event").get<std::string>(), e.at("event_time").get<std::string>(),
-                    e.at("created_at").get<std::string>(), e.at("xml").get<std::string>()};
+                a.evidence = storage::evidence_record{a.entry.evidence_id,
+                                                      e.at("letter_id").get<std::string>(),
+                                                      e.at("event").get<std::string>(),
+                                                      e.at("event_time").get<std::string>(),
+                                                      e.at("created_at").get<std::string>(),
+                                                      e.at("xml").get<std::string>()};
                 at = a.entry.leaf_index + 1;
                 if (a.entry.leaf_index < start + count)
                     out.push_back(std::move(a));
@@ -102,9 +104,7 @@ public:
         return std::nullopt;
     }
     std::optional<std::vector<storage::letter_record>> letters() override { return std::nullopt; }
-    std::optional<std::string> document_digest(const std::string&) override {
-        return std::nullopt;
-    }
+    std::optional<std::string> document_digest(const std::string&) override { return std::nullopt; }
     std::vector<std::string> unknown_files() override { return {}; }
 
 private:

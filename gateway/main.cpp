@@ -6,11 +6,11 @@
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
 #include "gateway/app.hpp"
+#include "gateway/audit_client.hpp"
 #include "gateway/config.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
-#include "gateway/audit_client.hpp"
 #include "protocols/audit.hpp"
 #include "protocols/bundle_verifier.hpp"
 #include "protocols/transparency_log.hpp"
@@ -187,8 +187,8 @@ int audit(const common_options& o, const audit_request& r) {
             int width = 40;
             int filled = total > 0 ? static_cast<int>(width * done / total) : width;
             std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                      << std::string(static_cast<std::size_t>(width - filled), '.') << "] "
-                      << done << "/" << total << " log entries" << std::flush;
+                      << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
+                      << "/" << total << " log entries" << std::flush;
         };
     }
 
@@ -238,8 +238,8 @@ int audit(const common_options& o, const audit_request& r) {
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
         for (const auto& c : report.findings.checks)
-            std::cout << (c.outcome == verdict::fails ? "ERROR    " : "WARNING  ") << c.item
-                      << ": " << c.detail << "\n";
+            std::cout << (c.outcome == verdict::fails ? "ERROR    " : "WARNING  ") << c.item << ": "
+                      << c.detail << "\n";
         std::cout << (report.clean() ? "CLEAN: " : "FINDINGS: ") << source->describe() << ": "
                   << report.records << " records, " << report.log_entries << " log entries, "
                   << report.checkpoints << " checkpoints, " << report.letters << " letters, "
@@ -406,8 +406,9 @@ int main(int argc, char** argv) {
     audit_cmd->add_option("--url", audit_args.url,
                           "a running gateway's base URL: audit its API instead of a data "
                           "directory");
-    audit_cmd->add_option("--key-file", audit_args.key_file,
-                          "file holding an auditor's API key (with --url)")
+    audit_cmd
+        ->add_option("--key-file", audit_args.key_file,
+                     "file holding an auditor's API key (with --url)")
         ->check(CLI::ExistingFile);
     audit_cmd
         ->add_option("--trust", audit_args.trust_files,

@@ -247,12 +247,12 @@ void check_checkpoint(const checkpoint_view& c, const root_tracker& roots, std::
         }
         auto computed = roots.root_at(c.size);
         if (computed && *computed != parsed.root_hash)
-            findings.fails(c.where,
-                           "the root of the first " + std::to_string(c.size) +
-                               " entries, recomputed from the records, is " + hex_of(*computed) +
-                               ", not the signed " + hex_of(parsed.root_hash) +
-                               ": entries before " + std::to_string(c.size) +
-                               " were changed, removed or reordered since it was signed");
+            findings.fails(c.where, "the root of the first " + std::to_string(c.size) +
+                                        " entries, recomputed from the records, is " +
+                                        hex_of(*computed) + ", not the signed " +
+                                        hex_of(parsed.root_hash) + ": entries before " +
+                                        std::to_string(c.size) +
+                                        " were changed, removed or reordered since it was signed");
     } catch (const std::exception& e) {
         findings.fails(c.where, std::string("unreadable: ") + e.what());
     }
@@ -319,9 +319,8 @@ void check_letter(const storage::letter_record& l, const std::map<std::string, r
 
 } // namespace
 
-std::unique_ptr<audit_source> data_directory_source(storage::database& db,
-                                                    storage::blob_store& blobs,
-                                                    std::string description) {
+std::unique_ptr<audit_source>
+data_directory_source(storage::database& db, storage::blob_store& blobs, std::string description) {
     return std::make_unique<data_directory>(db, blobs, std::move(description));
 }
 
@@ -352,10 +351,10 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
         try {
             auto parsed = crypto::parse_checkpoint(
                 crypto::parse_signed_note(options.previous_checkpoint).text);
-            checkpoints.push_back({"earlier checkpoint of " + std::to_string(parsed.tree_size) +
-                                       " entries (given)",
-                                   static_cast<std::int64_t>(parsed.tree_size), parsed.root_hash,
-                                   options.previous_checkpoint, ""});
+            checkpoints.push_back(
+                {"earlier checkpoint of " + std::to_string(parsed.tree_size) + " entries (given)",
+                 static_cast<std::int64_t>(parsed.tree_size), parsed.root_hash,
+                 options.previous_checkpoint, ""});
         } catch (const std::exception& e) {
             findings.fails("earlier checkpoint (given)", std::string("unreadable: ") + e.what());
         }
@@ -481,15 +480,15 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
                     auto at = static_cast<std::size_t>(d.position - 1);
                     if (d.position < 1 || at >= f->second.part_digests.size() ||
                         f->second.part_digests[at] != d.sha256)
-                        findings.fails("document " + std::to_string(d.position) + " of letter " +
-                                           l.id,
-                                       "the store's digest " + d.sha256 +
-                                           " is not the one sealed in " + e.id);
+                        findings.fails(
+                            "document " + std::to_string(d.position) + " of letter " + l.id,
+                            "the store's digest " + d.sha256 + " is not the one sealed in " + e.id);
                 }
             }
         }
-        parallel_for(jobs.size(), threads,
-                     [&](std::size_t i) { jobs[i].digest = source.document_digest(jobs[i].document->sha256); });
+        parallel_for(jobs.size(), threads, [&](std::size_t i) {
+            jobs[i].digest = source.document_digest(jobs[i].document->sha256);
+        });
         for (const auto& j : jobs) {
             std::string where =
                 "document " + std::to_string(j.document->position) + " of letter " + j.letter->id;

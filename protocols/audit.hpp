@@ -42,9 +42,8 @@ public:
 };
 
 /// The data directory of a gateway: its database (SQLite or PostgreSQL) and documents.
-std::unique_ptr<audit_source> data_directory_source(storage::database& db,
-                                                    storage::blob_store& blobs,
-                                                    std::string description);
+std::unique_ptr<audit_source>
+data_directory_source(storage::database& db, storage::blob_store& blobs, std::string description);
 
 struct audit_options {
     /// Trust anchors of the seal and the time-stamps.

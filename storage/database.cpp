@@ -642,8 +642,8 @@ bool database::blob_known(const std::string& sha256) {
 
 std::int64_t database::count(const std::string& table) {
     static const char* allowed[] = {
-        "senders",          "letters",     "documents",    "blobs",           "evidence",
-        "idempotency_keys", "log_entries", "log_subtrees", "log_checkpoints", "auditors",
+        "senders",          "letters",        "documents",      "blobs",           "evidence",
+        "idempotency_keys", "log_entries",    "log_subtrees",   "log_checkpoints", "auditors",
         "shares",           "share_accesses", "document_purges"};
     bool ok = false;
     for (auto* t : allowed)
