@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <cctype>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -636,6 +637,90 @@ time_t asn1_time(const ASN1_TIME* t) {
     return timegm(&tm);
 }
 
+struct der_element {
+    const unsigned char* start;
+    const unsigned char* content;
+    const unsigned char* end;
+    int tag;
+    int type; ///< V_ASN1_UNIVERSAL, V_ASN1_CONTEXT_SPECIFIC...
+    bool constructed;
+};
+
+der_element next_element(const unsigned char*& at, const unsigned char* limit) {
+    der_element e{at, nullptr, nullptr, 0, 0, false};
+    long length = 0;
+    int ret = ASN1_get_object(&at, &length, &e.tag, &e.type, limit - at);
+    if ((ret & 0x80) || (ret & 0x01)) { // an error, or an indefinite length: not DER
+        ERR_clear_error();
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not DER");
+    }
+    e.constructed = (ret & V_ASN1_CONSTRUCTED) != 0;
+    e.content = at;
+    e.end = at + length;
+    at = e.end;
+    return e;
+}
+
+/// A token without its certificates, and the DER of each certificate it carried.
+struct split_token {
+    bytes without_certificates;
+    std::vector<std::span<const std::uint8_t>> certificates;
+};
+
+/// Takes the certificates out of a token (RFC 5652 section 5.1: ContentInfo holding
+/// SignedData, whose `certificates [0] IMPLICIT` is optional and outside what is signed),
+/// so that OpenSSL decodes them once per verifier rather than once per token.
+split_token split_certificates(std::span<const std::uint8_t> der) {
+    const unsigned char* p = der.data();
+    const unsigned char* end = der.data() + der.size();
+    auto info = next_element(p, end);
+    if (info.end != end || !info.constructed || info.tag != V_ASN1_SEQUENCE)
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
+    const unsigned char* q = info.content;
+    auto oid = next_element(q, info.end);
+    auto wrap = next_element(q, info.end);
+    if (oid.tag != V_ASN1_OBJECT || wrap.type != V_ASN1_CONTEXT_SPECIFIC || wrap.tag != 0 ||
+        wrap.end != info.end)
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
+    const unsigned char* r = wrap.content;
+    auto signed_data = next_element(r, wrap.end);
+    if (signed_data.tag != V_ASN1_SEQUENCE || signed_data.end != wrap.end)
+        throw error(errc::tsa_response_malformed, "the time-stamp token holds no SignedData");
+
+    split_token out;
+    std::optional<der_element> certs;
+    for (const unsigned char* s = signed_data.content; s < signed_data.end;) {
+        auto e = next_element(s, signed_data.end);
+        if (e.type == V_ASN1_CONTEXT_SPECIFIC && e.tag == 0 && e.constructed)
+            certs = e;
+    }
+    if (!certs) {
+        out.without_certificates.assign(der.begin(), der.end());
+        return out;
+    }
+    for (const unsigned char* c = certs->content; c < certs->end;) {
+        auto cert = next_element(c, certs->end);
+        out.certificates.emplace_back(cert.start, static_cast<std::size_t>(cert.end - cert.start));
+    }
+
+    // The same token, its lengths recomputed, without the certificates element.
+    auto kept =
+        static_cast<int>((signed_data.end - signed_data.content) - (certs->end - certs->start));
+    int signed_size = ASN1_object_size(1, kept, V_ASN1_SEQUENCE);
+    int wrap_size = ASN1_object_size(1, signed_size, 0);
+    auto info_length = static_cast<int>(oid.end - oid.start) + wrap_size;
+    out.without_certificates.resize(
+        static_cast<std::size_t>(ASN1_object_size(1, info_length, V_ASN1_SEQUENCE)));
+    unsigned char* o = out.without_certificates.data();
+    ASN1_put_object(&o, 1, info_length, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    o = std::copy(oid.start, oid.end, o);
+    ASN1_put_object(&o, 1, signed_size, 0, V_ASN1_CONTEXT_SPECIFIC);
+    ASN1_put_object(&o, 1, kept, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    o = std::copy(signed_data.content, certs->start, o);
+    std::copy(certs->end, signed_data.end, o);
+    return out;
+}
+
 } // namespace
 
 timestamp_verifier::timestamp_verifier(tsp_trust trust)
@@ -686,7 +771,8 @@ timestamp_verifier::check_signer(X509* signer, STACK_OF(X509) * candidates) cons
 
 timestamp_token timestamp_verifier::verify(std::span<const std::uint8_t> token_der,
                                            const sha256_digest& imprint) const {
-    auto token = decode_token(token_der);
+    auto split = split_certificates(token_der);
+    auto token = decode_token(split.without_certificates);
     if (!PKCS7_type_is_signed(token.get()) || !token->d.sign)
         throw error(errc::tsa_response_malformed, "the time-stamp token is not CMS SignedData");
     ts_tst_info_ptr info(PKCS7_to_TS_TST_INFO(token.get()));
@@ -697,7 +783,12 @@ timestamp_token timestamp_verifier::verify(std::span<const std::uint8_t> token_d
     PKCS7_SIGNER_INFO* signer_info = only_signer_info(token.get());
 
     // Who signed, and could they stamp time when they did?
-    auto candidates = candidate_certificates(token.get(), trust_.known_tsa_certificates);
+    std::vector<x509_ptr> known;
+    for (const auto& der : split.certificates)
+        known.push_back(certificates_.decode(der));
+    for (const auto& c : trust_.known_tsa_certificates)
+        known.push_back(clone(c.get()));
+    auto candidates = candidate_certificates(token.get(), known);
     X509* signer = find_signer(signer_info, candidates.get(), trust_.known_tsa_certificates.size());
     auto check = check_signer(signer, candidates.get());
     if (!check.problem.empty())

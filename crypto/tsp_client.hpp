@@ -64,6 +64,7 @@ private:
 
     tsp_trust trust_;
     x509_store_ptr store_;
+    certificate_cache certificates_;
     mutable std::mutex mutex_;
     mutable std::map<std::string, signer_check> checked_; ///< by certificate fingerprint
 };

@@ -402,11 +402,11 @@ xades_verified xades_verifier::verify(xmlDoc* doc, xmlNode* sig, bool enveloped,
             if (!is_dsig(c, "X509Certificate"))
                 continue;
             auto der = base64_of(c, "an X509Certificate");
-            const unsigned char* p = der.data();
-            x509_ptr parsed(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-            if (!parsed || p != der.data() + der.size())
-                throw_openssl(errc::signature_malformed, "decoding a KeyInfo certificate");
-            carried.push_back(std::move(parsed));
+            try {
+                carried.push_back(certificates_.decode(der));
+            } catch (const error&) {
+                refuse(errc::signature_malformed, "a KeyInfo certificate is not DER");
+            }
         }
     }
     for (const auto& c : carried) {

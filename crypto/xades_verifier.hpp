@@ -1,6 +1,7 @@
 #pragma once
 
 #include "crypto/byte_source.hpp"
+#include "crypto/certificate.hpp"
 #include "crypto/openssl.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
@@ -60,6 +61,7 @@ private:
 
     std::vector<x509_ptr> anchors_;
     x509_store_ptr store_;
+    certificate_cache certificates_;
     mutable std::mutex mutex_;
     mutable std::map<std::string, path_check> checked_; ///< by signer fingerprint
 };
