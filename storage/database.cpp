@@ -118,6 +118,8 @@ bool read_cursor(const std::string& cursor, std::string& created_at, std::string
 /// The PostgreSQL advisory lock that serialises appends to the log ("sceau" "log" as
 /// bytes); documented in docs/operations.md for operators who look at pg_locks.
 constexpr long long log_lock_key = 0x736365617500006cLL;
+/// The one that serialises migrations ("sceau" "m").
+constexpr long long migration_lock_key = 0x736365617500006dLL;
 
 /// An integer column, whichever width the backend gives it (SQLite's INTEGER PRIMARY
 /// KEY and literals, PostgreSQL's BIGINT).
@@ -369,8 +371,15 @@ int database::schema_version() {
 }
 
 int database::migrate() {
+    // Instances sharing a PostgreSQL database may start together: one migrates at a time,
+    // and the others then find each step done. (SQLite's writer lock does this already.)
+    auto lock_migrations = [this](soci::session& sql) {
+        if (backend_ == backend::postgresql)
+            sql << "SELECT pg_advisory_xact_lock(" << migration_lock_key << ")";
+    };
     {
         auto tx = begin();
+        lock_migrations(*tx.session_);
         *tx.session_ << "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                         "applied_at TEXT NOT NULL)";
@@ -379,6 +388,7 @@ int database::migrate() {
     for (const auto& m : migrations()) {
         auto tx = begin();
         auto& sql = *tx.session_;
+        lock_migrations(sql);
         int done = 0;
         sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::into(done),
             soci::use(m.version);
