@@ -995,6 +995,24 @@ void database::update_mail_job(const mail_job& job, const std::string& sent_at) 
     }
 }
 
+bool database::claim_mail_job(const std::string& id, const std::string& seen,
+                              const std::string& lease_until) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE mail_queue SET next_attempt_at = :l WHERE id = :id "
+                            "AND state = 'pending' AND next_attempt_at = :seen",
+             soci::use(lease_until), soci::use(id), soci::use(seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a mail job");
+    }
+}
+
 std::optional<recipient_session> database::session(const std::string& id_hash) {
     try {
         soci::session sql(*pool_);
@@ -1204,6 +1222,24 @@ void database::update_webhook(const webhook_delivery& w) {
             soci::use(w.id);
     } catch (const soci::soci_error& e) {
         rethrow(e, "updating a webhook delivery");
+    }
+}
+
+bool database::claim_webhook(const webhook_delivery& w, int attempts_seen) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE webhook_deliveries SET attempts = :a, next_attempt_at = :n "
+                            "WHERE id = :id AND state = 'pending' AND attempts = :seen",
+             soci::use(w.attempts), soci::use(w.next_attempt_at), soci::use(w.id),
+             soci::use(attempts_seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a webhook delivery");
     }
 }
 

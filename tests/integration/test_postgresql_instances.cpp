@@ -7,6 +7,7 @@
 #include "crypto/signed_note.hpp"
 #include "deposit_fixture.hpp"
 #include "support/database_fixture.hpp"
+#include "support/webhook_receiver.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -73,6 +74,15 @@ TEST_CASE("two gateways on one PostgreSQL database deposit at once into one gap-
                                              (dir / "data").string() + "'");
     auto auditor = key_from_cli(dir / "sceau.toml", "auditor add --name Audit --data '" +
                                                         (dir / "data").string() + "'");
+    receiver hooks;
+    hooks.answer(200);
+    auto senders = nlohmann::json::parse(run("(" + std::string(SCEAU_BINARY) +
+                                             " sender list --json --config '" +
+                                             (dir / "sceau.toml").string() + "' 2>/dev/null)")
+                                             .output);
+    key_from_cli(dir / "sceau.toml", "sender webhook --id " + senders[0]["id"].get<std::string>() +
+                                         " --url " + hooks.url() + " --data '" +
+                                         (dir / "data").string() + "'");
 
     // Four clients, two on each instance, depositing at the same time.
     constexpr int per_client = 6;
@@ -130,6 +140,24 @@ TEST_CASE("two gateways on one PostgreSQL database deposit at once into one gap-
         return r.evidence.event == "NotificationForAcceptance";
     });
     CHECK(events == 4 * per_client); // each notice once, whichever instance sent it
+    std::size_t mailed = 0;
+    for (auto* server : {a.get(), b.get()}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(server->data_dir() / "outbox", ec))
+            mailed += e.is_regular_file();
+    }
+    CHECK(mailed == 4 * per_client); // and mailed once: two workers never both take one job
+
+    // Each evidence reaches the sender's webhook once, from one instance or the other.
+    auto delivered = [&] { return hooks.requests().size() >= records.size(); };
+    for (int i = 0; i < 300 && !delivered(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // room for a duplicate
+    std::set<std::string> deliveries;
+    for (const auto& r : hooks.requests())
+        deliveries.insert(r.headers.at("sceau-delivery"));
+    CHECK(hooks.requests().size() == records.size());
+    CHECK(deliveries.size() == records.size());
 
     // Both serve the same checkpoint; proofs from either verify against it.
     http_client client;
