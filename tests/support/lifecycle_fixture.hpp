@@ -8,8 +8,8 @@
 #include "crypto/xml.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
-#include "protocols/transparency_log.hpp"
 #include "protocols/window.hpp"
+#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -35,8 +35,8 @@ struct lifecycle_fixture {
         auto base = frozen ? start : std::chrono::system_clock::now();
         return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load());
     };
-    std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4, rfc9162_tree_hasher());
+    test::test_database store; ///< SQLite, or PostgreSQL in the suite's second run
+    std::unique_ptr<storage::database> db = store.open(4);
     storage::blob_store blobs{dir / "blobs"};
     crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
     crypto::xades_signer signer{test::sample_identity("seal"), tsa};
