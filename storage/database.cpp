@@ -491,18 +491,23 @@ std::vector<sender_record> database::senders() {
 }
 
 bool database::revoke_sender(const std::string& id, const std::string& when) {
+    return revoke_key("senders", id, when);
+}
+
+bool database::revoke_key(const char* table, const std::string& id, const std::string& when) {
     try {
         soci::session sql(*pool_);
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
-        soci::statement st = (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
+        soci::statement st = (sql.prepare << "UPDATE " << table
+                                          << " SET revoked_at = :t WHERE id = :id "
                                              "AND revoked_at IS NULL",
                               soci::use(when), soci::use(id));
         st.execute(true);
         return st.get_affected_rows() > 0;
     } catch (const soci::soci_error& e) {
-        rethrow(e, "revoking a sender");
+        rethrow(e, std::string("revoking a key of ") + table);
     }
 }
 
@@ -893,19 +898,7 @@ std::vector<auditor_record> database::auditors() {
 }
 
 bool database::revoke_auditor(const std::string& id, const std::string& when) {
-    try {
-        soci::session sql(*pool_);
-        std::unique_lock lock(write_mutex_, std::defer_lock);
-        if (backend_ == backend::sqlite)
-            lock.lock();
-        soci::statement st = (sql.prepare << "UPDATE auditors SET revoked_at = :t WHERE id = :id "
-                                             "AND revoked_at IS NULL",
-                              soci::use(when), soci::use(id));
-        st.execute(true);
-        return st.get_affected_rows() > 0;
-    } catch (const soci::soci_error& e) {
-        rethrow(e, "revoking an auditor");
-    }
+    return revoke_key("auditors", id, when);
 }
 
 std::optional<letter_record> database::letter_by_id(const std::string& id) {

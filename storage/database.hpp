@@ -220,6 +220,8 @@ private:
     database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size,
              tree_hasher hasher);
     void fill_details(soci::session& sql, letter_record& letter);
+    /// Revokes the API key of row `id` of `table` (senders, auditors) once.
+    bool revoke_key(const char* table, const std::string& id, const std::string& when);
 
     backend backend_;
     std::unique_ptr<soci::connection_pool> pool_;

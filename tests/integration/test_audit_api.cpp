@@ -5,6 +5,7 @@
 #include "crypto/merkle.hpp"
 #include "crypto/signed_note.hpp"
 #include "deposit_fixture.hpp"
+#include "support/log_json.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,21 +16,6 @@ using namespace sceau::test;
 namespace merkle = crypto::merkle;
 
 namespace {
-
-merkle::hash hash_of(const nlohmann::json& b64) {
-    auto raw = crypto::from_base64(b64.get<std::string>());
-    REQUIRE(raw.size() == 32);
-    merkle::hash h{};
-    std::copy(raw.begin(), raw.end(), h.begin());
-    return h;
-}
-
-std::vector<merkle::hash> hashes_of(const nlohmann::json& list) {
-    std::vector<merkle::hash> out;
-    for (const auto& item : list)
-        out.push_back(hash_of(item));
-    return out;
-}
 
 struct audit_fixture : deposit_fixture {
     std::string auditor_key;

@@ -7,6 +7,7 @@
 #include "crypto/signed_note.hpp"
 #include "deposit_fixture.hpp"
 #include "support/database_fixture.hpp"
+#include "support/log_json.hpp"
 #include "support/webhook_receiver.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,21 +21,6 @@ using namespace sceau::test;
 namespace merkle = crypto::merkle;
 
 namespace {
-
-merkle::hash hash_of(const nlohmann::json& b64) {
-    auto raw = crypto::from_base64(b64.get<std::string>());
-    REQUIRE(raw.size() == 32);
-    merkle::hash h{};
-    std::copy(raw.begin(), raw.end(), h.begin());
-    return h;
-}
-
-std::vector<merkle::hash> hashes_of(const nlohmann::json& list) {
-    std::vector<merkle::hash> out;
-    for (const auto& item : list)
-        out.push_back(hash_of(item));
-    return out;
-}
 
 /// `sceau ARGS --config FILE`: the key it prints, alone on standard output.
 std::string key_from_cli(const std::filesystem::path& config, const std::string& args) {

@@ -129,9 +129,9 @@ max_entries = 50
     CHECK(config::defaults().audit.checkpoint_interval == std::chrono::seconds(300));
 
     // The origin becomes a note key name: no space, no '+', printable ASCII.
-    for (const char* bad : {"origin = \"a log\"", "origin = \"a+b\"", "origin = \"\"",
-                            "origin = \"journal-é\"", "max_entries = 0", "max_entries = 1001",
-                            "checkpoint_interval_seconds = 0"}) {
+    for (const char* bad :
+         {"origin = \"a log\"", "origin = \"a+b\"", "origin = \"\"", "origin = \"journal-é\"",
+          "max_entries = 0", "max_entries = 1001", "checkpoint_interval_seconds = 0"}) {
         INFO(bad);
         test::write_file(dir / "bad.toml", std::string("[audit]\n") + bad + "\n");
         CHECK_THROWS_AS(config::load(dir / "bad.toml"), gateway::config_error);

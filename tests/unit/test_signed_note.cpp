@@ -7,8 +7,8 @@
 #include "crypto/signed_note.hpp"
 #include "crypto/timestamp.hpp"
 #include "protocols/transparency_log.hpp"
-#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
+#include "support/log_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -208,28 +208,8 @@ TEST_CASE("malformed notes, checkpoints and keys are refused with a reason", "[c
 
 TEST_CASE("the checkpointer signs and time-stamps the log only when it grew",
           "[storage][log][note]") {
-    test::test_database store;
-    auto db = store.open();
-    db->insert_sender(
-        {"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", "", "", ""}, "h");
-    storage::letter_record l;
-    l.id = "ltr_1";
-    l.sender_id = "snd_a";
-    l.kind = "ere";
-    l.status = "deposited";
-    l.created_at = "2026-12-03T10:00:00.000Z";
-    l.recipient_json = "{}";
-    auto append = [&](const std::string& id) {
-        auto tx = db->begin();
-        tx.insert_evidence({id, "ltr_1", "SubmissionAcceptance", "t", "t", "<" + id + "/>"});
-        tx.commit();
-    };
-    {
-        auto tx = db->begin();
-        tx.insert_letter(l);
-        tx.commit();
-    }
-
+    test::log_fixture f(0);
+    auto& db = f.db;
     auto seal = test::sample_identity("seal");
     crypto::note_signer signer("lettres.example/sceau-log", seal.key.get());
     crypto::builtin_tsa tsa(test::sample_identity("tsa"), "2.25.1");
@@ -237,9 +217,7 @@ TEST_CASE("the checkpointer signs and time-stamps the log only when it grew",
                                         [] { return std::chrono::system_clock::now(); });
     CHECK_FALSE(checkpoints.checkpoint_now()); // an empty log has no checkpoint
 
-    append("evd_a");
-    append("evd_b");
-    append("evd_c");
+    f.append(3);
     auto first = checkpoints.checkpoint_now();
     REQUIRE(first);
     CHECK(first->tree_size == 3);
@@ -274,7 +252,7 @@ TEST_CASE("the checkpointer signs and time-stamps the log only when it grew",
     CHECK(again->note == first->note);
     CHECK(db->checkpoints().size() == 1);
 
-    append("evd_d");
+    f.append(1);
     auto second = checkpoints.checkpoint_now();
     REQUIRE(second);
     CHECK(second->tree_size == 4);
