@@ -10,6 +10,7 @@
 #include "protocols/notification.hpp"
 #include "protocols/recipient_access.hpp"
 #include "protocols/saml.hpp"
+#include "protocols/saml_demo_node.hpp"
 #include "protocols/sealer.hpp"
 #include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
@@ -52,6 +53,8 @@ public:
 
     /// The eIDAS SAML service provider; null when no node is configured.
     protocols::saml::service_provider* saml() { return saml_.get(); }
+    /// The built-in demo eIDAS node (saml.demo_node, sample keys only); null when off.
+    const protocols::saml::demo_node* demo_node() const { return demo_node_.get(); }
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
@@ -84,6 +87,7 @@ private:
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
     std::unique_ptr<protocols::saml::service_provider> saml_;
+    std::unique_ptr<protocols::saml::demo_node> demo_node_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     bool sample_keys_ = false;
     bool qualified_ = false;

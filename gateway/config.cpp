@@ -229,6 +229,9 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("saml.clock_skew_seconds: at most 600");
         if (m.sp_type != "private" && m.sp_type != "public")
             throw config_error("saml.sp_type must be \"private\" or \"public\"");
+        if (m.demo_node && (!m.node_metadata.empty() || !m.node_certificate.empty()))
+            throw config_error("saml.demo_node stands in for an eIDAS node: it cannot be on "
+                               "together with saml.node_metadata or saml.node_certificate");
     }
     {
         section_reader s(root, "webhooks");

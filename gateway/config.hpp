@@ -104,7 +104,7 @@ struct config {
         std::filesystem::path sp_certificate; ///< empty: the seal's certificate
         unsigned clock_skew_seconds = 60;
         std::string sp_type = "private";
-        bool demo_node = true; ///< the built-in demo node, on the sample keys only
+        bool demo_node = false; ///< the built-in demo eIDAS node: sample keys, no other node
     } saml;
 
     struct webhooks_section {

@@ -61,6 +61,9 @@ const std::vector<route>& routes() {
         {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
         {verb::post, "/auth/saml/acs", operation::saml_acs, false},
         {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
+        {verb::get, "/demo/eidas/sso", operation::demo_node_sign_in, false},
+        {verb::post, "/demo/eidas/sso", operation::demo_node_answer, false},
+        {verb::get, "/demo/eidas/metadata", operation::demo_node_metadata, false},
     };
     return table;
 }
@@ -76,6 +79,8 @@ bool is_recipient_page(operation op) noexcept {
     case operation::recipient_document:
     case operation::recipient_saml_start:
     case operation::saml_acs:
+    case operation::demo_node_sign_in:
+    case operation::demo_node_answer:
         return true;
     default:
         return false;

@@ -30,6 +30,9 @@ enum class operation {
     recipient_stylesheet,
     saml_acs,
     saml_metadata,
+    demo_node_sign_in,
+    demo_node_answer,
+    demo_node_metadata,
 };
 
 /// Whether the operation is one of the recipient's pages (HTML, never problem+json).
