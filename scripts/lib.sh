@@ -11,11 +11,12 @@ SCEAU_BUILD_PACKAGES=(
   openssl ca-certificates
 )
 
-# What the tests run besides our own code: the independent verifiers and clients, and
-# the SMTP server the lifecycle tests deliver the recipient's mail to.
+# What the tests run besides our own code: the independent verifiers and clients, the
+# SMTP server the lifecycle tests deliver the recipient's mail to, and the SAML identity
+# provider the eIDAS tests identify the recipient with.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
-  python3 python3-aiosmtpd tzdata
+  python3 python3-aiosmtpd python3-pysaml2 tzdata
 )
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.

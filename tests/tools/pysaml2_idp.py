@@ -9,12 +9,15 @@ It listens on 127.0.0.1 on a port the system picks and serves:
                       binding does: pysaml2's auto-post form to the SP's ACS
   GET  /metadata      this node's metadata (also written to WORK/metadata.xml)
 
-Usage: pysaml2_idp.py WORK KEY CERT USERS.json SIGN
-  KEY, CERT  the node's signing key and certificate (PEM, RSA or EC)
-  USERS      {"login": {"loa": "http://eidas.europa.eu/LoA/...", "attributes": {...}}},
-             attributes by pysaml2's local names (PersonIdentifier, FamilyName, FirstName,
-             DateOfBirth), which its eIDAS attribute map turns into the eIDAS URIs
-  SIGN       "assertion", "response" or "both": what the node signs
+Usage: pysaml2_idp.py WORK KEY CERT USERS.json
+  KEY, CERT  the node's RSA signing key and certificate (PEM); pysaml2 7.0 signs with RSA
+             only
+  USERS      {"login": {"loa": "http://eidas.europa.eu/LoA/...", "attributes": {...},
+                        "sign": "both", "algorithm": "rsa-sha256"}}: attributes by
+             pysaml2's local names (PersonIdentifier, FamilyName, FirstName, DateOfBirth),
+             which the eIDAS attribute map below turns into the eIDAS URIs; "sign" is
+             "assertion", "response" or "both" (the default); "algorithm" is rsa-sha1,
+             rsa-sha256 (the default) or rsa-sha512, with the digest of the same size
 The SP's metadata is read from WORK/sp-metadata.xml at the first request, so that the
 test can start the node before the gateway whose metadata it needs. Once listening, the
 port is written to WORK/ready.
@@ -61,30 +64,26 @@ MAP = {
 }
 """
 
-SIGNATURE_METHOD = {
-    "rsa": xmldsig.SIG_RSA_SHA256,
-    "ec": xmldsig.SIG_ECDSA_SHA256,
+ALGORITHMS = {
+    "rsa-sha1": (xmldsig.SIG_RSA_SHA1, xmldsig.DIGEST_SHA1),
+    "rsa-sha256": (xmldsig.SIG_RSA_SHA256, xmldsig.DIGEST_SHA256),
+    "rsa-sha512": (xmldsig.SIG_RSA_SHA512, xmldsig.DIGEST_SHA512),
 }
 
 
 class Node:
     """The pysaml2 Server, made once the SP's metadata is there."""
 
-    def __init__(self, work, key, cert, users, sign, port):
+    def __init__(self, work, key, cert, users, port):
         self.work = work
         self.base = f"http://127.0.0.1:{port}"
         self.users = users
-        self.sign = sign
-        with open(key, encoding="ascii") as f:
-            kind = "ec" if "EC PRIVATE KEY" in f.read() or "ec" in os.path.basename(key) else "rsa"
         self.settings = {
             "entityid": self.base + "/metadata",
             "name": "pysaml2 eIDAS test node",
             "key_file": key,
             "cert_file": cert,
             "xmlsec_binary": "/usr/bin/xmlsec1",
-            "signing_algorithm": SIGNATURE_METHOD[kind],
-            "digest_algorithm": xmldsig.DIGEST_SHA256,
             "accepted_time_diff": 60,
             "attribute_map_dir": os.path.join(work, "attributemaps"),
             "service": {
@@ -98,8 +97,6 @@ class Node:
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                     # The redirect binding signs the query, not the XML: checked below.
                     "want_authn_requests_signed": False,
-                    "sign_assertion": sign in ("assertion", "both"),
-                    "sign_response": sign in ("response", "both"),
                     "policy": {
                         "default": {
                             "lifetime": {"minutes": 5},
@@ -186,13 +183,18 @@ class Handler(BaseHTTPRequestHandler):
         server = self.node.server()
         args = server.response_args(request.message, [BINDING_HTTP_POST])
         identity = {name: [value] for name, value in user["attributes"].items()}
-        name_id = NameID(format=NAMEID_FORMAT_PERSISTENT, text=user["attributes"]["PersonIdentifier"])
+        name_id = NameID(format=NAMEID_FORMAT_PERSISTENT,
+                         text=user["attributes"]["PersonIdentifier"])
+        sign = user.get("sign", "both")
+        sign_alg, digest_alg = ALGORITHMS[user.get("algorithm", "rsa-sha256")]
         response = server.create_authn_response(
             identity,
             name_id=name_id,
             authn={"class_ref": user["loa"], "authn_auth": self.node.settings["entityid"]},
-            sign_alg=self.node.settings["signing_algorithm"],
-            digest_alg=self.node.settings["digest_algorithm"],
+            sign_assertion=sign in ("assertion", "both"),
+            sign_response=sign in ("response", "both"),
+            sign_alg=sign_alg,
+            digest_alg=digest_alg,
             **args,
         )
         http_args = server.apply_binding(BINDING_HTTP_POST, str(response), args["destination"],
@@ -201,9 +203,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[5] not in ("assertion", "response", "both"):
+    if len(sys.argv) != 5:
         sys.exit(__doc__)
-    work, key, cert, users_file, sign = sys.argv[1:]
+    work, key, cert, users_file = sys.argv[1:]
     with open(users_file, encoding="utf-8") as f:
         users = json.load(f)
     os.makedirs(os.path.join(work, "attributemaps"), exist_ok=True)
@@ -211,7 +213,7 @@ def main():
         f.write(EIDAS_ATTRIBUTE_MAP)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = httpd.server_address[1]
-    Handler.node = Node(work, key, cert, users, sign, port)
+    Handler.node = Node(work, key, cert, users, port)
     with open(os.path.join(work, "metadata.xml"), "w", encoding="utf-8") as f:
         f.write(Handler.node.metadata())
     with open(os.path.join(work, "ready.tmp"), "w", encoding="ascii") as f:
