@@ -191,8 +191,11 @@ void app::set_public_base(const std::string& base_url) {
         node = protocols::saml::read_node_metadata(demo_node_->metadata(),
                                                    demo_node_->settings().entity_id);
     } else if (!c.node_metadata.empty()) {
+        std::vector<crypto::x509_ptr> signers;
+        if (!c.node_metadata_signer.empty())
+            signers = certificates_of(c.node_metadata_signer);
         node = protocols::saml::read_node_metadata(crypto::read_small_file(c.node_metadata),
-                                                   c.node_entity_id);
+                                                   c.node_entity_id, signers);
     } else if (!c.node_certificate.empty()) {
         node = protocols::saml::node_from_pem(c.node_entity_id, c.node_sso_url,
                                               crypto::read_small_file(c.node_certificate));

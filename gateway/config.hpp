@@ -95,9 +95,10 @@ struct config {
     } identification;
 
     struct saml_section {
-        std::filesystem::path node_metadata; ///< the eIDAS node's SAML metadata (XML)
-        std::string node_entity_id;          ///< which entity of the metadata; or with PEM
-        std::string node_sso_url;            ///< with node_certificate, instead of metadata
+        std::filesystem::path node_metadata;        ///< the eIDAS node's SAML metadata (XML)
+        std::filesystem::path node_metadata_signer; ///< PEM: the metadata must be signed by it
+        std::string node_entity_id;                 ///< which entity of the metadata; or with PEM
+        std::string node_sso_url;                   ///< with node_certificate, instead of metadata
         std::filesystem::path node_certificate;
         std::string sp_entity_id;             ///< empty: PUBLIC_URL/auth/saml/metadata
         std::filesystem::path sp_key;         ///< empty: the seal's key

@@ -7,7 +7,8 @@ It listens on 127.0.0.1 on a port the system picks and serves:
                       a login page naming the request
   POST /login         logs a user of the users file in and answers as the HTTP-POST
                       binding does: pysaml2's auto-post form to the SP's ACS
-  GET  /metadata      this node's metadata (also written to WORK/metadata.xml)
+  GET  /metadata      this node's metadata, signed by its key (also written to
+                      WORK/metadata.xml)
 
 Usage: pysaml2_idp.py WORK KEY CERT USERS.json
   KEY, CERT  the node's RSA signing key and certificate (PEM); pysaml2 7.0 signs with RSA
@@ -35,10 +36,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 try:
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.config import IdPConfig
-    from saml2.metadata import create_metadata_string
+    from saml2.metadata import entity_descriptor, sign_entity_descriptor
     from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
     from saml2.server import Server
-    from saml2.sigver import verify_redirect_signature
+    from saml2.sigver import security_context, verify_redirect_signature
     from saml2 import xmldsig
 except ImportError:
     sys.exit("the eIDAS node tests need pysaml2: Debian's python3-pysaml2, which scripts/test "
@@ -112,8 +113,13 @@ class Node:
         self.pending = {}
 
     def metadata(self):
+        """This node's EntityDescriptor, signed by its own key (RSA-SHA256)."""
         config = IdPConfig().load(dict(self.settings))
-        return create_metadata_string(None, config=config, valid=1).decode("utf-8")
+        descriptor = entity_descriptor(config)
+        _, xml = sign_entity_descriptor(descriptor, None, security_context(config),
+                                        sign_alg=xmldsig.SIG_RSA_SHA256,
+                                        digest_alg=xmldsig.DIGEST_SHA256)
+        return xml
 
     def server(self):
         with self._lock:

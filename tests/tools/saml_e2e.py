@@ -345,13 +345,22 @@ def rsa_key(directory, name, subject):
 
 
 def pysaml2_gateway(run, node):
-    """A gateway whose eIDAS node is `node`, trusted from its metadata, signing its requests
-    with an RSA key of its own, as pysaml2 verifies only RSA."""
+    """A gateway whose eIDAS node is `node`, trusted from its metadata (which must be signed
+    by the node's certificate), signing its requests with an RSA key of its own, as pysaml2
+    verifies only RSA. A gateway told another metadata signer refuses to start."""
     sp_key, sp_cert = rsa_key(node.work, "sp", "/CN=Sceau test SP")
     gateway, sender = open_gateway(run, {"saml": {
-        "node_metadata": node.metadata, "node_entity_id": node.entity_id,
-        "sp_key": sp_key, "sp_certificate": sp_cert}})
+        "node_metadata": node.metadata, "node_metadata_signer": node.cert,
+        "node_entity_id": node.entity_id, "sp_key": sp_key, "sp_certificate": sp_cert}})
     node.trust(gateway)
+
+    wrong = run.gateway({"saml": {"node_metadata": node.metadata, "node_metadata_signer": sp_cert,
+                                  "node_entity_id": node.entity_id}})
+    started = subprocess.run([run.binary, "serve", "--config", wrong.config, "--data", wrong.data,
+                              "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                             timeout=30)
+    check(started.returncode != 0 and "node metadata signature" in started.stderr,
+          f"metadata not signed by the configured signer: {started.returncode} {started.stderr}")
     return gateway, sender
 
 
