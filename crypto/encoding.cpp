@@ -81,4 +81,24 @@ std::string to_base64url(std::span<const std::uint8_t> data) {
     return out;
 }
 
+std::vector<std::uint8_t> from_base64url(std::string_view text) {
+    if (text.size() % 4 == 1)
+        throw error(errc::bad_encoding, "base64url length is impossible");
+    std::string standard;
+    standard.reserve(text.size() + 2);
+    for (char c : text) {
+        if (c == '-')
+            standard.push_back('+');
+        else if (c == '_')
+            standard.push_back('/');
+        else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            standard.push_back(c);
+        else
+            throw error(errc::bad_encoding, "not a base64url character");
+    }
+    while (standard.size() % 4 != 0)
+        standard.push_back('=');
+    return from_base64(standard);
+}
+
 } // namespace sceau::crypto

@@ -7,7 +7,7 @@ SCEAU_BUILD_PACKAGES=(
   libssl-dev libxml2-dev libxmlsec1-dev zlib1g-dev libboost-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
-  libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev catch2
+  libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev libcjose-dev libjansson-dev catch2
   openssl ca-certificates
 )
 
