@@ -211,6 +211,7 @@ class Client:
                 answer = Answer(label, r.status, r.reason, r.headers, r.read())
         except urllib.error.HTTPError as e:
             answer = Answer(label, e.code, e.reason, e.headers, e.read())
+        answer.url = url
         self.answers.append(answer)
         return answer
 
@@ -396,7 +397,8 @@ def verify_evidence(source_dir, work, xml, letter_id, event):
 
 
 class Run:
-    """One test's world: a temporary directory, the SMTP server, the gateways it starts."""
+    """One test's world: a temporary directory, the SMTP server, the gateways it starts,
+    and whatever else a test starts and leaves in `cleanups` to stop."""
 
     def __init__(self, binary, source_dir):
         self.binary = binary
@@ -404,6 +406,7 @@ class Run:
         self.work = tempfile.mkdtemp(prefix="sceau-e2e-")
         self.mailbox = Mailbox()
         self.gateways = []
+        self.cleanups = []
 
     def gateway(self, settings=None):
         work = os.path.join(self.work, f"gateway-{len(self.gateways) + 1}")
@@ -416,6 +419,8 @@ class Run:
         verify_evidence(self.source_dir, self.work, xml, letter_id, event)
 
     def close(self):
+        for stop in reversed(self.cleanups):
+            stop()
         for g in self.gateways:
             g.stop()
         self.mailbox.close()
