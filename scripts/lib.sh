@@ -18,6 +18,17 @@ SCEAU_TEST_PACKAGES=(
   python3 python3-aiosmtpd tzdata
 )
 
+# ensure_node: node and npm for the OpenID Connect tests (oidc-provider). Debian's nodejs
+# and npm only when no node is there; a Node.js that brings its own npm is left alone.
+ensure_node() {
+  if ! command -v node >/dev/null; then
+    install_missing nodejs npm
+  elif ! command -v npm >/dev/null; then
+    echo "node is installed without npm; install the npm of that Node.js" >&2
+    return 1
+  fi
+}
+
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.
 install_missing() {
   local missing=()
