@@ -634,6 +634,17 @@ response oidc_callback(const page_context& p, std::string_view query,
     return res;
 }
 
+/// The store or the time-stamping authority failed: nothing was recorded.
+response unavailable(const page_context& p, const request_context& ctx, const std::exception& e) {
+    log_event(log_level::error, "recipient-page-error", {{"request", ctx.id}, {"error", e.what()}});
+    auto res = message_page(
+        p, 503, p.t("Service momentanément indisponible", "Service briefly unavailable"),
+        p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
+            "Nothing was recorded. Try again in a few minutes."));
+    res.set(http::field::retry_after, "30");
+    return res;
+}
+
 response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
                           std::string_view query, const std::string& body, request_context& ctx,
                           std::optional<file_download>& download) {
@@ -646,15 +657,18 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         }
     }
     auto op = m.matched->op;
-    if (op == operation::saml_acs)
-        return saml_acs(
-            page_context{a, pick_language(query, form, request), "-", request.version()}, form,
-            ctx);
-    if (op == operation::oidc_callback) {
+    if (op == operation::saml_acs || op == operation::oidc_callback) {
+        // The identity provider's answer: no link in the path, no session cookie.
         page_context p{a, pick_language(query, form, request), "-", request.version()};
-        if (request.method() != http::verb::get)
-            return identification_gone(p); // HEAD would spend the request
-        return oidc_callback(p, query, request, ctx);
+        try {
+            if (op == operation::saml_acs)
+                return saml_acs(p, form, ctx);
+            if (request.method() != http::verb::get)
+                return identification_gone(p); // HEAD would spend the request
+            return oidc_callback(p, query, request, ctx);
+        } catch (const std::exception& e) {
+            return unavailable(p, ctx, e);
+        }
     }
     page_context p{a, pick_language(query, form, request), m.params.at("token"), request.version()};
     auto& access = a.recipients();
@@ -812,15 +826,7 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         }
         return neutral_page(p);
     } catch (const std::exception& e) {
-        // The store or the time-stamping authority failed: nothing was recorded.
-        log_event(log_level::error, "recipient-page-error",
-                  {{"request", ctx.id}, {"error", e.what()}});
-        auto res = message_page(
-            p, 503, p.t("Service momentanément indisponible", "Service briefly unavailable"),
-            p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
-                "Nothing was recorded. Try again in a few minutes."));
-        res.set(http::field::retry_after, "30");
-        return res;
+        return unavailable(p, ctx, e);
     }
 }
 

@@ -234,7 +234,8 @@ void read_identity(const nlohmann::json& claims, const nlohmann::json& id_claims
     auto& f = out.findings;
     verified_identity id;
     id.issuer = p.issuer;
-    id.subject = id_claims.value("sub", "");
+    if (auto sub = id_claims.find("sub"); sub != id_claims.end() && sub->is_string())
+        id.subject = sub->get<std::string>(); // else a finding already says so
 
     // The level: only from the signed ID token, only through the configured table.
     auto acr = id_claims.find("acr");

@@ -161,6 +161,8 @@ TEST_CASE("tokens signed by openssl: each fault refused for its own reason", "[o
              fault{"g18-duplicate-family-name", refusal::malformed_token},
              fault{"g19-identity-in-userinfo-only", refusal::attribute_missing},
              fault{"g22-tampered", refusal::signature_invalid},
+             fault{"g23-sub-not-a-string", refusal::malformed_claim},
+             fault{"g24-exp-a-string", refusal::malformed_claim},
          }) {
         auto v = verify(file, p);
         CHECK_FALSE(v);
