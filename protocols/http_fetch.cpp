@@ -36,23 +36,6 @@ void set_option(CURL* curl, CURLoption option, T value) {
 
 } // namespace
 
-std::string url_encode(std::string_view text) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(text.size() * 3);
-    for (unsigned char c : text) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    return out;
-}
-
 curl_http_fetcher::curl_http_fetcher(std::chrono::milliseconds timeout, std::size_t max_bytes)
     : timeout_(timeout)
     , max_bytes_(max_bytes) {

@@ -54,8 +54,4 @@ private:
     std::size_t max_bytes_;
 };
 
-/// `text` percent-encoded for a query string or a form: every byte but ALPHA, DIGIT and
-/// "-._~" (RFC 3986 section 2.3).
-std::string url_encode(std::string_view text);
-
 } // namespace sceau::protocols

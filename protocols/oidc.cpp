@@ -590,16 +590,19 @@ authorization_request relying_party::begin(std::string_view level) {
 
     r.url = m.authorization_endpoint;
     r.url += r.url.find('?') == std::string::npos ? '?' : '&';
-    r.url += "response_type=code&client_id=" + url_encode(config_.client_id) +
-             "&redirect_uri=" + url_encode(config_.redirect_uri) + "&scope=" + url_encode(scope) +
-             "&state=" + r.state + "&nonce=" + r.nonce + "&code_challenge=" + challenge +
-             "&code_challenge_method=S256&acr_values=" + url_encode(acr) + "&prompt=login";
+    r.url += "response_type=code&client_id=" + crypto::percent_encode(config_.client_id) +
+             "&redirect_uri=" + crypto::percent_encode(config_.redirect_uri) +
+             "&scope=" + crypto::percent_encode(scope) + "&state=" + r.state + "&nonce=" + r.nonce +
+             "&code_challenge=" + challenge +
+             "&code_challenge_method=S256&acr_values=" + crypto::percent_encode(acr) +
+             "&prompt=login";
     if (!config_.claims.empty()) {
         nlohmann::json wanted = nlohmann::json::object();
         for (const auto& c : config_.claims)
             wanted[c] = {{"essential", true}};
-        r.url += "&claims=" +
-                 url_encode(nlohmann::json{{"id_token", wanted}, {"userinfo", wanted}}.dump());
+        r.url +=
+            "&claims=" + crypto::percent_encode(
+                             nlohmann::json{{"id_token", wanted}, {"userinfo", wanted}}.dump());
     }
     return r;
 }
@@ -685,16 +688,18 @@ verification relying_party::finish(const provider_answer& answer, const std::str
             return refuse(refusal::issuer_mismatch, "the answer lacks the iss it promised");
 
         // The code for tokens (Core section 3.1.3.1), with the PKCE verifier.
-        std::string body = "grant_type=authorization_code&code=" + url_encode(answer.code) +
-                           "&redirect_uri=" + url_encode(config_.redirect_uri) +
-                           "&code_verifier=" + url_encode(code_verifier);
+        std::string body =
+            "grant_type=authorization_code&code=" + crypto::percent_encode(answer.code) +
+            "&redirect_uri=" + crypto::percent_encode(config_.redirect_uri) +
+            "&code_verifier=" + crypto::percent_encode(code_verifier);
         std::vector<std::string> headers = {"Accept: application/json"};
         if (config_.token_auth_method == "client_secret_post") {
-            body += "&client_id=" + url_encode(config_.client_id) +
-                    "&client_secret=" + url_encode(config_.client_secret);
+            body += "&client_id=" + crypto::percent_encode(config_.client_id) +
+                    "&client_secret=" + crypto::percent_encode(config_.client_secret);
         } else {
             // RFC 6749 section 2.3.1: both form-encoded before base64.
-            auto pair = url_encode(config_.client_id) + ":" + url_encode(config_.client_secret);
+            auto pair = crypto::percent_encode(config_.client_id) + ":" +
+                        crypto::percent_encode(config_.client_secret);
             headers.push_back("Authorization: Basic " + crypto::to_base64(crypto::as_bytes(pair)));
         }
         auto reply = http_.post_form(m.token_endpoint, body, headers);
