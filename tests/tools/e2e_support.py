@@ -81,11 +81,13 @@ class Mail:
 
 
 class Mailbox:
-    """An SMTP server (aiosmtpd's protocol, our two-line handler) that keeps every message
-    in memory, on a free port, in a thread of its own."""
+    """An SMTP server (aiosmtpd's protocol, our small handler) that keeps every message in
+    memory, on a free port, in a thread of its own. It can refuse chosen recipients."""
 
     def __init__(self):
         self.mails = []
+        self.rcpt_attempts = []
+        self._refusals = {}
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
         server = self._loop.run_until_complete(
@@ -97,6 +99,23 @@ class Mailbox:
         self.port = server.sockets[0].getsockname()[1]
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+
+    def refuse(self, address, reply, times=None):
+        """RCPT TO `address` gets `reply` (an SMTP reply line such as "550 5.1.1 no such
+        user"), the next `times` times, or always."""
+        with self._changed:
+            self._refusals[address] = [reply, times]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self._changed:
+            self.rcpt_attempts.append(address)
+            rule = self._refusals.get(address)
+            if rule and rule[1] != 0:
+                if rule[1] is not None:
+                    rule[1] -= 1
+                return rule[0]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         mail = Mail(list(envelope.rcpt_tos), envelope.original_content or envelope.content)

@@ -3,7 +3,7 @@ recipient's browser, and the evidence of every step checked with xmllint, xmlsec
 openssl ts (evidence_checks.sh).
 
 Usage: lifecycle_e2e.py SCEAU_BINARY SOURCE_DIR CASE
-where CASE is one of: accept, refuse, expire, wrong-codes, lre, leak.
+where CASE is one of: accept, refuse, expire, wrong-codes, lre, undeliverable, leak.
 """
 
 import datetime
@@ -297,6 +297,38 @@ def case_lre(run):
         check(sender.letter(letter["id"])["status"] == "notified", "the lre letter moved")
 
 
+def case_undeliverable(run):
+    """The SMTP server refuses one recipient for good (550) and another for a while (451):
+    the first letter is undeliverable with its failure evidence, the second is notified
+    once the server takes the mail, each step verified."""
+    gateway, sender = open_gateway(run, {"lifecycle": {"first_retry_seconds": 1}})
+    nobody = "personne@example.org"
+    busy = "encombre@example.org"
+    run.mailbox.refuse(nobody, "550 5.1.1 no such mailbox")
+    run.mailbox.refuse(busy, "451 4.2.1 mailbox busy, try later", times=2)
+
+    def deposit_to(address):
+        letter = dict(letter_json(), recipient=dict(RECIPIENT, email=address))
+        return sender.deposit(letter, [("mise-en-demeure.pdf", sample_pdf(run))])["id"]
+
+    lost, late = deposit_to(nobody), deposit_to(busy)
+    letter = sender.wait_for_status(lost, "undeliverable")
+    records = verify_all_evidence(run, sender, letter,
+                                  ["SubmissionAcceptance", "NotificationForAcceptanceFailure"])
+    check(b"550" in records["NotificationForAcceptanceFailure"],
+          "the failure evidence does not give the server's reply")
+    check(letter["accept_deadline"] is None, "an undeliverable letter has a deadline")
+
+    letter = sender.wait_for_status(late, "notified", timeout=30)
+    verify_all_evidence(run, sender, letter,
+                        ["SubmissionAcceptance", "NotificationForAcceptance"])
+    notice = run.mailbox.wait_for("notice", busy)
+    check(run.mailbox.rcpt_attempts.count(busy) == 3, f"attempts: {run.mailbox.rcpt_attempts}")
+    check(notice.link().startswith(gateway.base + "/r/"), "the late notice has no link")
+    check(not any(nobody in m.recipients for m in run.mailbox.mails), "a refused mail arrived")
+    check(run.mailbox.rcpt_attempts.count(nobody) == 1, "a permanent refusal was retried")
+
+
 def case_leak(run):
     """Nothing a recipient can see before accepting names the sender, the subject or the
     reference: mails, pages, titles, headers, error pages, in French and in English."""
@@ -406,6 +438,7 @@ CASES = {
     "expire": case_expire,
     "wrong-codes": case_wrong_codes,
     "lre": case_lre,
+    "undeliverable": case_undeliverable,
     "leak": case_leak,
 }
 
