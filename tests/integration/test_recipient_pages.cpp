@@ -31,7 +31,14 @@ struct pages_fixture : deposit_fixture {
         REQUIRE(r.status == 201);
         auto link = from_outbox(outbox(), link_pattern, links + 1);
         REQUIRE(!link.empty());
-        return {r.json()["id"].get<std::string>(), link};
+        // The notice leaves just before the letter is recorded as notified, and its link
+        // opens the letter from then on.
+        auto id = r.json()["id"].get<std::string>();
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (letter(id)["status"] != "notified" && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        REQUIRE(letter(id)["status"] == "notified");
+        return {id, link};
     }
 
     json letter(const std::string& id) {
@@ -156,6 +163,29 @@ TEST_CASE("accept and refuse posted at once: one wins, the other gets 409",
         CHECK(second.submit("/accept").status == 409);
         CHECK(f.events(id).size() == events.size());
         CHECK(f.letter(id)["status"] == (accepted ? "accepted" : "refused"));
+        f.check_still_serving();
+    }
+}
+
+TEST_CASE("two acceptances posted at once: one wins, the other gets 409, one evidence",
+          "[integration][recipient]") {
+    pages_fixture f;
+    for (int round = 0; round < 3; ++round) {
+        auto [id, link] = f.notified_letter();
+        recipient_browser first(link), second(link);
+        first.identify(f.outbox());
+        second.identify(f.outbox());
+
+        auto one = std::async(std::launch::async, [&] { return first.submit("/accept"); });
+        auto other = std::async(std::launch::async, [&] { return second.submit("/accept"); });
+        std::vector<long> statuses = {one.get().status, other.get().status};
+        std::sort(statuses.begin(), statuses.end());
+        CHECK(statuses == std::vector<long>{303, 409});
+
+        auto events = f.events(id);
+        CHECK(std::count(events.begin(), events.end(), "ConsignmentAcceptance") == 1);
+        CHECK(events.size() == 3);
+        CHECK(f.letter(id)["status"] == "accepted");
         f.check_still_serving();
     }
 }
