@@ -3,7 +3,8 @@ recipient's browser, and the evidence of every step checked with xmllint, xmlsec
 openssl ts (evidence_checks.sh).
 
 Usage: lifecycle_e2e.py SCEAU_BINARY SOURCE_DIR CASE
-where CASE is one of: accept, refuse, expire, wrong-codes, lre, undeliverable, leak.
+where CASE is one of: accept, refuse, expire, wrong-codes, lre, undeliverable,
+relay-trouble, leak.
 """
 
 import datetime
@@ -298,26 +299,30 @@ def case_lre(run):
 
 
 def case_undeliverable(run):
-    """The SMTP server refuses one recipient for good (550) and another for a while (451):
-    the first letter is undeliverable with its failure evidence, the second is notified
-    once the server takes the mail, each step verified."""
+    """The SMTP server refuses one recipient for good (550), the message to another (554
+    after its data), and a third for a while (451): the first two letters are undeliverable
+    with their failure evidence, the third is notified once the server takes the mail,
+    each step verified."""
     gateway, sender = open_gateway(run, {"lifecycle": {"first_retry_seconds": 1}})
     nobody = "personne@example.org"
+    strict = "filtre-strict@example.org"
     busy = "encombre@example.org"
     run.mailbox.refuse(nobody, "550 5.1.1 no such mailbox")
+    run.mailbox.refuse(strict, "554 5.6.0 message refused", at="DATA")
     run.mailbox.refuse(busy, "451 4.2.1 mailbox busy, try later", times=2)
 
     def deposit_to(address):
         letter = dict(letter_json(), recipient=dict(RECIPIENT, email=address))
         return sender.deposit(letter, [("mise-en-demeure.pdf", sample_pdf(run))])["id"]
 
-    lost, late = deposit_to(nobody), deposit_to(busy)
-    letter = sender.wait_for_status(lost, "undeliverable")
-    records = verify_all_evidence(run, sender, letter,
-                                  ["SubmissionAcceptance", "NotificationForAcceptanceFailure"])
-    check(b"550" in records["NotificationForAcceptanceFailure"],
-          "the failure evidence does not give the server's reply")
-    check(letter["accept_deadline"] is None, "an undeliverable letter has a deadline")
+    lost, refused, late = deposit_to(nobody), deposit_to(strict), deposit_to(busy)
+    for letter_id, reply in ((lost, b"550"), (refused, b"554")):
+        letter = sender.wait_for_status(letter_id, "undeliverable")
+        records = verify_all_evidence(
+            run, sender, letter, ["SubmissionAcceptance", "NotificationForAcceptanceFailure"])
+        check(reply in records["NotificationForAcceptanceFailure"],
+              "the failure evidence does not give the server's reply")
+        check(letter["accept_deadline"] is None, "an undeliverable letter has a deadline")
 
     letter = sender.wait_for_status(late, "notified", timeout=30)
     verify_all_evidence(run, sender, letter,
@@ -325,8 +330,50 @@ def case_undeliverable(run):
     notice = run.mailbox.wait_for("notice", busy)
     check(run.mailbox.rcpt_attempts.count(busy) == 3, f"attempts: {run.mailbox.rcpt_attempts}")
     check(notice.link().startswith(gateway.base + "/r/"), "the late notice has no link")
-    check(not any(nobody in m.recipients for m in run.mailbox.mails), "a refused mail arrived")
+    check(not any(nobody in m.recipients or strict in m.recipients for m in run.mailbox.mails),
+          "a refused mail arrived")
     check(run.mailbox.rcpt_attempts.count(nobody) == 1, "a permanent refusal was retried")
+    check(run.mailbox.rcpt_attempts.count(strict) == 1, "a refused message was sent again")
+
+
+def case_relay_trouble(run):
+    """A relay that demands STARTTLS and a login, then refuses the provider's sender
+    address for a while: the notice waits in its queue and nothing is recorded against the
+    recipient; once the relay takes it, it left over TLS, authenticated, and the letter is
+    notified."""
+    credentials = ("sceau-relay", secrets.token_urlsafe(12))
+    mailbox = run.secure_mailbox(credentials)
+    mail = {"starttls": True, "username": credentials[0], "password": "not-" + credentials[1],
+            "ca_file": os.path.join(run.source_dir, "certs-sample", "root-ca.pem")}
+    gateway, sender = open_gateway(run, {"mail": mail, "lifecycle": {"first_retry_seconds": 1}})
+    letter_id = sender.deposit(letter_json(), [("mise-en-demeure.pdf", sample_pdf(run))])["id"]
+
+    def still_waiting(trouble):
+        letter = sender.letter(letter_id)
+        check(letter["status"] == "deposited", f"{trouble} made the letter {letter['status']}")
+        check([e["event"] for e in letter["evidence"]] == ["SubmissionAcceptance"],
+              f"{trouble} left evidence: {letter['evidence']}")
+        check(not mailbox.mails, f"a mail was taken despite {trouble}")
+
+    # A wrong password: refused logins, retried.
+    wait_until("two refused logins", lambda: len(mailbox.logins) >= 2)
+    check(set(mailbox.logins) == {(credentials[0], False)}, f"logins: {mailbox.logins}")
+    still_waiting("a refused login")
+
+    # The right password, after a restart; the relay then refuses our address twice.
+    mailbox.refuse_sender("550 5.7.1 sender address not allowed", times=2)
+    gateway.stop()
+    gateway.configure({"mail": {"password": credentials[1]}})
+    gateway.start()
+    wait_until("two refused senders", lambda: mailbox.mail_attempts >= 2)
+    still_waiting("a refused sender address")
+
+    notice = mailbox.wait_for("notice", RECIPIENT["email"], timeout=30)
+    check(notice.over_tls and notice.authenticated, "the notice came in the clear or anonymously")
+    letter = sender.wait_for_status(letter_id, "notified")
+    verify_all_evidence(run, sender, letter, ["SubmissionAcceptance", "NotificationForAcceptance"])
+    with open(os.path.join(gateway.work, "server.log"), encoding="utf-8") as f:
+        check(credentials[1] not in f.read(), "the relay's password is in the log")
 
 
 def case_leak(run):
@@ -439,6 +486,7 @@ CASES = {
     "wrong-codes": case_wrong_codes,
     "lre": case_lre,
     "undeliverable": case_undeliverable,
+    "relay-trouble": case_relay_trouble,
     "leak": case_leak,
 }
 
