@@ -211,9 +211,13 @@ def case_expire(run):
           >= parse_time(letter["accept_deadline"]), "expired before the deadline")
 
     neutral = neutral_page(gateway)
+    pdf = sample_pdf(run)
     for client in (browser, Client(gateway.base)):
         expect_neutral(client.get(f"/r/{token}?lang=fr"), token, neutral)
         expect_neutral(client.get(f"/r/{token}/letter?lang=fr"), token, neutral)
+        document = client.get(f"/r/{token}/documents/1?lang=fr")
+        expect_no_document(document, pdf)
+        expect_neutral(document, token, neutral)
 
 
 def case_wrong_codes(run):
