@@ -56,6 +56,15 @@ struct pages_fixture : deposit_fixture {
     }
 };
 
+/// Posts two choices from two sessions at the same moment; the answers in that order.
+std::pair<http_response, http_response> post_at_once(recipient_browser& one, const char* choice,
+                                                     recipient_browser& other,
+                                                     const char* other_choice) {
+    auto first = std::async(std::launch::async, [&] { return one.submit(choice); });
+    auto second = std::async(std::launch::async, [&] { return other.submit(other_choice); });
+    return {first.get(), second.get()};
+}
+
 } // namespace
 
 TEST_CASE("recipient pages are HTML with a strict policy and a session scoped to the link",
@@ -142,10 +151,7 @@ TEST_CASE("accept and refuse posted at once: one wins, the other gets 409",
         first.identify(f.outbox());
         second.identify(f.outbox());
 
-        auto accepting = std::async(std::launch::async, [&] { return first.submit("/accept"); });
-        auto refusing = std::async(std::launch::async, [&] { return second.submit("/refuse"); });
-        auto a = accepting.get();
-        auto r = refusing.get();
+        auto [a, r] = post_at_once(first, "/accept", second, "/refuse");
         INFO("accept " << a.status << ", refuse " << r.status);
         bool accepted = a.status == 303;
         bool refused = r.status == 200;
@@ -176,9 +182,8 @@ TEST_CASE("two acceptances posted at once: one wins, the other gets 409, one evi
         first.identify(f.outbox());
         second.identify(f.outbox());
 
-        auto one = std::async(std::launch::async, [&] { return first.submit("/accept"); });
-        auto other = std::async(std::launch::async, [&] { return second.submit("/accept"); });
-        std::vector<long> statuses = {one.get().status, other.get().status};
+        auto [one, other] = post_at_once(first, "/accept", second, "/accept");
+        std::vector<long> statuses = {one.status, other.status};
         std::sort(statuses.begin(), statuses.end());
         CHECK(statuses == std::vector<long>{303, 409});
 
