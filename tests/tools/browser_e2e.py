@@ -148,6 +148,9 @@ def chromium(run, shots, language):
 
 
 # --- One recipient's journey, a step per function ----------------------------------------
+# A journey is a list of these calls. An LRE journey differs in its identification step
+# only: one that follows the landing page's eIDAS link to the node and comes back through
+# /auth/saml/acs, where identify_by_code stands for an ERE.
 
 
 class Journey:
