@@ -11,11 +11,13 @@ SCEAU_BUILD_PACKAGES=(
   openssl ca-certificates
 )
 
-# What the tests run besides our own code: the independent verifiers and clients, and
-# the SMTP server the lifecycle tests deliver the recipient's mail to.
+# What the tests run besides our own code: the independent verifiers and clients, the
+# SMTP server the lifecycle tests deliver the recipient's mail to, and the headless
+# browser (with its WebDriver and Selenium) the recipient's pages are driven in.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
   python3 python3-aiosmtpd tzdata
+  chromium chromium-driver python3-selenium
 )
 
 # ensure_node: node and npm for the OpenID Connect tests (oidc-provider). Debian's nodejs
