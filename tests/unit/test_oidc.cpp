@@ -377,7 +377,8 @@ struct party_fixture {
             {{"access_token", "at-1"}, {"token_type", "Bearer"}, {"id_token", id_token}})};
     }
 
-    oidc::verification finish(oidc::relying_party& rp, oidc::provider_answer answer = {"c0de", "", ""}) {
+    oidc::verification finish(oidc::relying_party& rp,
+                              oidc::provider_answer answer = {"c0de", "", ""}) {
         auto v = rp.finish(answer, "verifier-of-the-test", expected());
         UNSCOPED_INFO((v ? std::string("accepted") : v.message()));
         return v;
