@@ -8,6 +8,7 @@
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
+#include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/sealer.hpp"
@@ -52,6 +53,12 @@ public:
 
     /// The eIDAS SAML service provider; null when no node is configured.
     protocols::saml::service_provider* saml() { return saml_.get(); }
+    /// The OpenID Connect providers, in the configuration's order; empty when none.
+    const std::vector<std::unique_ptr<protocols::oidc::relying_party>>& oidc() const {
+        return oidc_;
+    }
+    /// The provider configured as `[oidc.NAME]`, or null.
+    protocols::oidc::relying_party* oidc_provider(std::string_view name);
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
@@ -84,6 +91,8 @@ private:
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
     std::unique_ptr<protocols::saml::service_provider> saml_;
+    std::vector<std::unique_ptr<protocols::http_fetcher>> oidc_http_;
+    std::vector<std::unique_ptr<protocols::oidc::relying_party>> oidc_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     bool sample_keys_ = false;
     bool qualified_ = false;

@@ -27,9 +27,11 @@ enum class operation {
     recipient_letter,
     recipient_document,
     recipient_saml_start,
+    recipient_oidc_start,
     recipient_stylesheet,
     saml_acs,
     saml_metadata,
+    oidc_callback,
 };
 
 /// Whether the operation is one of the recipient's pages (HTML, never problem+json).

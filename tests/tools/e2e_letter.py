@@ -60,11 +60,12 @@ def deposit_and_notify(run, sender, letter=None, documents=None):
     """Deposits, waits for the notice in the mailbox and for the `notified` status.
     Returns the letter as the API then shows it, and the token of the notice's link."""
     before = run.mailbox.count()
+    letter = letter or letter_json()
     documents = documents or [("mise-en-demeure.pdf", sample_pdf(run))]
-    deposited = sender.deposit(letter or letter_json(), documents)
+    deposited = sender.deposit(letter, documents)
     check([e["event"] for e in deposited["evidence"]] == ["SubmissionAcceptance"],
           f"deposit evidence: {deposited['evidence']}")
-    notice = run.mailbox.wait_for("notice", RECIPIENT["email"], after=before)
+    notice = run.mailbox.wait_for("notice", letter["recipient"]["email"], after=before)
     link = notice.link()
     check(link.startswith(sender.gateway.base + "/r/"),
           f"the notice links to {link}, not to {sender.gateway.base}")

@@ -278,6 +278,7 @@ class Client:
                 answer = Answer(label, r.status, r.reason, r.headers, r.read())
         except urllib.error.HTTPError as e:
             answer = Answer(label, e.code, e.reason, e.headers, e.read())
+        answer.url = url
         self.answers.append(answer)
         return answer
 
@@ -468,7 +469,8 @@ def verify_evidence(source_dir, work, xml, letter_id, event):
 
 
 class Run:
-    """One test's world: a temporary directory, the SMTP server, the gateways it starts."""
+    """One test's world: a temporary directory, the SMTP server, the gateways it starts,
+    and whatever else a test starts and leaves in `cleanups` to stop."""
 
     def __init__(self, binary, source_dir):
         self.binary = binary
@@ -476,6 +478,7 @@ class Run:
         self.work = tempfile.mkdtemp(prefix="sceau-e2e-")
         self.mailbox = Mailbox()
         self.gateways = []
+        self.cleanups = []
 
     def secure_mailbox(self, credentials):
         """Replaces the mailbox by one that demands STARTTLS with the sample TLS certificate
@@ -499,6 +502,8 @@ class Run:
         verify_evidence(self.source_dir, self.work, xml, letter_id, event)
 
     def close(self):
+        for stop in reversed(self.cleanups):
+            stop()
         for g in self.gateways:
             g.stop()
         self.mailbox.close()
