@@ -165,11 +165,57 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     return a;
 }
 
+protocols::oidc::relying_party* app::oidc_provider(std::string_view name) {
+    for (const auto& rp : oidc_) {
+        if (rp->config().id == name)
+            return rp.get();
+    }
+    return nullptr;
+}
+
 void app::set_public_base(const std::string& base_url) {
     public_base_ = base_url;
     while (!public_base_.empty() && public_base_.back() == '/')
         public_base_.pop_back();
     notifications_->set_base_url(public_base_);
+
+    // OpenID Connect providers: nothing is fetched before a recipient needs one.
+    for (const auto& o : config_.oidc) {
+        protocols::oidc::provider_config p;
+        p.id = o.name;
+        p.label = o.label.empty() ? o.name : o.label;
+        p.issuer = o.issuer;
+        p.client_id = o.client_id;
+        p.client_secret = o.client_secret;
+        p.token_auth_method = o.token_auth_method;
+        auto redirect_base = o.redirect_base.empty() ? public_base_ : o.redirect_base;
+        while (!redirect_base.empty() && redirect_base.back() == '/')
+            redirect_base.pop_back();
+        p.redirect_uri = redirect_base + "/auth/oidc/callback";
+        p.algorithms = o.algorithms;
+        p.acr_levels.clear();
+        for (std::size_t i = 0; i < o.acr_values.size(); ++i)
+            p.acr_levels.emplace_back(o.acr_values[i],
+                                      "http://eidas.europa.eu/LoA/" + o.acr_levels[i]);
+        p.scopes = o.scopes;
+        p.claims = o.claims;
+        p.usage_name_claim = o.usage_name_claim;
+        p.endpoints.authorization_endpoint = o.authorization_endpoint;
+        p.endpoints.token_endpoint = o.token_endpoint;
+        p.endpoints.userinfo_endpoint = o.userinfo_endpoint;
+        p.endpoints.jwks_uri = o.jwks_uri;
+        p.clock_skew = std::chrono::seconds(o.clock_skew_seconds);
+        p.keys_refresh_interval = std::chrono::seconds(o.keys_refresh_seconds);
+        p.metadata_lifetime = std::chrono::seconds(o.metadata_lifetime_seconds);
+        oidc_http_.push_back(
+            std::make_unique<protocols::curl_http_fetcher>(o.timeout, o.max_response_bytes));
+        try {
+            oidc_.push_back(std::make_unique<protocols::oidc::relying_party>(
+                std::move(p), *oidc_http_.back(), clock_));
+        } catch (const std::invalid_argument& e) {
+            throw config_error("oidc." + o.name + ": " + e.what());
+        }
+    }
 
     // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL, or the
     // demo node, trusted like any node through its metadata.

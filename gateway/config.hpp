@@ -108,6 +108,33 @@ struct config {
         bool demo_node = false; ///< the built-in demo eIDAS node: sample keys, no other node
     } saml;
 
+    /// One OpenID Connect provider, `[oidc.NAME]` in the file (NAME: a-z, 0-9, '-').
+    struct oidc_provider_section {
+        std::string name;   ///< the table's name: routes and logs
+        std::string label;  ///< what the recipient's page offers; empty: the name
+        std::string issuer; ///< exactly as the provider's `iss`
+        std::string client_id;
+        std::string client_secret;
+        std::string token_auth_method = "client_secret_basic"; ///< or client_secret_post
+        std::string redirect_base; ///< empty: the public URL; + /auth/oidc/callback
+        std::vector<std::string> algorithms = {"ES256", "RS256"};
+        std::vector<std::string> acr_values = {"eidas1", "eidas2", "eidas3"};
+        std::vector<std::string> acr_levels = {"low", "substantial", "high"}; ///< one per acr
+        std::vector<std::string> scopes = {"openid", "given_name", "family_name", "birthdate"};
+        std::vector<std::string> claims;    ///< asked for as essential; empty: no claims parameter
+        std::string usage_name_claim;       ///< e.g. preferred_username; empty: none
+        std::string authorization_endpoint; ///< the endpoints: empty ones come from discovery
+        std::string token_endpoint;
+        std::string userinfo_endpoint;
+        std::string jwks_uri;
+        unsigned clock_skew_seconds = 60;
+        std::chrono::milliseconds timeout{10000}; ///< each request to the provider
+        std::size_t max_response_bytes = 256 << 10;
+        unsigned keys_refresh_seconds = 60;
+        unsigned metadata_lifetime_seconds = 86400;
+    };
+    std::vector<oidc_provider_section> oidc;
+
     struct webhooks_section {
         std::chrono::milliseconds timeout{10000};        ///< one whole attempt
         std::chrono::milliseconds connect_timeout{5000}; ///< the connection alone

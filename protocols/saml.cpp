@@ -74,21 +74,7 @@ verification refused(refusal reason, std::string message) {
     return v;
 }
 
-std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0x0f]);
-        }
-    }
-    return out;
-}
+using crypto::percent_encode;
 
 /// Raw DEFLATE (RFC 1951) as the HTTP-Redirect binding wants it (SAML bindings 3.4.4.1).
 std::string deflate_raw(std::string_view data) {

@@ -78,6 +78,16 @@ public:
         pid_ = -1;
     }
 
+    /// Kills the process at once, as a crash or a power cut would, and reaps it.
+    void crash() {
+        if (pid_ <= 0)
+            return;
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
     /// Whether the process is still running (it must survive every bad request).
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0 && !exited(); }
 
