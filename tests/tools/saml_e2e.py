@@ -17,9 +17,10 @@ import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
 
+from e2e_letter import (deposit_and_notify, letter_json, open_gateway, sample_pdf, secrets_in,
+                        verify_all_evidence)
 from e2e_support import Client, check, expect_status, run_case, wait_until
-from lifecycle_e2e import (form_fields, landing, letter_json, open_gateway,
-                           sample_pdf, secrets_in, deposit_and_notify, verify_all_evidence)
+from lifecycle_e2e import form_fields, landing
 
 EIDAS = "http://eidas.europa.eu/attributes/naturalperson/"
 LOA = "http://eidas.europa.eu/LoA/"
