@@ -4,14 +4,11 @@
 #include "gateway/recipient_pages.hpp"
 #include "protocols/lifecycle.hpp"
 
-#include <boost/beast/http/field.hpp>
-
 #include <array>
 
 namespace sceau::gateway {
 namespace {
 
-namespace http = boost::beast::http;
 namespace saml = protocols::saml;
 
 /// Who the demo user can be in one click: the recipient of the letter that scripts/run
@@ -72,17 +69,7 @@ response demo_page(unsigned version, unsigned status, const std::string& content
         "signed with the public sample key. A real service goes through its country's "
         "eIDAS node.</p>\n";
     html += "<main>\n" + content + "</main>\n</body>\n</html>\n";
-
-    response res{static_cast<http::status>(status), version};
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'");
-    res.set("Referrer-Policy", "no-referrer");
-    res.set("X-Frame-Options", "DENY");
-    res.body() = std::move(html);
-    res.prepare_payload();
-    return res;
+    return html_page(version, status, std::move(html));
 }
 
 response refusal_page(unsigned version, unsigned status, const std::string& why) {

@@ -140,16 +140,7 @@ std::string page_html(const page_context& p, std::string_view title, const std::
 
 response html_response(const page_context& p, unsigned status, std::string_view title,
                        const std::string& content) {
-    response res{static_cast<http::status>(status), p.version};
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'");
-    res.set("Referrer-Policy", "no-referrer");
-    res.set("X-Frame-Options", "DENY");
-    res.body() = page_html(p, title, content);
-    res.prepare_payload();
-    return res;
+    return html_page(p.version, status, page_html(p, title, content));
 }
 
 std::string generic_title(const page_context& p) {
@@ -396,6 +387,19 @@ std::string set_cookie(const page_context& p, const std::string& secret) {
 
 std::string html_escape(std::string_view s) {
     return escape(s);
+}
+
+response html_page(unsigned version, unsigned status, std::string html) {
+    response res{static_cast<http::status>(status), version};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    res.body() = std::move(html);
+    res.prepare_payload();
+    return res;
 }
 
 std::string attachment_disposition(std::string_view name) {
