@@ -117,6 +117,23 @@ public:
         return std::filesystem::exists(dir_ / "server.log", ec) ? read_file(dir_ / "server.log")
                                                                 : std::string();
     }
+    /// The log once it holds `lines` request lines, or as it is after `timeout`: the
+    /// server writes a request's line just after sending its answer.
+    std::string
+    log_with_requests(std::size_t lines,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            auto text = log();
+            std::size_t found = 0;
+            for (auto at = text.find(" request id="); at != std::string::npos;
+                 at = text.find(" request id=", at + 1))
+                ++found;
+            if (found >= lines || std::chrono::steady_clock::now() > deadline)
+                return text;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
 
 private:
     bool exited() const {
