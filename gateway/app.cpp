@@ -60,6 +60,12 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
                           crypto::fingerprint_sha256(c.get()) == sample_fingerprint ||
                           X509_check_issued(sample_root.front().get(), c.get()) == X509_V_OK;
 
+    // The demo node vouches for whoever asks: never next to a seal whose evidence counts.
+    if (cfg.saml.demo_node && !a->sample_keys_)
+        throw std::runtime_error(
+            "saml.demo_node is on, but the seal is not the sample one: the demo eIDAS node "
+            "vouches for anyone and runs only on the sample keys; turn it off");
+
     std::vector<crypto::x509_ptr> anchors;
     if (!cfg.seal.trust_anchor.empty())
         anchors = certificates_of(cfg.seal.trust_anchor);
@@ -211,12 +217,31 @@ void app::set_public_base(const std::string& base_url) {
         }
     }
 
-    // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL.
+    // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL, or the
+    // demo node, trusted like any node through its metadata.
     const auto& c = config_.saml;
+    auto sp_entity_id =
+        c.sp_entity_id.empty() ? public_base_ + "/auth/saml/metadata" : c.sp_entity_id;
+    auto acs_url = public_base_ + "/auth/saml/acs";
     protocols::saml::node_metadata node;
-    if (!c.node_metadata.empty()) {
+    if (c.demo_node) {
+        protocols::saml::demo_node::options demo;
+        demo.entity_id = public_base_ + "/demo/eidas/metadata";
+        demo.sso_url = public_base_ + "/demo/eidas/sso";
+        demo.sp_entity_id = sp_entity_id;
+        demo.sp_acs_url = acs_url;
+        demo_node_ = std::make_unique<protocols::saml::demo_node>(
+            std::move(demo),
+            crypto::signer_identity::from_pem(sample_pki::idp_key(), sample_pki::idp_certificate()),
+            clock_);
+        node = protocols::saml::read_node_metadata(demo_node_->metadata(),
+                                                   demo_node_->settings().entity_id);
+    } else if (!c.node_metadata.empty()) {
+        std::vector<crypto::x509_ptr> signers;
+        if (!c.node_metadata_signer.empty())
+            signers = certificates_of(c.node_metadata_signer);
         node = protocols::saml::read_node_metadata(crypto::read_small_file(c.node_metadata),
-                                                   c.node_entity_id);
+                                                   c.node_entity_id, signers);
     } else if (!c.node_certificate.empty()) {
         node = protocols::saml::node_from_pem(c.node_entity_id, c.node_sso_url,
                                               crypto::read_small_file(c.node_certificate));
@@ -224,8 +249,8 @@ void app::set_public_base(const std::string& base_url) {
         return; // no node: SAML is not offered
     }
     protocols::saml::sp_config sp;
-    sp.entity_id = c.sp_entity_id.empty() ? public_base_ + "/auth/saml/metadata" : c.sp_entity_id;
-    sp.acs_url = public_base_ + "/auth/saml/acs";
+    sp.entity_id = sp_entity_id;
+    sp.acs_url = acs_url;
     sp.provider_name = config_.provider.name;
     sp.sp_type = c.sp_type;
     sp.node = std::move(node);

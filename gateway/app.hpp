@@ -11,6 +11,7 @@
 #include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
 #include "protocols/saml.hpp"
+#include "protocols/saml_demo_node.hpp"
 #include "protocols/sealer.hpp"
 #include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
@@ -53,6 +54,8 @@ public:
 
     /// The eIDAS SAML service provider; null when no node is configured.
     protocols::saml::service_provider* saml() { return saml_.get(); }
+    /// The built-in demo eIDAS node (saml.demo_node, sample keys only); null when off.
+    const protocols::saml::demo_node* demo_node() const { return demo_node_.get(); }
     /// The OpenID Connect providers, in the configuration's order; empty when none.
     const std::vector<std::unique_ptr<protocols::oidc::relying_party>>& oidc() const {
         return oidc_;
@@ -91,6 +94,7 @@ private:
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
     std::unique_ptr<protocols::saml::service_provider> saml_;
+    std::unique_ptr<protocols::saml::demo_node> demo_node_;
     std::vector<std::unique_ptr<protocols::http_fetcher>> oidc_http_;
     std::vector<std::unique_ptr<protocols::oidc::relying_party>> oidc_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;

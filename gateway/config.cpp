@@ -267,6 +267,7 @@ config config::load(const std::filesystem::path& file) {
         section_reader s(root, "saml");
         auto& m = c.saml;
         s.read("node_metadata", m.node_metadata);
+        s.read("node_metadata_signer", m.node_metadata_signer);
         s.read("node_entity_id", m.node_entity_id);
         s.read("node_sso_url", m.node_sso_url);
         s.read("node_certificate", m.node_certificate);
@@ -280,6 +281,9 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("saml.clock_skew_seconds: at most 600");
         if (m.sp_type != "private" && m.sp_type != "public")
             throw config_error("saml.sp_type must be \"private\" or \"public\"");
+        if (m.demo_node && (!m.node_metadata.empty() || !m.node_certificate.empty()))
+            throw config_error("saml.demo_node stands in for an eIDAS node: it cannot be on "
+                               "together with saml.node_metadata or saml.node_certificate");
     }
     if (auto* node = root.get("oidc")) {
         auto* providers = node->as_table();
@@ -313,10 +317,11 @@ config config::load(const std::filesystem::path& file) {
 
     // Paths in the file are relative to the file.
     auto base = file.parent_path();
-    for (auto* p : {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
-                    &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key,
-                    &c.tsa.builtin_certificate, &c.mail.ca_file, &c.saml.node_metadata,
-                    &c.saml.node_certificate, &c.saml.sp_key, &c.saml.sp_certificate}) {
+    for (auto* p :
+         {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
+          &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key, &c.tsa.builtin_certificate,
+          &c.mail.ca_file, &c.saml.node_metadata, &c.saml.node_metadata_signer,
+          &c.saml.node_certificate, &c.saml.sp_key, &c.saml.sp_certificate}) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }

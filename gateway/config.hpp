@@ -95,16 +95,17 @@ struct config {
     } identification;
 
     struct saml_section {
-        std::filesystem::path node_metadata; ///< the eIDAS node's SAML metadata (XML)
-        std::string node_entity_id;          ///< which entity of the metadata; or with PEM
-        std::string node_sso_url;            ///< with node_certificate, instead of metadata
+        std::filesystem::path node_metadata;        ///< the eIDAS node's SAML metadata (XML)
+        std::filesystem::path node_metadata_signer; ///< PEM: the metadata must be signed by it
+        std::string node_entity_id;                 ///< which entity of the metadata; or with PEM
+        std::string node_sso_url;                   ///< with node_certificate, instead of metadata
         std::filesystem::path node_certificate;
         std::string sp_entity_id;             ///< empty: PUBLIC_URL/auth/saml/metadata
         std::filesystem::path sp_key;         ///< empty: the seal's key
         std::filesystem::path sp_certificate; ///< empty: the seal's certificate
         unsigned clock_skew_seconds = 60;
         std::string sp_type = "private";
-        bool demo_node = true; ///< the built-in demo node, on the sample keys only
+        bool demo_node = false; ///< the built-in demo eIDAS node: sample keys, no other node
     } saml;
 
     /// One OpenID Connect provider, `[oidc.NAME]` in the file (NAME: a-z, 0-9, '-').

@@ -92,6 +92,10 @@ int serve(const common_options& o, const std::string& listen, const std::string&
                  std::to_string(s.port());
     log_event(log_level::info, "listening", {{"address", where}});
     a->set_public_base(cfg.server.public_url.empty() ? "http://" + where : cfg.server.public_url);
+    if (a->demo_node())
+        log_event(log_level::warn, "demo-node",
+                  {{"message", "the built-in demo eIDAS node is on at /demo/eidas/sso: it vouches "
+                               "for whatever identity is typed; for demonstrations only"}});
     worker background(*a, cfg.lifecycle.worker_interval);
     background.start();
     if (!ready_file.empty()) {

@@ -4,6 +4,7 @@
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
+#include "gateway/demo_node_pages.hpp"
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
 #include "protocols/notification.hpp"
@@ -139,16 +140,7 @@ std::string page_html(const page_context& p, std::string_view title, const std::
 
 response html_response(const page_context& p, unsigned status, std::string_view title,
                        const std::string& content) {
-    response res{static_cast<http::status>(status), p.version};
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'");
-    res.set("Referrer-Policy", "no-referrer");
-    res.set("X-Frame-Options", "DENY");
-    res.body() = page_html(p, title, content);
-    res.prepare_payload();
-    return res;
+    return html_page(p.version, status, page_html(p, title, content));
 }
 
 std::string generic_title(const page_context& p) {
@@ -295,11 +287,13 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
              p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
              "</button>\n</form>\n";
     } else {
+        bool high = p.a.recipients().level_for(v.letter.kind) == protocols::loa::high;
         c += "<p>" +
-             p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau "
-                 "substantiel ou élevé. Un code envoyé par e-mail ne suffit pas.",
-                 "This registered electronic letter requires eIDAS identification at level "
-                 "substantial or high. A code sent by e-mail is not enough.") +
+             p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau ",
+                 "This registered electronic letter requires eIDAS identification at level ") +
+             (high ? p.t("élevé", "high") : p.t("substantiel ou élevé", "substantial or high")) +
+             p.t(". Un code envoyé par e-mail ne suffit pas.",
+                 ". A code sent by e-mail is not enough.") +
              "</p>\n";
         if (!eidas)
             c += "<p>" +
@@ -390,6 +384,23 @@ std::string set_cookie(const page_context& p, const std::string& secret) {
 }
 
 } // namespace
+
+std::string html_escape(std::string_view s) {
+    return escape(s);
+}
+
+response html_page(unsigned version, unsigned status, std::string html) {
+    response res{static_cast<http::status>(status), version};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    res.body() = std::move(html);
+    res.prepare_payload();
+    return res;
+}
 
 std::string attachment_disposition(std::string_view name) {
     std::string fallback, encoded;
@@ -502,7 +513,8 @@ response saml_acs(const page_context& p, const std::map<std::string, std::string
 
     auto response_b64 = form.count("SAMLResponse") ? form.at("SAMLResponse") : std::string();
     auto verdict =
-        sp->verify_response(response_b64, pending->request.id, pending->request.required_loa);
+        sp->verify_response(response_b64, pending->secrets.value("authn_request_id", std::string()),
+                            pending->request.required_loa);
     if (!verdict) {
         // The reason code, never the message's content, goes to the log.
         log_event(log_level::warn, "saml-refused",
@@ -657,6 +669,8 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         }
     }
     auto op = m.matched->op;
+    if (op == operation::demo_node_sign_in || op == operation::demo_node_answer)
+        return handle_demo_node(a, op, query, form, request.version());
     if (op == operation::saml_acs || op == operation::oidc_callback) {
         // The identity provider's answer: no link in the path, no session cookie.
         page_context p{a, pick_language(query, form, request), "-", request.version()};
@@ -723,10 +737,15 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             if (!sp || view->identified)
                 return redirect(p, p.link());
             auto level = eidas_level_for(p, *view);
-            auto request_id = crypto::random_id("_sceau-");
-            auto authn = sp->make_authn_request(level, request_id);
+            // The answer comes back with the RelayState, which names what is remembered;
+            // the AuthnRequest's ID is what its InResponseTo must be.
+            auto relay_state = crypto::random_id("_sceau-");
+            // A company's letter asks for the legal person too (eIDAS legal person data set).
+            bool company =
+                !protocols::recipient_from_json(view->letter.recipient_json).legal_name.empty();
+            auto authn = sp->make_authn_request(level, relay_state, company);
             access.remember_request(
-                *view, p.token, "saml", authn.id, level, nlohmann::json::object(),
+                *view, p.token, "saml", relay_state, level, {{"authn_request_id", authn.id}},
                 std::chrono::minutes(a.settings().identification.request_minutes));
             return redirect(p, authn.redirect_url);
         }

@@ -63,6 +63,9 @@ const std::vector<route>& routes() {
         {verb::post, "/auth/saml/acs", operation::saml_acs, false},
         {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
         {verb::get, "/auth/oidc/callback", operation::oidc_callback, false},
+        {verb::get, "/demo/eidas/sso", operation::demo_node_sign_in, false},
+        {verb::post, "/demo/eidas/sso", operation::demo_node_answer, false},
+        {verb::get, "/demo/eidas/metadata", operation::demo_node_metadata, false},
     };
     return table;
 }
@@ -80,6 +83,8 @@ bool is_recipient_page(operation op) noexcept {
     case operation::recipient_oidc_start:
     case operation::saml_acs:
     case operation::oidc_callback:
+    case operation::demo_node_sign_in:
+    case operation::demo_node_answer:
         return true;
     default:
         return false;

@@ -32,6 +32,9 @@ enum class operation {
     saml_acs,
     saml_metadata,
     oidc_callback,
+    demo_node_sign_in,
+    demo_node_answer,
+    demo_node_metadata,
 };
 
 /// Whether the operation is one of the recipient's pages (HTML, never problem+json).

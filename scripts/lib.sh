@@ -12,11 +12,12 @@ SCEAU_BUILD_PACKAGES=(
 )
 
 # What the tests run besides our own code: the independent verifiers and clients, the
-# SMTP server the lifecycle tests deliver the recipient's mail to, and the headless
-# browser (with its WebDriver and Selenium) the recipient's pages are driven in.
+# SMTP server the lifecycle tests deliver the recipient's mail to, the headless browser
+# (with its WebDriver and Selenium) the recipient's pages are driven in, and the SAML
+# identity provider the eIDAS tests identify the recipient with.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
-  python3 python3-aiosmtpd tzdata
+  python3 python3-aiosmtpd python3-pysaml2 tzdata
   chromium chromium-driver python3-selenium
 )
 

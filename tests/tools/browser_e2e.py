@@ -10,7 +10,7 @@ page's title, visible text and source must be free of the sender's name, company
 e-mail, the subject and the reference.
 
 Usage: browser_e2e.py SCEAU_BINARY SOURCE_DIR ARTIFACT_DIR CASE
-where CASE is one of: ere-accept, ere-refuse. A case's screenshots go to ARTIFACT_DIR/CASE/,
+where CASE is one of: ere-accept, ere-refuse, lre-accept. A case's screenshots go to ARTIFACT_DIR/CASE/,
 numbered in the order of its steps; each run replaces them.
 """
 
@@ -101,6 +101,13 @@ class Browser:
         self.driver.find_element(By.CSS_SELECTOR, f"form[action='{action}'] button").click()
         wait_until(f"the page after {action}", lambda: _is_stale(old))
 
+    def click(self, selector):
+        """Clicks what `selector` finds (a link, or one button among several of a form),
+        and waits for the page it leads to."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.CSS_SELECTOR, selector).click()
+        wait_until(f"the page after clicking {selector}", lambda: _is_stale(old))
+
     def type_into(self, field_id, text):
         field = self.driver.find_element(By.ID, field_id)
         field.clear()
@@ -190,10 +197,11 @@ class Journey:
         return text
 
 
-def deposit(run, sender, documents):
-    """The sender deposits an ere letter over the API and its notice reaches the mailbox.
+def deposit(run, sender, documents, kind="ere"):
+    """The sender deposits a letter over the API and its notice reaches the mailbox.
     Returns the letter and the link the notice gives."""
-    letter, token = deposit_and_notify(run, sender, letter_json("ere"), documents)
+    extra = {"consent_reference": "consentement-2026-118"} if kind == "lre" else {}
+    letter, token = deposit_and_notify(run, sender, letter_json(kind, **extra), documents)
     links = [m.link() for m in run.mailbox.mails if "/r/" + token in m.text]
     check(len(links) == 1, f"{len(links)} notices link to the letter")
     return letter, links[0]
@@ -258,6 +266,27 @@ def identify_by_code(j, mistype_first=False):
           f"no choice after the code: {text}")
 
 
+def identify_by_demo_node(j):
+    """Identification for an LRE through the built-in demo eIDAS node: the landing page's
+    eIDAS link, the node's page (labelled as a demonstration), Claire Martin picked at
+    level substantial, the node's answer posted to the ACS by its button, up to the choice."""
+    text = j.browser.text()
+    check(j.t("exige une identification eIDAS", "requires eIDAS identification") in text,
+          f"the landing page of an LRE does not ask for eIDAS: {text}")
+    j.browser.click(f"a[href^='/r/{j.token}/auth/saml']")
+    text = j.look("demo-node")
+    for warning in ("DÉMONSTRATION", "DEMONSTRATION"):
+        check(warning in text, f"the demo node's page does not say {warning}: {text}")
+    check("substantiel / substantial" in text, f"the node was not asked for substantial: {text}")
+    j.browser.click("form[action='/demo/eidas/sso'] button[value='claire-martin']")
+    text = j.look("demo-node-answer")
+    check("DÉMONSTRATION" in text and "Claire Martin" in text, f"the node's answer: {text}")
+    j.browser.press(j.gateway.base + "/auth/saml/acs")
+    text = j.look("identified-by-eidas")
+    check(j.t("Acceptez-vous cette lettre ?", "Do you accept this letter?") in text,
+          f"no choice after eIDAS identification: {text}")
+
+
 def accept(j):
     """The recipient accepts: now, and only now, the sender, subject and documents."""
     j.browser.press(f"/r/{j.token}/accept")
@@ -300,14 +329,15 @@ def check_link_dead(j):
     check(not os.listdir(j.browser.downloads), "a document downloaded after the refusal")
 
 
-def check_sender_evidence(j, status, events, choice_event):
+def check_sender_evidence(j, status, events, choice_event,
+                          identified=("urn:sceau:identification:email-code",
+                                      "urn:sceau:loa:email-control")):
     """The sender sees the letter in `status` with exactly `events`, each verified by the
-    independent tools; the choice records identification by e-mail code."""
+    independent tools; the choice records the identification (method, level) given."""
     letter = j.sender.wait_for_status(j.letter["id"], status)
     records = verify_all_evidence(j.run, j.sender, letter, events)
     method, level = recipient_identification(records[choice_event])
-    check((method, level) == ("urn:sceau:identification:email-code",
-                              "urn:sceau:loa:email-control"),
+    check((method, level) == identified,
           f"{choice_event} records identification {method!r} at {level!r}")
 
 
@@ -371,9 +401,33 @@ def case_ere_refuse(run, shots):
         check_server_log(j)
 
 
+def case_lre_accept(run, shots):
+    """LRE in French through the demo eIDAS node: notice link, eIDAS identification as the
+    named person at substantial, acceptance, the document downloaded, the sender's evidence
+    verified and recording the eIDAS identification."""
+    gateway, sender = open_gateway(run, {"saml": {"demo_node": True}})
+    documents = [("mise-en-demeure.pdf", sample_pdf(run))]
+    letter, link = deposit(run, sender, documents, kind="lre")
+    with chromium(run, shots, "fr-FR,fr") as browser:
+        check_javascript_off(browser)
+        j = Journey(run, browser, gateway, sender, letter, link, documents, "fr")
+        open_notice(j)
+        identify_by_demo_node(j)
+        accept(j)
+        download_documents(j)
+        check_sender_evidence(j, "accepted",
+                              ["SubmissionAcceptance", "NotificationForAcceptance",
+                               "ConsignmentAcceptance", "ContentHandover"],
+                              "ConsignmentAcceptance",
+                              ("urn:sceau:identification:eidas-saml",
+                               "http://eidas.europa.eu/LoA/substantial"))
+        check_server_log(j)
+
+
 CASES = {
     "ere-accept": case_ere_accept,
     "ere-refuse": case_ere_refuse,
+    "lre-accept": case_lre_accept,
 }
 
 if __name__ == "__main__":

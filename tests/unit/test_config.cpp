@@ -110,6 +110,24 @@ batch = 5
     CHECK(d.give_up_after == std::chrono::hours(72));
 }
 
+TEST_CASE("the demo eIDAS node is off by default and never stands next to a real node",
+          "[gateway][config][saml]") {
+    CHECK_FALSE(config::defaults().saml.demo_node);
+    test::temp_dir dir;
+    test::write_file(dir / "demo.toml", "[saml]\ndemo_node = true\n");
+    CHECK(config::load(dir / "demo.toml").saml.demo_node);
+    test::write_file(dir / "node.toml", "[saml]\nnode_metadata = \"node.xml\"\n"
+                                        "node_metadata_signer = \"federation.pem\"\n");
+    auto signed_node = config::load(dir / "node.toml");
+    CHECK_FALSE(signed_node.saml.demo_node);
+    CHECK(signed_node.saml.node_metadata_signer == dir / "federation.pem");
+    for (auto node : {"node_metadata = \"node.xml\"", "node_certificate = \"node.pem\""}) {
+        test::write_file(dir / "both.toml", std::string("[saml]\ndemo_node = true\n") + node +
+                                                "\nnode_entity_id = \"https://node.example\"\n");
+        CHECK_THROWS_AS(config::load(dir / "both.toml"), gateway::config_error);
+    }
+}
+
 TEST_CASE("OpenID Connect providers are read one table each, and checked", "[gateway][config]") {
     test::temp_dir dir;
     test::write_file(dir / "o.toml", R"(

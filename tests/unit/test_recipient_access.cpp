@@ -432,3 +432,64 @@ TEST_CASE("a usage name given besides the birth name matches the name the sender
     CHECK(f.access.complete(second, who.to_identification(), who.to_person_claims()) ==
           recipient_access::identity_outcome::no_match);
 }
+
+TEST_CASE("an eIDAS identification is recorded with its level, node, time and the asserted "
+          "attributes, kept apart from the sender's naming",
+          "[protocols][recipient][evidence]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link(
+        R"({"kind":"lre","recipient":{"email":"claire@example.org","family_name":"Martin",)"
+        R"("given_name":"Claire","birth_date":"1985-02-17"},"consent_reference":"c-1"})");
+    auto v = f.session_on(token);
+
+    // As the ACS does it: the request remembered at the start, taken with the answer.
+    f.access.remember_request(v, token, "saml", "_relay-1", std::string(loa::substantial),
+                              {{"authn_request_id", "_authn-1"}});
+    auto pending = f.access.take_request("_relay-1");
+    REQUIRE(pending);
+    CHECK(pending->secrets.value("authn_request_id", "") == "_authn-1");
+    CHECK(pending->return_path == "/r/" + token);
+    CHECK_FALSE(f.access.take_request("_relay-1")); // once
+
+    const std::string node = "https://eidas-node.example.test/metadata";
+    identification who{"urn:sceau:identification:eidas-saml",
+                       std::string(loa::substantial),
+                       node,
+                       "2026-12-03T10:15:29.000Z",
+                       {{std::string(uri::family_name), "MARTIN"},
+                        {std::string(uri::given_name), "Claire"},
+                        {std::string(uri::birth_date), "1985-02-17"},
+                        {std::string(uri::person_identifier), "FR/FR/12345"}}};
+    REQUIRE(f.access.complete(pending->request, who,
+                              {"MARTIN", "Claire", "1985-02-17", "FR/FR/12345"}) ==
+            recipient_access::identity_outcome::identified);
+    auto session = f.db->session(v.session.id_hash); // as the next page reads it
+
+    REQUIRE(session);
+    v.session = *session;
+    v.identified = true;
+    REQUIRE(f.access.accept(v) == recipient_access::choice_outcome::done);
+
+    auto xml = f.evidence_xml(id, "ConsignmentAcceptance");
+    REQUIRE_NOTHROW(crypto::parse_xml(xml));
+    auto text = [&](const char* element) {
+        auto start = xml.find(std::string("<") + element + ">");
+        REQUIRE(start != std::string::npos);
+        start = xml.find('>', start) + 1;
+        return xml.substr(start, xml.find('<', start) - start);
+    };
+    CHECK(text("AssuranceLevel") == loa::substantial);
+    CHECK(text("AuthenticationMethod") == "urn:sceau:identification:eidas-saml");
+    CHECK(text("AuthenticationTime") == "2026-12-03T10:15:29.000Z");
+    CHECK(text("PolicyIDDetails") == "identified by " + node);
+    // The sender's naming plain, the node's assertion marked with who asserted it.
+    CHECK_THAT(xml, Catch::Matchers::Contains(
+                        "CurrentFamilyName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-"
+                        "format:uri\"><saml:AttributeValue>Martin<"));
+    CHECK_THAT(xml, Catch::Matchers::Contains(
+                        "CurrentFamilyName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-"
+                        "format:uri\" sc:AssertedBy=\"" +
+                        node + "\"><saml:AttributeValue>MARTIN<"));
+    CHECK_THAT(xml, Catch::Matchers::Contains("sc:AssertedBy=\"" + node +
+                                              "\"><saml:AttributeValue>FR/FR/12345<"));
+}
