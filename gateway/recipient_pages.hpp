@@ -30,6 +30,13 @@ response handle_recipient(app& a, const route_match& m,
                           std::string_view query, const std::string& body, request_context& ctx,
                           std::optional<file_download>& download);
 
+/// Text made safe for HTML content and for quoted attribute values.
+std::string html_escape(std::string_view s);
+
+/// An HTML answer with the headers of the recipient's pages: a content security policy
+/// that allows no script and posts to this origin only, no referrer, no framing.
+response html_page(unsigned version, unsigned status, std::string html);
+
 /// A Content-Disposition value for a download: an ASCII fallback name and the UTF-8 name
 /// (RFC 6266, RFC 8187).
 std::string attachment_disposition(std::string_view name);

@@ -27,13 +27,15 @@ struct lifecycle_fixture {
     test::temp_dir dir;
     std::atomic<long long> offset_hours{0};
     std::atomic<long long> offset_seconds{0};
+    std::atomic<long long> offset_ms{0};
     /// Frozen, the clock stands at `start` plus the offsets: for exact comparisons of times.
     std::atomic<bool> frozen{false};
     const std::chrono::system_clock::time_point start =
         std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     crypto::clock_fn clock = [this] {
         auto base = frozen ? start : std::chrono::system_clock::now();
-        return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load());
+        return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load()) +
+               std::chrono::milliseconds(offset_ms.load());
     };
     test::test_database store; ///< SQLite, or PostgreSQL in the suite's second run
     std::unique_ptr<storage::database> db = store.open(4);

@@ -97,6 +97,43 @@ TEST_CASE("a checkpoint signed with the seal key verifies with openssl alone", "
               .status != 0);
 }
 
+TEST_CASE("an RSA seal signs notes that openssl verifies, with a type of their own",
+          "[crypto][note]") {
+    // RSA PKCS#1 v1.5 with SHA-256, type 0xff "sceau-rsa-pkcs1-sha256" in the key ID.
+    auto key_file = test::source_path("tests/fixtures/hostile/keys/erds-seal-key.pem").string();
+    auto rsa = crypto::private_key_from_pem(test::read_file(key_file));
+    crypto::note_signer signer("lettres.example/sceau-log", rsa.get());
+    auto text = crypto::checkpoint_text(sample_checkpoint());
+    auto note = signer.sign(text);
+    CHECK(crypto::note_verifier::from_verifier_key(signer.verifier_key()).open(note) == text);
+
+    test::temp_dir dir;
+    auto d = "'" + dir.path().string() + "'";
+    test::write_file(dir / "text", text);
+    test::write_file(dir / "sig.b64", signature_base64(note));
+    REQUIRE(test::run("cd " + d + " && openssl base64 -d -A -in sig.b64 -out sig.bin && " +
+                      "tail -c +5 sig.bin > sig.der && openssl pkey -in '" + key_file +
+                      "' -pubout -out seal.pub")
+                .status == 0);
+    auto verified =
+        test::run("cd " + d + " && openssl dgst -sha256 -verify seal.pub -signature sig.der text");
+    INFO(verified.output);
+    CHECK(verified.output.find("Verified OK") != std::string::npos);
+    auto id = test::run("cd " + d +
+                        " && { printf 'lettres.example/sceau-log\\n\\377sceau-rsa-pkcs1-sha256'; "
+                        "openssl pkey -pubin -in seal.pub -outform DER; } | openssl dgst -sha256 "
+                        "-binary | head -c 4 | od -An -tx1 | tr -d ' \\n'");
+    auto note_id = test::run("cd " + d + " && head -c 4 sig.bin | od -An -tx1 | tr -d ' \\n'");
+    CHECK(id.output.size() == 8);
+    CHECK(id.output == note_id.output);
+
+    // The ECDSA seal's verifier does not take it, nor the reverse.
+    auto seal = test::sample_identity("seal");
+    crypto::note_signer ecdsa("lettres.example/sceau-log", seal.key.get());
+    CHECK(thrown([&] { ecdsa.verifier().open(note); }) == errc::note_key_unknown);
+    CHECK(thrown([&] { signer.verifier().open(ecdsa.sign(text)); }) == errc::note_key_unknown);
+}
+
 TEST_CASE("a note opens only with its key, and a forged one is refused", "[crypto][note]") {
     auto seal = test::sample_identity("seal");
     crypto::note_signer signer("lettres.example/sceau-log", seal.key.get());
@@ -190,10 +227,18 @@ TEST_CASE("malformed notes, checkpoints and keys are refused with a reason", "[c
     CHECK(extended.extensions == std::vector<std::string>{"extra line"});
     CHECK(crypto::checkpoint_text(extended) == "origin\n12\n" + root + "\nextra line\n");
 
-    // Only ECDSA P-256 keys, only names without spaces or '+', only note texts.
-    auto rsa =
-        crypto::private_key_from_pem(test::read_file(test::source_path("certs-sample/idp.key")));
-    CHECK(thrown([&] { crypto::note_signer("log.example", rsa.get()); }) == errc::bad_key);
+    // Only ECDSA P-256 or RSA of 2048 bits or more, only names without spaces or '+',
+    // only note texts.
+    test::temp_dir dir;
+    auto generate = [&](const std::string& name, const std::string& options) {
+        auto r = test::run("openssl genpkey " + options + " -out '" + (dir / name).string() + "'");
+        REQUIRE(r.status == 0);
+        return crypto::private_key_from_pem(test::read_file(dir / name));
+    };
+    auto p384 = generate("p384.pem", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384");
+    auto rsa1024 = generate("rsa1024.pem", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024");
+    CHECK(thrown([&] { crypto::note_signer("log.example", p384.get()); }) == errc::bad_key);
+    CHECK(thrown([&] { crypto::note_signer("log.example", rsa1024.get()); }) == errc::bad_key);
     CHECK(thrown([&] { crypto::note_signer("log example", seal.key.get()); }) == errc::bad_key);
     CHECK(thrown([&] { crypto::note_signer("log+example", seal.key.get()); }) == errc::bad_key);
     CHECK(thrown([&] { signer.sign("no final newline"); }) == errc::note_malformed);
