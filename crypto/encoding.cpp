@@ -81,4 +81,41 @@ std::string to_base64url(std::span<const std::uint8_t> data) {
     return out;
 }
 
+std::vector<std::uint8_t> from_base64url(std::string_view text) {
+    if (text.size() % 4 == 1)
+        throw error(errc::bad_encoding, "base64url length is impossible");
+    std::string standard;
+    standard.reserve(text.size() + 2);
+    for (char c : text) {
+        if (c == '-')
+            standard.push_back('+');
+        else if (c == '_')
+            standard.push_back('/');
+        else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            standard.push_back(c);
+        else
+            throw error(errc::bad_encoding, "not a base64url character");
+    }
+    while (standard.size() % 4 != 0)
+        standard.push_back('=');
+    return from_base64(standard);
+}
+
+std::string percent_encode(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0x0f]);
+        }
+    }
+    return out;
+}
+
 } // namespace sceau::crypto

@@ -6,6 +6,7 @@
 #include <libxml/xmlstring.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -38,18 +39,16 @@ bool has_control(std::string_view line) {
     return false;
 }
 
-void check_p256(EVP_PKEY* key) {
-    char group[32] = {};
-    std::size_t length = 0;
-    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
-        EVP_PKEY_get_group_name(key, group, sizeof group, &length) != 1 ||
-        std::string_view(group, length) != "prime256v1")
-        throw error(errc::bad_key, "a note key must be an ECDSA P-256 key");
+bytes rsa_type() {
+    bytes out(1 + note_rsa_identifier.size());
+    out[0] = 0xff;
+    std::copy(note_rsa_identifier.begin(), note_rsa_identifier.end(), out.begin() + 1);
+    return out;
 }
 
 /// Another reference to the caller's key, which stays the caller's too.
 evp_pkey_ptr share(EVP_PKEY* key) {
-    check_p256(key);
+    note_key_type(key);
     EVP_PKEY_up_ref(key);
     return evp_pkey_ptr(key);
 }
@@ -78,12 +77,26 @@ bytes public_key_der(EVP_PKEY* key) {
     return out;
 }
 
-std::uint32_t note_key_id(std::string_view name, std::uint8_t type,
+bytes note_key_type(EVP_PKEY* key) {
+    if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+        char group[32] = {};
+        std::size_t length = 0;
+        if (EVP_PKEY_get_group_name(key, group, sizeof group, &length) == 1 &&
+            std::string_view(group, length) == "prime256v1")
+            return {note_ecdsa_p256};
+    }
+    if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) >= 2048)
+        return rsa_type();
+    throw error(errc::bad_key, "a note key is an ECDSA P-256 key or RSA of 2048 bits or more");
+}
+
+std::uint32_t note_key_id(std::string_view name, std::span<const std::uint8_t> type,
                           std::span<const std::uint8_t> public_key) {
-    const std::uint8_t separator[] = {0x0a, type};
+    const std::uint8_t newline[] = {0x0a};
     sha256 h;
     h.update(name);
-    h.update(separator);
+    h.update(newline);
+    h.update(type);
     h.update(public_key);
     auto digest = h.finish();
     return std::uint32_t(digest[0]) << 24 | std::uint32_t(digest[1]) << 16 |
@@ -196,8 +209,8 @@ note_verifier::note_verifier(std::string name, evp_pkey_ptr public_key)
     , key_(std::move(public_key)) {
     if (!usable_key_name(name_))
         throw error(errc::bad_key, "a note key name is printable ASCII without space or '+'");
-    check_p256(key_.get());
-    key_id_ = note_key_id(name_, note_ecdsa_p256, public_key_der(key_.get()));
+    type_ = note_key_type(key_.get());
+    key_id_ = note_key_id(name_, type_, public_key_der(key_.get()));
 }
 
 note_verifier note_verifier::from_verifier_key(std::string_view text) {
@@ -217,14 +230,19 @@ note_verifier note_verifier::from_verifier_key(std::string_view text) {
     } catch (const error&) {
         throw error(errc::bad_key, "a verifier key's key is not base64");
     }
-    if (raw.size() < 2 || raw[0] != note_ecdsa_p256)
-        throw error(errc::bad_key, "a verifier key is not of the ECDSA type");
-    const unsigned char* p = raw.data() + 1;
-    evp_pkey_ptr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(raw.size() - 1)));
+    bytes type = {note_ecdsa_p256};
+    if (!raw.empty() && raw[0] == 0xff)
+        type = rsa_type();
+    if (raw.size() <= type.size() || !std::equal(type.begin(), type.end(), raw.begin()))
+        throw error(errc::bad_key, "a verifier key is of a type other than ECDSA or RSA");
+    const unsigned char* p = raw.data() + type.size();
+    evp_pkey_ptr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(raw.size() - type.size())));
     if (!key || p != raw.data() + raw.size())
         throw_openssl(errc::bad_key, "a verifier key's public key");
 
     note_verifier out(std::string(text.substr(0, first)), std::move(key));
+    if (out.type() != type)
+        throw error(errc::bad_key, "a verifier key's type is not its key's");
     if (out.key_id() != id)
         throw error(errc::bad_key, "a verifier key's ID does not match its name and key");
     return out;
@@ -290,7 +308,7 @@ std::string note_signer::sign(std::string_view text) const {
 std::string note_signer::verifier_key() const {
     char id[9];
     std::snprintf(id, sizeof id, "%08x", key_id());
-    bytes key = {note_ecdsa_p256};
+    bytes key = verifier_.type();
     auto spki = public_key_der(key_.get());
     key.insert(key.end(), spki.begin(), spki.end());
     return name() + "+" + id + "+" + to_base64(key);

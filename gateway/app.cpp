@@ -47,7 +47,9 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     a->config_ = cfg;
     a->db_ = open_database(cfg);
     a->blobs_ = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
-    a->blobs_->sweep_temporary();
+    // Uploads idle for longer than a request may last are dead; younger ones may be another
+    // instance's, when several share the data directory.
+    a->blobs_->sweep_temporary(cfg.limits.request_timeout + cfg.limits.idle_timeout);
 
     // The seal. Without a configured one, the sample's: loudly not qualified.
     auto root_pem = std::string(sample_pki::root_certificate());
@@ -61,6 +63,12 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
         a->sample_keys_ = a->sample_keys_ ||
                           crypto::fingerprint_sha256(c.get()) == sample_fingerprint ||
                           X509_check_issued(sample_root.front().get(), c.get()) == X509_V_OK;
+
+    // The demo node vouches for whoever asks: never next to a seal whose evidence counts.
+    if (cfg.saml.demo_node && !a->sample_keys_)
+        throw std::runtime_error(
+            "saml.demo_node is on, but the seal is not the sample one: the demo eIDAS node "
+            "vouches for anyone and runs only on the sample keys; turn it off");
 
     std::vector<crypto::x509_ptr> anchors;
     if (!cfg.seal.trust_anchor.empty())
@@ -182,18 +190,83 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     return a;
 }
 
+protocols::oidc::relying_party* app::oidc_provider(std::string_view name) {
+    for (const auto& rp : oidc_) {
+        if (rp->config().id == name)
+            return rp.get();
+    }
+    return nullptr;
+}
+
 void app::set_public_base(const std::string& base_url) {
     public_base_ = base_url;
     while (!public_base_.empty() && public_base_.back() == '/')
         public_base_.pop_back();
     notifications_->set_base_url(public_base_);
 
-    // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL.
+    // OpenID Connect providers: nothing is fetched before a recipient needs one.
+    for (const auto& o : config_.oidc) {
+        protocols::oidc::provider_config p;
+        p.id = o.name;
+        p.label = o.label.empty() ? o.name : o.label;
+        p.issuer = o.issuer;
+        p.client_id = o.client_id;
+        p.client_secret = o.client_secret;
+        p.token_auth_method = o.token_auth_method;
+        auto redirect_base = o.redirect_base.empty() ? public_base_ : o.redirect_base;
+        while (!redirect_base.empty() && redirect_base.back() == '/')
+            redirect_base.pop_back();
+        p.redirect_uri = redirect_base + "/auth/oidc/callback";
+        p.algorithms = o.algorithms;
+        p.acr_levels.clear();
+        for (std::size_t i = 0; i < o.acr_values.size(); ++i)
+            p.acr_levels.emplace_back(o.acr_values[i],
+                                      "http://eidas.europa.eu/LoA/" + o.acr_levels[i]);
+        p.scopes = o.scopes;
+        p.claims = o.claims;
+        p.usage_name_claim = o.usage_name_claim;
+        p.endpoints.authorization_endpoint = o.authorization_endpoint;
+        p.endpoints.token_endpoint = o.token_endpoint;
+        p.endpoints.userinfo_endpoint = o.userinfo_endpoint;
+        p.endpoints.jwks_uri = o.jwks_uri;
+        p.clock_skew = std::chrono::seconds(o.clock_skew_seconds);
+        p.keys_refresh_interval = std::chrono::seconds(o.keys_refresh_seconds);
+        p.metadata_lifetime = std::chrono::seconds(o.metadata_lifetime_seconds);
+        oidc_http_.push_back(
+            std::make_unique<protocols::curl_http_fetcher>(o.timeout, o.max_response_bytes));
+        try {
+            oidc_.push_back(std::make_unique<protocols::oidc::relying_party>(
+                std::move(p), *oidc_http_.back(), clock_));
+        } catch (const std::invalid_argument& e) {
+            throw config_error("oidc." + o.name + ": " + e.what());
+        }
+    }
+
+    // eIDAS SAML: a node from its metadata, or from its certificate and SSO URL, or the
+    // demo node, trusted like any node through its metadata.
     const auto& c = config_.saml;
+    auto sp_entity_id =
+        c.sp_entity_id.empty() ? public_base_ + "/auth/saml/metadata" : c.sp_entity_id;
+    auto acs_url = public_base_ + "/auth/saml/acs";
     protocols::saml::node_metadata node;
-    if (!c.node_metadata.empty()) {
+    if (c.demo_node) {
+        protocols::saml::demo_node::options demo;
+        demo.entity_id = public_base_ + "/demo/eidas/metadata";
+        demo.sso_url = public_base_ + "/demo/eidas/sso";
+        demo.sp_entity_id = sp_entity_id;
+        demo.sp_acs_url = acs_url;
+        demo_node_ = std::make_unique<protocols::saml::demo_node>(
+            std::move(demo),
+            crypto::signer_identity::from_pem(sample_pki::idp_key(), sample_pki::idp_certificate()),
+            clock_);
+        node = protocols::saml::read_node_metadata(demo_node_->metadata(),
+                                                   demo_node_->settings().entity_id);
+    } else if (!c.node_metadata.empty()) {
+        std::vector<crypto::x509_ptr> signers;
+        if (!c.node_metadata_signer.empty())
+            signers = certificates_of(c.node_metadata_signer);
         node = protocols::saml::read_node_metadata(crypto::read_small_file(c.node_metadata),
-                                                   c.node_entity_id);
+                                                   c.node_entity_id, signers);
     } else if (!c.node_certificate.empty()) {
         node = protocols::saml::node_from_pem(c.node_entity_id, c.node_sso_url,
                                               crypto::read_small_file(c.node_certificate));
@@ -201,8 +274,8 @@ void app::set_public_base(const std::string& base_url) {
         return; // no node: SAML is not offered
     }
     protocols::saml::sp_config sp;
-    sp.entity_id = c.sp_entity_id.empty() ? public_base_ + "/auth/saml/metadata" : c.sp_entity_id;
-    sp.acs_url = public_base_ + "/auth/saml/acs";
+    sp.entity_id = sp_entity_id;
+    sp.acs_url = acs_url;
     sp.provider_name = config_.provider.name;
     sp.sp_type = c.sp_type;
     sp.node = std::move(node);

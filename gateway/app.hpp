@@ -9,9 +9,11 @@
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
+#include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
 #include "protocols/retention.hpp"
 #include "protocols/saml.hpp"
+#include "protocols/saml_demo_node.hpp"
 #include "protocols/sealer.hpp"
 #include "protocols/transparency_log.hpp"
 #include "protocols/webhooks.hpp"
@@ -57,6 +59,14 @@ public:
 
     /// The eIDAS SAML service provider; null when no node is configured.
     protocols::saml::service_provider* saml() { return saml_.get(); }
+    /// The built-in demo eIDAS node (saml.demo_node, sample keys only); null when off.
+    const protocols::saml::demo_node* demo_node() const { return demo_node_.get(); }
+    /// The OpenID Connect providers, in the configuration's order; empty when none.
+    const std::vector<std::unique_ptr<protocols::oidc::relying_party>>& oidc() const {
+        return oidc_;
+    }
+    /// The provider configured as `[oidc.NAME]`, or null.
+    protocols::oidc::relying_party* oidc_provider(std::string_view name);
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
     /// Signs and time-stamps the transparency log's checkpoints.
@@ -93,6 +103,9 @@ private:
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;
     std::unique_ptr<protocols::saml::service_provider> saml_;
+    std::unique_ptr<protocols::saml::demo_node> demo_node_;
+    std::vector<std::unique_ptr<protocols::http_fetcher>> oidc_http_;
+    std::vector<std::unique_ptr<protocols::oidc::relying_party>> oidc_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     std::unique_ptr<crypto::note_signer> note_signer_;
     std::unique_ptr<protocols::checkpointer> checkpoints_;

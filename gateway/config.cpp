@@ -16,12 +16,13 @@ using namespace std::string_literals;
 /// Reads one section, remembering which keys it consumed so that leftovers are errors.
 class section_reader {
 public:
-    section_reader(const toml::table& root, std::string name)
-        : name_(std::move(name)) {
+    section_reader(const toml::table& root, std::string name, std::string prefix = {})
+        : name_(std::move(name))
+        , prefix_(std::move(prefix)) {
         if (auto* node = root.get(name_)) {
             table_ = node->as_table();
             if (!table_)
-                throw config_error("[" + name_ + "] must be a table");
+                throw config_error("[" + prefix_ + name_ + "] must be a table");
         }
     }
 
@@ -30,7 +31,7 @@ public:
             return;
         for (const auto& [key, value] : *table_) {
             if (!seen_.count(std::string(key.str())))
-                throw config_error("unknown key " + name_ + "." + std::string(key.str()));
+                throw config_error("unknown key " + prefix_ + name_ + "." + std::string(key.str()));
         }
     }
 
@@ -95,13 +96,62 @@ public:
 
 private:
     [[noreturn]] void fail(const char* key, const char* what) {
-        throw config_error(name_ + "." + key + " must be " + what);
+        throw config_error(prefix_ + name_ + "." + key + " must be " + what);
     }
 
     std::string name_;
+    std::string prefix_; ///< of a nested table: "oidc."
+
     const toml::table* table_ = nullptr;
     std::set<std::string> seen_;
 };
+
+config::oidc_provider_section read_oidc_provider(const toml::table& providers,
+                                                 const std::string& name) {
+    if (name.empty() || name.size() > 32 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+        throw config_error("[oidc." + name + "]: a provider's name is 1 to 32 of a-z, 0-9, '-'");
+    config::oidc_provider_section o;
+    o.name = name;
+    section_reader s(providers, name, "oidc.");
+    s.read("label", o.label);
+    s.read("issuer", o.issuer);
+    s.read("client_id", o.client_id);
+    s.read("client_secret", o.client_secret);
+    s.read("token_auth_method", o.token_auth_method);
+    s.read("redirect_base", o.redirect_base);
+    s.read("algorithms", o.algorithms);
+    s.read("acr_values", o.acr_values);
+    s.read("acr_levels", o.acr_levels);
+    s.read("scopes", o.scopes);
+    s.read("claims", o.claims);
+    s.read("usage_name_claim", o.usage_name_claim);
+    s.read("authorization_endpoint", o.authorization_endpoint);
+    s.read("token_endpoint", o.token_endpoint);
+    s.read("userinfo_endpoint", o.userinfo_endpoint);
+    s.read("jwks_uri", o.jwks_uri);
+    s.read("clock_skew_seconds", o.clock_skew_seconds);
+    s.read("timeout_ms", o.timeout);
+    s.read("max_response_bytes", o.max_response_bytes);
+    s.read("keys_refresh_seconds", o.keys_refresh_seconds);
+    s.read("metadata_lifetime_seconds", o.metadata_lifetime_seconds);
+    auto where = "oidc." + name + ": ";
+    if (o.issuer.empty() || o.client_id.empty() || o.client_secret.empty())
+        throw config_error(where + "issuer, client_id and client_secret are required");
+    if (o.acr_values.empty() || o.acr_values.size() != o.acr_levels.size())
+        throw config_error(where + "acr_values and acr_levels name one level per acr");
+    for (const auto& level : o.acr_levels) {
+        if (level != "low" && level != "substantial" && level != "high")
+            throw config_error(where + "acr_levels are low, substantial or high, not " + level);
+    }
+    if (o.clock_skew_seconds > 600)
+        throw config_error(where + "clock_skew_seconds: at most 600");
+    if (o.max_response_bytes < 1024 || o.max_response_bytes > (4u << 20))
+        throw config_error(where + "max_response_bytes: from 1024 to 4194304");
+    if (o.metadata_lifetime_seconds < 60)
+        throw config_error(where + "metadata_lifetime_seconds: at least 60");
+    return o;
+}
 
 } // namespace
 
@@ -113,9 +163,9 @@ config config::load(const std::filesystem::path& file) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
     static const std::set<std::string> sections = {
-        "server",    "storage",   "limits",         "provider", "seal",     "tsa",     "mail",
-        "lifecycle", "recipient", "identification", "saml",     "webhooks", "deposit", "audit",
-        "log",       "retention", "bundle"};
+        "server",    "storage",   "limits",         "provider", "seal", "tsa",      "mail",
+        "lifecycle", "recipient", "identification", "saml",     "oidc", "webhooks", "deposit",
+        "audit",     "log",       "retention",      "bundle"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -219,6 +269,7 @@ config config::load(const std::filesystem::path& file) {
         section_reader s(root, "saml");
         auto& m = c.saml;
         s.read("node_metadata", m.node_metadata);
+        s.read("node_metadata_signer", m.node_metadata_signer);
         s.read("node_entity_id", m.node_entity_id);
         s.read("node_sso_url", m.node_sso_url);
         s.read("node_certificate", m.node_certificate);
@@ -232,6 +283,20 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("saml.clock_skew_seconds: at most 600");
         if (m.sp_type != "private" && m.sp_type != "public")
             throw config_error("saml.sp_type must be \"private\" or \"public\"");
+        if (m.demo_node && (!m.node_metadata.empty() || !m.node_certificate.empty()))
+            throw config_error("saml.demo_node stands in for an eIDAS node: it cannot be on "
+                               "together with saml.node_metadata or saml.node_certificate");
+    }
+    if (auto* node = root.get("oidc")) {
+        auto* providers = node->as_table();
+        if (!providers)
+            throw config_error("[oidc] must hold one table per provider: [oidc.NAME]");
+        for (const auto& [key, value] : *providers) {
+            if (!value.is_table())
+                throw config_error("[oidc] holds one table per provider, [oidc.NAME]; " +
+                                   std::string(key.str()) + " is not one");
+            c.oidc.push_back(read_oidc_provider(*providers, std::string(key.str())));
+        }
     }
     {
         section_reader s(root, "webhooks");
@@ -287,10 +352,11 @@ config config::load(const std::filesystem::path& file) {
 
     // Paths in the file are relative to the file.
     auto base = file.parent_path();
-    for (auto* p : {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
-                    &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key,
-                    &c.tsa.builtin_certificate, &c.mail.ca_file, &c.saml.node_metadata,
-                    &c.saml.node_certificate, &c.saml.sp_key, &c.saml.sp_certificate}) {
+    for (auto* p :
+         {&c.storage.data_dir, &c.seal.key, &c.seal.certificate, &c.seal.trust_anchor,
+          &c.tsa.trust_anchors, &c.tsa.certificates, &c.tsa.builtin_key, &c.tsa.builtin_certificate,
+          &c.mail.ca_file, &c.saml.node_metadata, &c.saml.node_metadata_signer,
+          &c.saml.node_certificate, &c.saml.sp_key, &c.saml.sp_certificate}) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }

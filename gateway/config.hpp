@@ -95,17 +95,45 @@ struct config {
     } identification;
 
     struct saml_section {
-        std::filesystem::path node_metadata; ///< the eIDAS node's SAML metadata (XML)
-        std::string node_entity_id;          ///< which entity of the metadata; or with PEM
-        std::string node_sso_url;            ///< with node_certificate, instead of metadata
+        std::filesystem::path node_metadata;        ///< the eIDAS node's SAML metadata (XML)
+        std::filesystem::path node_metadata_signer; ///< PEM: the metadata must be signed by it
+        std::string node_entity_id;                 ///< which entity of the metadata; or with PEM
+        std::string node_sso_url;                   ///< with node_certificate, instead of metadata
         std::filesystem::path node_certificate;
         std::string sp_entity_id;             ///< empty: PUBLIC_URL/auth/saml/metadata
         std::filesystem::path sp_key;         ///< empty: the seal's key
         std::filesystem::path sp_certificate; ///< empty: the seal's certificate
         unsigned clock_skew_seconds = 60;
         std::string sp_type = "private";
-        bool demo_node = true; ///< the built-in demo node, on the sample keys only
+        bool demo_node = false; ///< the built-in demo eIDAS node: sample keys, no other node
     } saml;
+
+    /// One OpenID Connect provider, `[oidc.NAME]` in the file (NAME: a-z, 0-9, '-').
+    struct oidc_provider_section {
+        std::string name;   ///< the table's name: routes and logs
+        std::string label;  ///< what the recipient's page offers; empty: the name
+        std::string issuer; ///< exactly as the provider's `iss`
+        std::string client_id;
+        std::string client_secret;
+        std::string token_auth_method = "client_secret_basic"; ///< or client_secret_post
+        std::string redirect_base; ///< empty: the public URL; + /auth/oidc/callback
+        std::vector<std::string> algorithms = {"ES256", "RS256"};
+        std::vector<std::string> acr_values = {"eidas1", "eidas2", "eidas3"};
+        std::vector<std::string> acr_levels = {"low", "substantial", "high"}; ///< one per acr
+        std::vector<std::string> scopes = {"openid", "given_name", "family_name", "birthdate"};
+        std::vector<std::string> claims;    ///< asked for as essential; empty: no claims parameter
+        std::string usage_name_claim;       ///< e.g. preferred_username; empty: none
+        std::string authorization_endpoint; ///< the endpoints: empty ones come from discovery
+        std::string token_endpoint;
+        std::string userinfo_endpoint;
+        std::string jwks_uri;
+        unsigned clock_skew_seconds = 60;
+        std::chrono::milliseconds timeout{10000}; ///< each request to the provider
+        std::size_t max_response_bytes = 256 << 10;
+        unsigned keys_refresh_seconds = 60;
+        unsigned metadata_lifetime_seconds = 86400;
+    };
+    std::vector<oidc_provider_section> oidc;
 
     struct webhooks_section {
         std::chrono::milliseconds timeout{10000};        ///< one whole attempt

@@ -478,6 +478,15 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
     case operation::audit_consistency:
     case operation::audit_entries:
         return handle_audit(a, m, query, version);
+    case operation::demo_node_metadata: {
+        if (!a.demo_node())
+            throw http_problem(problem_kind::not_found, "the demo eIDAS node is off");
+        response res{http::status::ok, version};
+        res.set(http::field::content_type, "application/samlmetadata+xml");
+        res.body() = a.demo_node()->metadata();
+        res.prepare_payload();
+        return res;
+    }
     case operation::recipient_stylesheet: {
         response res{http::status::ok, version};
         res.set(http::field::content_type, "text/css; charset=utf-8");

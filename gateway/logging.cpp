@@ -42,6 +42,10 @@ void setup_logging(const std::string& level, const std::string& format) {
 }
 
 void log_event(log_level level, std::string_view event, std::initializer_list<log_field> fields) {
+    log_event(level, event, std::vector<log_field>(fields));
+}
+
+void log_event(log_level level, std::string_view event, const std::vector<log_field>& fields) {
     std::string line;
     if (json_format) {
         nlohmann::json j = {{"event", event}};

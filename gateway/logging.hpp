@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sceau::gateway {
 
@@ -18,5 +19,6 @@ using log_field = std::pair<std::string_view, std::string>;
 /// One structured line: an event name and fields. Values are quoted or escaped as the
 /// format needs. Never pass a key, a token, an API key or document content.
 void log_event(log_level level, std::string_view event, std::initializer_list<log_field> fields);
+void log_event(log_level level, std::string_view event, const std::vector<log_field>& fields);
 
 } // namespace sceau::gateway

@@ -57,7 +57,7 @@ std::string now_text() {
     return crypto::format_utc(std::chrono::system_clock::now());
 }
 
-std::vector<std::pair<std::string, std::string>> library_versions() {
+std::vector<log_field> library_versions() {
     return {{"openssl", OpenSSL_version(OPENSSL_VERSION)},
             {"libxml2", LIBXML_DOTTED_VERSION},
             {"xmlsec1", XMLSEC_VERSION},
@@ -72,12 +72,9 @@ int serve(const common_options& o, const std::string& listen, const std::string&
         cfg.server.listen = listen;
     }
     setup_logging(cfg.log.level, cfg.log.format);
-    log_event(log_level::info, "starting",
-              {{"version", SCEAU_VERSION},
-               {"openssl", OpenSSL_version(OPENSSL_VERSION)},
-               {"libxml2", LIBXML_DOTTED_VERSION},
-               {"xmlsec1", XMLSEC_VERSION},
-               {"sqlite", sqlite3_libversion()}});
+    auto versions = library_versions();
+    versions.insert(versions.begin(), {"version", SCEAU_VERSION});
+    log_event(log_level::info, "starting", versions);
 
     auto a = app::open(cfg, std::chrono::seconds(clock_offset));
     if (clock_offset != 0)
@@ -103,6 +100,10 @@ int serve(const common_options& o, const std::string& listen, const std::string&
                  std::to_string(s.port());
     log_event(log_level::info, "listening", {{"address", where}});
     a->set_public_base(cfg.server.public_url.empty() ? "http://" + where : cfg.server.public_url);
+    if (a->demo_node())
+        log_event(log_level::warn, "demo-node",
+                  {{"message", "the built-in demo eIDAS node is on at /demo/eidas/sso: it vouches "
+                               "for whatever identity is typed; for demonstrations only"}});
     worker background(*a, cfg.lifecycle.worker_interval);
     background.start();
     if (!ready_file.empty()) {

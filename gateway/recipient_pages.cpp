@@ -1,14 +1,19 @@
 #include "gateway/recipient_pages.hpp"
 
+#include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
+#include "gateway/demo_node_pages.hpp"
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
 #include "protocols/html.hpp"
 #include "protocols/notification.hpp"
+#include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
 
 #include <boost/beast/http/field.hpp>
+#include <openssl/crypto.h>
 
 #include <charconv>
 
@@ -20,8 +25,10 @@ using protocols::recipient_access;
 using protocols::recipient_view;
 
 constexpr std::string_view cookie_name = "sceau_session";
-
-using protocols::html_escape;
+/// Ties an OpenID Connect answer to the browser that asked for it (RFC 6749 section 10.12):
+/// set by the start page, read at the callback only.
+constexpr std::string_view oidc_cookie_name = "sceau_oidc";
+constexpr std::string_view oidc_callback_path = "/auth/oidc/callback";
 
 /// One page being answered: its language, its link, its session.
 struct page_context {
@@ -60,7 +67,7 @@ std::string pick_language(std::string_view query, const std::map<std::string, st
     return "fr";
 }
 
-std::string cookie_of(const http::request_header<>& request) {
+std::string cookie_of(const http::request_header<>& request, std::string_view name = cookie_name) {
     auto [first, last] = request.equal_range(http::field::cookie);
     for (auto field = first; field != last; ++field) {
         std::string_view v = field->value();
@@ -72,10 +79,9 @@ std::string cookie_of(const http::request_header<>& request) {
             auto pair = v.substr(start, end - start);
             while (!pair.empty() && pair.front() == ' ')
                 pair.remove_prefix(1);
-            if (pair.size() > cookie_name.size() &&
-                pair.substr(0, cookie_name.size()) == cookie_name &&
-                pair[cookie_name.size()] == '=')
-                return std::string(pair.substr(cookie_name.size() + 1));
+            if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+                pair[name.size()] == '=')
+                return std::string(pair.substr(name.size() + 1));
             start = end + 1;
         }
     }
@@ -109,16 +115,7 @@ std::string page_html(const page_context& p, std::string_view title, const std::
 
 response html_response(const page_context& p, unsigned status, std::string_view title,
                        const std::string& content) {
-    response res{static_cast<http::status>(status), p.version};
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'");
-    res.set("Referrer-Policy", "no-referrer");
-    res.set("X-Frame-Options", "DENY");
-    res.body() = page_html(p, title, content);
-    res.prepare_payload();
-    return res;
+    return html_page(p.version, status, page_html(p, title, content));
 }
 
 std::string generic_title(const page_context& p) {
@@ -193,6 +190,27 @@ std::string code_form(const page_context& p, const recipient_view& v, const std:
     return c;
 }
 
+/// The eIDAS level to ask an identity provider for: the one the letter needs, or
+/// substantial for an ere (whose e-mail code level is no eIDAS level).
+std::string eidas_level_for(const page_context& p, const recipient_view& v) {
+    auto level = std::string(p.a.recipients().level_for(v.letter.kind));
+    if (level == protocols::email_control_loa)
+        level = std::string(protocols::loa::substantial);
+    return level;
+}
+
+/// The OpenID Connect providers that can give the level this letter needs.
+std::vector<const protocols::oidc::relying_party*> oidc_offered(const page_context& p,
+                                                                const recipient_view& v) {
+    std::vector<const protocols::oidc::relying_party*> out;
+    auto level = eidas_level_for(p, v);
+    for (const auto& rp : p.a.oidc()) {
+        if (!rp->acr_for(level).empty())
+            out.push_back(rp.get());
+    }
+    return out;
+}
+
 response landing(const page_context& p, const recipient_view& v, const std::string& message = {}) {
     std::string c;
     if (v.letter.status == "accepted") {
@@ -226,25 +244,33 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
              p.t("M'identifier avec eIDAS (France Identité, identité numérique européenne)",
                  "Identify me with eIDAS (France Identité, European digital identity)") +
              "</a></p>\n";
+    auto providers = oidc_offered(p, v);
+    for (const auto* rp : providers)
+        c += "<p><a class=\"button\" href=\"" + p.link("/auth/oidc/" + rp->config().id) + "\">" +
+             p.t("M'identifier avec ", "Identify me with ") + html_escape(rp->config().label) +
+             "</a></p>\n";
+    bool eidas = p.a.saml() || !providers.empty();
     if (v.letter.kind == "ere") {
         c += "<p>" +
-             (p.a.saml() ? p.t("Ou recevez un code à usage unique à votre adresse ",
-                               "Or receive a one-time code at your address ")
-                         : p.t("Nous envoyons un code à usage unique à votre adresse ",
-                               "We send a one-time code to your address ")) +
+             (eidas ? p.t("Ou recevez un code à usage unique à votre adresse ",
+                          "Or receive a one-time code at your address ")
+                    : p.t("Nous envoyons un code à usage unique à votre adresse ",
+                          "We send a one-time code to your address ")) +
              "<strong>" + html_escape(v.masked_email) +
              "</strong>.</p>\n<form method=\"post\" action=\"" + p.base() + "/code\">\n" +
              hidden_fields(p, v) + "<button type=\"submit\">" +
              p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
              "</button>\n</form>\n";
     } else {
+        bool high = p.a.recipients().level_for(v.letter.kind) == protocols::loa::high;
         c += "<p>" +
-             p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau "
-                 "substantiel ou élevé. Un code envoyé par e-mail ne suffit pas.",
-                 "This registered electronic letter requires eIDAS identification at level "
-                 "substantial or high. A code sent by e-mail is not enough.") +
+             p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau ",
+                 "This registered electronic letter requires eIDAS identification at level ") +
+             (high ? p.t("élevé", "high") : p.t("substantiel ou élevé", "substantial or high")) +
+             p.t(". Un code envoyé par e-mail ne suffit pas.",
+                 ". A code sent by e-mail is not enough.") +
              "</p>\n";
-        if (!p.a.saml())
+        if (!eidas)
             c += "<p>" +
                  p.t("Aucun moyen d'identification eIDAS n'est encore proposé par ce service.",
                      "No eIDAS identification method is offered by this service yet.") +
@@ -336,6 +362,19 @@ std::string set_cookie(const page_context& p, const std::string& secret) {
 
 } // namespace
 
+response html_page(unsigned version, unsigned status, std::string html) {
+    response res{static_cast<http::status>(status), version};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    res.body() = std::move(html);
+    res.prepare_payload();
+    return res;
+}
+
 std::string attachment_disposition(std::string_view name) {
     std::string fallback, encoded;
     static constexpr char hex[] = "0123456789ABCDEF";
@@ -377,6 +416,62 @@ dt{font-weight:bold}
 )css";
 }
 
+/// An answer from an identity provider that no request waits for (unknown, used or
+/// expired), or that came back to another browser.
+response identification_gone(const page_context& p) {
+    return message_page(p, 400, p.t("Identification expirée", "Identification expired"),
+                        p.t("Cette identification n'est plus attendue. Recommencez depuis le "
+                            "lien de votre avis.",
+                            "This identification is no longer expected. Start again from the "
+                            "link in your notice."));
+}
+
+std::string start_again(const page_context& back) {
+    return "<p><a href=\"" + back.link() + "\">" + back.t("Recommencer", "Start again") +
+           "</a></p>\n";
+}
+
+/// The provider's answer was refused: nothing about why, nothing about the letter.
+response identification_refused(const page_context& back) {
+    return message_page(back, 403, back.t("Identification refusée", "Identification refused"),
+                        back.t("La réponse du fournisseur d'identité n'a pas pu être "
+                               "acceptée. Rien n'a été ouvert.",
+                               "The identity provider's answer could not be accepted. "
+                               "Nothing was opened."),
+                        start_again(back));
+}
+
+/// After an identity provider vouched for someone: back to the letter when it is the
+/// named person; otherwise a page that says only that, the attempt being recorded.
+response identity_answer(const page_context& back, recipient_access::identity_outcome outcome,
+                         request_context& ctx) {
+    switch (outcome) {
+    case recipient_access::identity_outcome::identified:
+        return redirect(back, back.link());
+    case recipient_access::identity_outcome::session_gone:
+        return expired_session(back);
+    case recipient_access::identity_outcome::no_match:
+    case recipient_access::identity_outcome::review:
+        break;
+    }
+    log_event(log_level::warn, "identity-mismatch",
+              {{"request", ctx.id},
+               {"outcome",
+                outcome == recipient_access::identity_outcome::review ? "review" : "no-match"}});
+    return message_page(back, 403, back.t("Identité non reconnue", "Identity not recognised"),
+                        back.t("Votre identité ne correspond pas à celle du destinataire de "
+                               "cette lettre. Rien n'a été ouvert ; la tentative est "
+                               "enregistrée.",
+                               "Your identity does not match the recipient of this letter. "
+                               "Nothing was opened; the attempt is recorded."));
+}
+
+/// The page of the link a remembered request returns to.
+page_context return_page(const page_context& p,
+                         const recipient_access::pending_identification& pending) {
+    return {p.a, p.lang, pending.return_path.substr(pending.return_path.rfind('/') + 1), p.version};
+}
+
 /// The eIDAS node's answer (HTTP-POST binding). It comes from the node's site, without
 /// the session's cookie: the RelayState names the request remembered for the session.
 response saml_acs(const page_context& p, const std::map<std::string, std::string>& form,
@@ -385,55 +480,154 @@ response saml_acs(const page_context& p, const std::map<std::string, std::string
     auto relay = form.count("RelayState") ? form.at("RelayState") : std::string();
     auto pending = sp ? p.a.recipients().take_request(relay) : std::nullopt;
     if (!pending || pending->request.method != "saml")
-        return message_page(p, 400, p.t("Identification expirée", "Identification expired"),
-                            p.t("Cette identification n'est plus attendue. Recommencez depuis le "
-                                "lien de votre avis.",
-                                "This identification is no longer expected. Start again from "
-                                "the link in your notice."));
+        return identification_gone(p);
     ctx.letter_id = pending->request.letter_id;
-    page_context back{p.a, p.lang, pending->return_path.substr(pending->return_path.rfind('/') + 1),
-                      p.version};
-    auto again =
-        "<p><a href=\"" + back.link() + "\">" + back.t("Recommencer", "Start again") + "</a></p>\n";
+    auto back = return_page(p, *pending);
 
     auto response_b64 = form.count("SAMLResponse") ? form.at("SAMLResponse") : std::string();
     auto verdict =
-        sp->verify_response(response_b64, pending->request.id, pending->request.required_loa);
+        sp->verify_response(response_b64, pending->secrets.value("authn_request_id", std::string()),
+                            pending->request.required_loa);
     if (!verdict) {
         // The reason code, never the message's content, goes to the log.
         log_event(log_level::warn, "saml-refused",
                   {{"request", ctx.id},
                    {"reason", std::string(protocols::saml::to_string(verdict.reason()))}});
-        return message_page(back, 403, back.t("Identification refusée", "Identification refused"),
-                            back.t("La réponse du fournisseur d'identité n'a pas pu être "
-                                   "acceptée. Rien n'a été ouvert.",
-                                   "The identity provider's answer could not be accepted. "
-                                   "Nothing was opened."),
-                            again);
+        return identification_refused(back);
     }
     auto outcome =
         p.a.recipients().complete(pending->request, verdict.identity->to_identification(),
                                   verdict.identity->to_person_claim());
-    switch (outcome) {
-    case protocols::recipient_access::identity_outcome::identified:
-        return redirect(back, back.link());
-    case protocols::recipient_access::identity_outcome::session_gone:
-        return expired_session(back);
-    case protocols::recipient_access::identity_outcome::no_match:
-    case protocols::recipient_access::identity_outcome::review:
-        break;
+    return identity_answer(back, outcome, ctx);
+}
+
+/// The cookie that binds an OpenID Connect answer to this browser, or its removal.
+std::string oidc_cookie(const page_context& p, const std::string& value, unsigned minutes) {
+    bool secure = p.a.settings().recipient_base_url().rfind("https://", 0) == 0;
+    return std::string(oidc_cookie_name) + "=" + value +
+           "; Path=" + std::string(oidc_callback_path) +
+           "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Lax" +
+           (secure ? "; Secure" : "");
+}
+
+std::string binding_hash(const std::string& value) {
+    return crypto::to_hex(crypto::sha256::of("sceau-oidc-browser:" + value));
+}
+
+/// Sends the recipient to an OpenID Connect provider: the request (state, nonce, PKCE
+/// verifier, the level) kept server-side, the browser marked by a cookie of its own.
+response oidc_start(const page_context& p, const recipient_view& v, const std::string& name,
+                    request_context& ctx) {
+    auto* rp = p.a.oidc_provider(name);
+    auto level = eidas_level_for(p, v);
+    if (!rp || v.identified || rp->acr_for(level).empty())
+        return redirect(p, p.link());
+    protocols::oidc::authorization_request r;
+    try {
+        r = rp->begin(level);
+    } catch (const std::exception& e) {
+        log_event(log_level::error, "oidc-unavailable",
+                  {{"request", ctx.id}, {"provider", name}, {"error", e.what()}});
+        auto res = message_page(
+            p, 503, p.t("Fournisseur d'identité injoignable", "Identity provider unreachable"),
+            p.t("Le fournisseur d'identité ne répond pas. Réessayez dans quelques minutes, ou "
+                "choisissez un autre moyen d'identification.",
+                "The identity provider does not answer. Try again in a few minutes, or choose "
+                "another means of identification."),
+            start_again(p));
+        res.set(http::field::retry_after, "60");
+        return res;
     }
-    log_event(log_level::warn, "identity-mismatch",
-              {{"request", ctx.id},
-               {"outcome", outcome == protocols::recipient_access::identity_outcome::review
-                               ? "review"
-                               : "no-match"}});
-    return message_page(back, 403, back.t("Identité non reconnue", "Identity not recognised"),
-                        back.t("Votre identité ne correspond pas à celle du destinataire de "
-                               "cette lettre. Rien n'a été ouvert ; la tentative est "
-                               "enregistrée.",
-                               "Your identity does not match the recipient of this letter. "
-                               "Nothing was opened; the attempt is recorded."));
+    auto minutes = p.a.settings().identification.request_minutes;
+    auto browser = crypto::to_base64url(crypto::random_bytes(32));
+    nlohmann::json secrets = {{"provider", name},
+                              {"nonce", r.nonce},
+                              {"code_verifier", r.code_verifier},
+                              {"browser", binding_hash(browser)}};
+    p.a.recipients().remember_request(v, p.token, "oidc", r.state, level, secrets,
+                                      std::chrono::minutes(minutes));
+    auto res = redirect(p, r.url);
+    res.set(http::field::set_cookie, oidc_cookie(p, browser, minutes));
+    return res;
+}
+
+std::string param(const std::map<std::string, std::string>& params, const char* name) {
+    auto it = params.find(name);
+    return it == params.end() ? std::string() : it->second;
+}
+
+/// The provider's answer at the redirect URI (OpenID Connect Core section 3.1.2.5): the
+/// state names the request remembered for the session, taken once whatever follows.
+response oidc_callback(const page_context& p, std::string_view query,
+                       const http::request_header<>& request, request_context& ctx) {
+    std::map<std::string, std::string> params;
+    try {
+        params = parse_query(query);
+    } catch (const http_problem&) {
+        params.clear(); // an unreadable answer names no request
+    }
+    auto pending =
+        p.a.oidc().empty() ? std::nullopt : p.a.recipients().take_request(param(params, "state"));
+    if (!pending || pending->request.method != "oidc")
+        return identification_gone(p);
+    ctx.letter_id = pending->request.letter_id;
+    auto back = return_page(p, *pending);
+    auto name = pending->secrets.value("provider", "");
+    auto* rp = p.a.oidc_provider(name);
+
+    // The browser that began it, and no other, brings the answer back.
+    auto browser = binding_hash(cookie_of(request, oidc_cookie_name));
+    auto kept = pending->secrets.value("browser", "");
+    if (!rp || kept.size() != browser.size() ||
+        CRYPTO_memcmp(kept.data(), browser.data(), kept.size()) != 0) {
+        log_event(log_level::warn, "oidc-refused",
+                  {{"request", ctx.id}, {"provider", name}, {"reason", "other_browser"}});
+        return identification_gone(back);
+    }
+
+    protocols::oidc::provider_answer answer{param(params, "code"), param(params, "iss"),
+                                            param(params, "error")};
+    protocols::oidc::expectations expected{pending->secrets.value("nonce", ""),
+                                           pending->request.required_loa,
+                                           crypto::parse_utc(pending->request.created_at)};
+    auto verdict = rp->finish(answer, pending->secrets.value("code_verifier", ""), expected);
+    response res;
+    if (!verdict) {
+        // The reason code only: never the code, a token or a claim.
+        auto reason = verdict.reason();
+        log_event(log_level::warn, "oidc-refused",
+                  {{"request", ctx.id},
+                   {"provider", name},
+                   {"reason", std::string(protocols::oidc::to_string(reason))}});
+        if (reason == protocols::oidc::refusal::provider_error)
+            res = message_page(back, 403,
+                               back.t("Identification interrompue", "Identification interrupted"),
+                               back.t("L'identification n'a pas abouti auprès du fournisseur "
+                                      "d'identité. Rien n'a été ouvert.",
+                                      "The identification did not succeed at the identity "
+                                      "provider. Nothing was opened."),
+                               start_again(back));
+        else
+            res = identification_refused(back);
+    } else {
+        auto outcome =
+            p.a.recipients().complete(pending->request, verdict.identity->to_identification(),
+                                      verdict.identity->to_person_claims());
+        res = identity_answer(back, outcome, ctx);
+    }
+    res.set(http::field::set_cookie, oidc_cookie(back, "", 0));
+    return res;
+}
+
+/// The store or the time-stamping authority failed: nothing was recorded.
+response unavailable(const page_context& p, const request_context& ctx, const std::exception& e) {
+    log_event(log_level::error, "recipient-page-error", {{"request", ctx.id}, {"error", e.what()}});
+    auto res = message_page(
+        p, 503, p.t("Service momentanément indisponible", "Service briefly unavailable"),
+        p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
+            "Nothing was recorded. Try again in a few minutes."));
+    res.set(http::field::retry_after, "30");
+    return res;
 }
 
 response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
@@ -448,10 +642,21 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         }
     }
     auto op = m.matched->op;
-    if (op == operation::saml_acs)
-        return saml_acs(
-            page_context{a, pick_language(query, form, request), "-", request.version()}, form,
-            ctx);
+    if (op == operation::demo_node_sign_in || op == operation::demo_node_answer)
+        return handle_demo_node(a, op, query, form, request.version());
+    if (op == operation::saml_acs || op == operation::oidc_callback) {
+        // The identity provider's answer: no link in the path, no session cookie.
+        page_context p{a, pick_language(query, form, request), "-", request.version()};
+        try {
+            if (op == operation::saml_acs)
+                return saml_acs(p, form, ctx);
+            if (request.method() != http::verb::get)
+                return identification_gone(p); // HEAD would spend the request
+            return oidc_callback(p, query, request, ctx);
+        } catch (const std::exception& e) {
+            return unavailable(p, ctx, e);
+        }
+    }
     page_context p{a, pick_language(query, form, request), m.params.at("token"), request.version()};
     auto& access = a.recipients();
 
@@ -504,16 +709,24 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             auto* sp = a.saml();
             if (!sp || view->identified)
                 return redirect(p, p.link());
-            // An eIDAS level: the one the letter needs, or substantial for an ere.
-            auto level = std::string(access.level_for(view->letter.kind));
-            if (level == protocols::email_control_loa)
-                level = std::string(protocols::loa::substantial);
-            auto request_id = crypto::random_id("_sceau-");
-            auto authn = sp->make_authn_request(level, request_id);
+            auto level = eidas_level_for(p, *view);
+            // The answer comes back with the RelayState, which names what is remembered;
+            // the AuthnRequest's ID is what its InResponseTo must be.
+            auto relay_state = crypto::random_id("_sceau-");
+            // A company's letter asks for the legal person too (eIDAS legal person data set).
+            bool company =
+                !protocols::recipient_from_json(view->letter.recipient_json).legal_name.empty();
+            auto authn = sp->make_authn_request(level, relay_state, company);
             access.remember_request(
-                *view, p.token, "saml", authn.id, level, nlohmann::json::object(),
+                *view, p.token, "saml", relay_state, level, {{"authn_request_id", authn.id}},
                 std::chrono::minutes(a.settings().identification.request_minutes));
             return redirect(p, authn.redirect_url);
+        }
+
+        if (op == operation::recipient_oidc_start) {
+            if (request.method() != http::verb::get)
+                return redirect(p, p.link());
+            return oidc_start(p, *view, m.params.at("provider"), ctx);
         }
 
         if (op == operation::recipient_document) {
@@ -605,15 +818,7 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
         }
         return neutral_page(p);
     } catch (const std::exception& e) {
-        // The store or the time-stamping authority failed: nothing was recorded.
-        log_event(log_level::error, "recipient-page-error",
-                  {{"request", ctx.id}, {"error", e.what()}});
-        auto res = message_page(
-            p, 503, p.t("Service momentanément indisponible", "Service briefly unavailable"),
-            p.t("Rien n'a été enregistré. Réessayez dans quelques minutes.",
-                "Nothing was recorded. Try again in a few minutes."));
-        res.set(http::field::retry_after, "30");
-        return res;
+        return unavailable(p, ctx, e);
     }
 }
 

@@ -3,6 +3,7 @@
 #include "gateway/app.hpp"
 #include "gateway/problem.hpp"
 #include "gateway/router.hpp"
+#include "protocols/html.hpp"
 
 #include <boost/beast/http/message.hpp>
 
@@ -30,6 +31,13 @@ response handle_recipient(app& a, const route_match& m,
                           const boost::beast::http::request_header<>& request,
                           std::string_view query, const std::string& body, request_context& ctx,
                           std::optional<file_download>& download);
+
+/// Text made safe for HTML content and for quoted attribute values.
+using protocols::html_escape;
+
+/// An HTML answer with the headers of the recipient's pages: a content security policy
+/// that allows no script and posts to this origin only, no referrer, no framing.
+response html_page(unsigned version, unsigned status, std::string html);
 
 /// A Content-Disposition value for a download: an ASCII fallback name and the UTF-8 name
 /// (RFC 6266, RFC 8187).

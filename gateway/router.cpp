@@ -63,6 +63,7 @@ const std::vector<route>& routes() {
         {verb::get, "/r/{token}/letter", operation::recipient_letter, false},
         {verb::get, "/r/{token}/documents/{n}", operation::recipient_document, false},
         {verb::get, "/r/{token}/auth/saml", operation::recipient_saml_start, false},
+        {verb::get, "/r/{token}/auth/oidc/{provider}", operation::recipient_oidc_start, false},
         {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
         {verb::post, "/auth/saml/acs", operation::saml_acs, false},
         {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
@@ -70,6 +71,10 @@ const std::vector<route>& routes() {
         {verb::get, "/v1/audit/inclusion/{id}", operation::audit_inclusion, false, true},
         {verb::get, "/v1/audit/consistency", operation::audit_consistency, false, true},
         {verb::get, "/v1/audit/entries", operation::audit_entries, false, true},
+        {verb::get, "/auth/oidc/callback", operation::oidc_callback, false},
+        {verb::get, "/demo/eidas/sso", operation::demo_node_sign_in, false},
+        {verb::post, "/demo/eidas/sso", operation::demo_node_answer, false},
+        {verb::get, "/demo/eidas/metadata", operation::demo_node_metadata, false},
     };
     return table;
 }
@@ -84,7 +89,11 @@ bool is_recipient_page(operation op) noexcept {
     case operation::recipient_letter:
     case operation::recipient_document:
     case operation::recipient_saml_start:
+    case operation::recipient_oidc_start:
     case operation::saml_acs:
+    case operation::oidc_callback:
+    case operation::demo_node_sign_in:
+    case operation::demo_node_answer:
         return true;
     default:
         return false;

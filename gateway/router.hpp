@@ -32,6 +32,7 @@ enum class operation {
     recipient_letter,
     recipient_document,
     recipient_saml_start,
+    recipient_oidc_start,
     recipient_stylesheet,
     saml_acs,
     saml_metadata,
@@ -39,6 +40,10 @@ enum class operation {
     audit_inclusion,
     audit_consistency,
     audit_entries,
+    oidc_callback,
+    demo_node_sign_in,
+    demo_node_answer,
+    demo_node_metadata,
 };
 
 /// Whether the operation is one of the recipient's pages (HTML, never problem+json).

@@ -22,15 +22,21 @@ struct namespaces {
 };
 
 void add_identity(xmlNode* parent, const namespaces& ns, const party& p) {
-    if (p.attributes.empty())
+    if (p.attributes.empty() && p.asserted_attributes.empty())
         return;
     xmlNode* identity = add_element(parent, ns.ev, "Identity");
-    for (const auto& [name, value] : p.attributes) {
+    auto add = [&](const std::string& name, const std::string& value) {
         xmlNode* attribute = add_element(identity, ns.saml, "Attribute");
         set_attribute(attribute, "Name", name);
         set_attribute(attribute, "NameFormat", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri");
         add_text_element(attribute, ns.saml, "AttributeValue", value);
-    }
+        return attribute;
+    };
+    for (const auto& [name, value] : p.attributes)
+        add(name, value);
+    // saml:AttributeType allows attributes of other namespaces (SAML core section 2.7.3.1).
+    for (const auto& [name, value] : p.asserted_attributes)
+        xmlSetNsProp(add(name, value), ns.sc, x("AssertedBy"), x(p.asserted_by.c_str()));
 }
 
 // UserDetailsType: Identity?, Identifier?, AssuranceLevelsDetails? (EN 319 522-3).

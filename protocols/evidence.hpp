@@ -51,7 +51,11 @@ inline constexpr std::string_view handover = "ContentHandover";
 /// Who a record names: identity attributes (name URI, value), an e-mail address, and
 /// optionally how that party was authenticated.
 struct party {
-    std::vector<std::pair<std::string, std::string>> attributes;
+    std::vector<std::pair<std::string, std::string>> attributes; ///< as the sender named them
+    /// As an identity provider asserted them on identification, each marked with
+    /// sc:AssertedBy so that a reader never takes them for the sender's naming.
+    std::vector<std::pair<std::string, std::string>> asserted_attributes;
+    std::string asserted_by; ///< the identity provider (entity ID, issuer, mail domain)
     std::string email;
     std::string assurance_level;       ///< URI; empty when unknown
     std::string assurance_policy;      ///< free text describing how the level was reached

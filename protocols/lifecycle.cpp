@@ -33,8 +33,8 @@ void add_identification(party& recipient, const identification& who) {
     recipient.assurance_policy = "identified by " + who.provider;
     recipient.authentication_method = who.method;
     recipient.authentication_time = who.time;
-    for (const auto& a : who.attributes)
-        recipient.attributes.push_back(a);
+    recipient.asserted_attributes = who.attributes;
+    recipient.asserted_by = who.provider;
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -180,6 +181,23 @@ send_result smtp_mailer::send(const mail_message& message) {
         return count;
     };
 
+    // The verb of the last command libcurl sent, to tell whose fault a refusal is. Only
+    // the first word of a command line is read: an AUTH line carries the credentials.
+    auto last_command = [](CURL*, curl_infotype type, char* text, size_t size, void* user) -> int {
+        if (type != CURLINFO_HEADER_OUT)
+            return 0;
+        std::string_view line(text, size);
+        auto word = line.substr(0, line.find_first_of(" \r\n"));
+        std::string upper;
+        for (char c : word)
+            upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        // The end of the message's data is still part of DATA; QUIT and RSET only close.
+        if (!upper.empty() && upper != "QUIT" && upper != "RSET")
+            *static_cast<std::string*>(user) = std::move(upper);
+        return 0;
+    };
+    std::string verb;
+
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl)
         return {send_result::outcome::temporary_failure, "libcurl unavailable"};
@@ -205,6 +223,9 @@ send_result smtp_mailer::send(const mail_message& message) {
     }
     if (!options_.ca_file.empty())
         curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, +last_command);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, &verb);
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); // to the function above only
 
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
@@ -214,9 +235,14 @@ send_result smtp_mailer::send(const mail_message& message) {
     std::string detail = std::string(curl_easy_strerror(rc));
     if (code != 0)
         detail += " (" + std::to_string(code) + ")";
-    // RFC 5321 section 4.2.1: 5yz is a permanent negative reply, 4yz a transient one.
-    if (code >= 500 && code < 600)
+    // RFC 5321 section 4.2.1: 5yz is a permanent negative reply, 4yz a transient one. Only
+    // a refusal of the recipient (RCPT) or of this message (DATA and its end) says the
+    // recipient cannot be reached; a refused greeting, TLS, login or sender address is
+    // the provider's own trouble, retried until fixed.
+    if (code >= 500 && code < 600 && (verb == "RCPT" || verb == "DATA"))
         return {send_result::outcome::permanent_failure, detail};
+    if (code >= 500 && code < 600)
+        detail += " after " + (verb.empty() ? std::string("connecting") : verb);
     return {send_result::outcome::temporary_failure, detail};
 }
 

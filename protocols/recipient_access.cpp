@@ -259,6 +259,12 @@ recipient_access::take_request(const std::string& request_id) {
 recipient_access::identity_outcome
 recipient_access::complete(const storage::identification_request& request,
                            const identification& who, const person_claim& asserted) {
+    return complete(request, who, std::vector<person_claim>{asserted});
+}
+
+recipient_access::identity_outcome
+recipient_access::complete(const storage::identification_request& request,
+                           const identification& who, const std::vector<person_claim>& asserted) {
     auto s = db_.session(request.session_hash);
     auto letter = db_.letter_by_id(request.letter_id);
     if (!s || !letter || s->letter_id != letter->id ||
@@ -268,11 +274,19 @@ recipient_access::complete(const storage::identification_request& request,
     auto named = recipient_from_json(letter->recipient_json);
     person_claim declared{named.family_name, named.given_name, named.birth_date,
                           named.person_identifier};
-    auto outcome = match_outcome::review;
-    try {
-        outcome = match_person(declared, asserted);
-    } catch (const unmatchable_claim&) {
-        outcome = match_outcome::review; // the sender named too little: a person decides
+    // match beats review, which beats no-match.
+    auto outcome = match_outcome::no_match;
+    for (const auto& claim : asserted) {
+        auto one = match_outcome::review;
+        try {
+            one = match_person(declared, claim);
+        } catch (const unmatchable_claim&) {
+            one = match_outcome::review; // the sender named too little: a person decides
+        }
+        if (one == match_outcome::match || (one == match_outcome::review && outcome != one))
+            outcome = one;
+        if (outcome == match_outcome::match)
+            break;
     }
     if (outcome == match_outcome::match) {
         recipient_view v;

@@ -116,6 +116,11 @@ public:
     identity_outcome complete(const storage::identification_request& request,
                               const identification& who, const person_claim& asserted);
 
+    /// The same for a provider that asserts the person under several names (a birth name
+    /// and a usage name): the best outcome of any of them counts.
+    identity_outcome complete(const storage::identification_request& request,
+                              const identification& who, const std::vector<person_claim>& asserted);
+
     enum class choice_outcome { done, conflict, not_allowed, window_closed, level_too_low };
     choice_outcome accept(const recipient_view& v);
     choice_outcome refuse(const recipient_view& v);

@@ -5,6 +5,7 @@
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
 #include "crypto/xmldsig.hpp"
+#include "protocols/saml_xml.hpp"
 
 #include <openssl/x509.h>
 
@@ -19,80 +20,8 @@ namespace sceau::protocols::saml {
 namespace {
 
 using time_point = std::chrono::system_clock::time_point;
-
-namespace ns {
-constexpr std::string_view protocol = "urn:oasis:names:tc:SAML:2.0:protocol";
-constexpr std::string_view assertion = "urn:oasis:names:tc:SAML:2.0:assertion";
-constexpr std::string_view metadata = "urn:oasis:names:tc:SAML:2.0:metadata";
-constexpr std::string_view dsig = "http://www.w3.org/2000/09/xmldsig#";
-constexpr std::string_view xenc = "http://www.w3.org/2001/04/xmlenc#";
-constexpr std::string_view xenc11 = "http://www.w3.org/2009/xmlenc11#";
-constexpr std::string_view xslt = "http://www.w3.org/1999/XSL/Transform";
-constexpr std::string_view dsig_filter2 = "http://www.w3.org/2002/06/xmldsig-filter2";
-constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
-constexpr std::string_view eidas = "http://eidas.europa.eu/saml-extensions";
-} // namespace ns
-
-constexpr std::string_view status_success = "urn:oasis:names:tc:SAML:2.0:status:Success";
-constexpr std::string_view bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-constexpr std::string_view binding_post = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-constexpr std::string_view binding_redirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-constexpr std::string_view name_format_uri = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
-constexpr std::string_view persistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
-
 using crypto::xml_string_ptr;
-
-const xmlChar* x(const char* s) {
-    return reinterpret_cast<const xmlChar*>(s);
-}
-
-std::string_view text_of(const xmlChar* s) {
-    return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
-}
-
-std::string_view ns_of(const xmlNode* n) {
-    return n->ns ? text_of(n->ns->href) : std::string_view();
-}
-
-bool is(const xmlNode* n, std::string_view in_ns, std::string_view local) {
-    return n && n->type == XML_ELEMENT_NODE && ns_of(n) == in_ns && text_of(n->name) == local;
-}
-
-std::vector<xmlNode*> children(xmlNode* parent, std::string_view in_ns, std::string_view local) {
-    std::vector<xmlNode*> out;
-    for (xmlNode* c = parent ? parent->children : nullptr; c; c = c->next) {
-        if (is(c, in_ns, local))
-            out.push_back(c);
-    }
-    return out;
-}
-
-xmlNode* only_child(xmlNode* parent, std::string_view in_ns, std::string_view local) {
-    auto found = children(parent, in_ns, local);
-    return found.size() == 1 ? found.front() : nullptr;
-}
-
-std::optional<std::string> attr(xmlNode* n, const char* name) {
-    if (!n || !xmlHasNsProp(n, x(name), nullptr))
-        return std::nullopt;
-    xml_string_ptr value(xmlGetNoNsProp(n, x(name)));
-    return std::string(text_of(value.get()));
-}
-
-/// The whole text of an element whose content is text only. A comment, processing
-/// instruction, entity reference or child element makes it unreadable, so that no
-/// reader can take "Martin" for "Martin<!-- -->ez" (CVE-2017-11427 and kin).
-std::optional<std::string> plain_text(xmlNode* n) {
-    if (!n)
-        return std::nullopt;
-    std::string out;
-    for (xmlNode* c = n->children; c; c = c->next) {
-        if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
-            return std::nullopt;
-        out += text_of(c->content);
-    }
-    return out;
-}
+using namespace detail;
 
 void walk(xmlNode* n, const std::function<void(xmlNode*)>& visit) {
     for (; n; n = n->next) {
@@ -122,80 +51,6 @@ std::optional<std::string> forbidden_construct(xmlNode* n) {
     return std::nullopt;
 }
 
-// xsd:dateTime as SAML core section 1.3.3 restricts it: UTC with "Z".
-// YYYY-MM-DDThh:mm:ss[.fraction]Z, every field in range.
-std::optional<time_point> parse_time(std::string_view s) {
-    auto digits = [&](std::size_t at, std::size_t n) -> std::optional<int> {
-        if (at + n > s.size())
-            return std::nullopt;
-        int v = 0;
-        for (std::size_t i = at; i < at + n; ++i) {
-            if (s[i] < '0' || s[i] > '9')
-                return std::nullopt;
-            v = v * 10 + (s[i] - '0');
-        }
-        return v;
-    };
-    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s.back() != 'Z')
-        return std::nullopt;
-    auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
-    auto hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-    if (!year || !month || !day || !hour || !minute || !second)
-        return std::nullopt;
-    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
-    if (*year < 1 || *month < 1 || *month > 12 || *day < 1 ||
-        *day > days[*month - 1] + (*month == 2 && leap ? 1 : 0) || *hour > 23 || *minute > 59 ||
-        *second > 59)
-        return std::nullopt;
-
-    std::chrono::nanoseconds fraction{0};
-    auto rest = s.substr(19, s.size() - 20);
-    if (!rest.empty()) {
-        if (rest.front() != '.' || rest.size() < 2 || rest.size() > 10)
-            return std::nullopt;
-        long long scale = 100000000;
-        for (char c : rest.substr(1)) {
-            if (c < '0' || c > '9')
-                return std::nullopt;
-            fraction += std::chrono::nanoseconds((c - '0') * scale);
-            scale /= 10;
-        }
-    }
-    std::tm tm{};
-    tm.tm_year = *year - 1900;
-    tm.tm_mon = *month - 1;
-    tm.tm_mday = *day;
-    tm.tm_hour = *hour;
-    tm.tm_min = *minute;
-    tm.tm_sec = *second;
-    return std::chrono::system_clock::from_time_t(timegm(&tm)) +
-           std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
-}
-
-bool is_calendar_date(std::string_view s) {
-    if (s.size() != 10)
-        return false;
-    auto t = parse_time(std::string(s) + "T00:00:00Z");
-    return t.has_value();
-}
-
-std::string whole_seconds(time_point t) {
-    auto text = crypto::format_utc(std::chrono::floor<std::chrono::seconds>(t));
-    return text.substr(0, 19) + "Z";
-}
-
-int rank_of(std::string_view level) {
-    if (level == loa::high)
-        return 3;
-    if (level == loa::substantial)
-        return 2;
-    if (level == loa::low)
-        return 1;
-    return 0;
-}
-
 refusal from_signature_error(const crypto::error& e) {
     switch (static_cast<crypto::errc>(e.code().value())) {
     case crypto::errc::signature_missing:
@@ -219,21 +74,7 @@ verification refused(refusal reason, std::string message) {
     return v;
 }
 
-std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0x0f]);
-        }
-    }
-    return out;
-}
+using crypto::percent_encode;
 
 /// Raw DEFLATE (RFC 1951) as the HTTP-Redirect binding wants it (SAML bindings 3.4.4.1).
 std::string deflate_raw(std::string_view data) {
@@ -255,11 +96,6 @@ std::string deflate_raw(std::string_view data) {
 
 std::string certificate_base64(X509* cert) {
     return crypto::to_base64(crypto::to_der(cert));
-}
-
-xmlNs* declare(xmlNode* n, std::string_view uri, const char* prefix) {
-    std::string u(uri);
-    return xmlNewNs(n, x(u.c_str()), x(prefix));
 }
 
 /// The refusals checked on the Assertion once its signature holds; every one is kept.
@@ -748,9 +584,11 @@ authn_request service_provider::make_authn_request(std::string_view required_loa
         ask(attribute::family_name, true);
         ask(attribute::given_name, true);
         ask(attribute::birth_date, true);
+        // Asked for, not required: the natural person named by the sender is who must
+        // match; a node that cannot vouch for a representation still identifies them.
         if (legal_person) {
-            ask(attribute::legal_person_identifier, true);
-            ask(attribute::legal_name, true);
+            ask(attribute::legal_person_identifier, false);
+            ask(attribute::legal_name, false);
         }
 
         xmlNode* policy = crypto::add_element(root, samlp, "NameIDPolicy");

@@ -7,17 +7,31 @@ SCEAU_BUILD_PACKAGES=(
   libssl-dev libxml2-dev libxmlsec1-dev zlib1g-dev libboost-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev
-  libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev catch2
+  libcurl4-openssl-dev libzip-dev libqpdf-dev libicu-dev libcjose-dev libjansson-dev catch2
   openssl ca-certificates
 )
 
-# What the tests run besides our own code: the independent verifiers and clients, and
-# the SMTP server the lifecycle tests deliver the recipient's mail to, and the PostgreSQL
-# server the storage suite runs on a second time.
+# What the tests run besides our own code: the independent verifiers and clients, the
+# SMTP server the lifecycle tests deliver the recipient's mail to, the headless browser
+# (with its WebDriver and Selenium) the recipient's pages are driven in, the SAML
+# identity provider the eIDAS tests identify the recipient with, and the PostgreSQL
+# server the storage and lifecycle tests run on a second time.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
-  python3 python3-aiosmtpd tzdata postgresql postgresql-client
+  python3 python3-aiosmtpd python3-pysaml2 tzdata
+  chromium chromium-driver python3-selenium postgresql postgresql-client
 )
+
+# ensure_node: node and npm for the OpenID Connect tests (oidc-provider). Debian's nodejs
+# and npm only when no node is there; a Node.js that brings its own npm is left alone.
+ensure_node() {
+  if ! command -v node >/dev/null; then
+    install_missing nodejs npm
+  elif ! command -v npm >/dev/null; then
+    echo "node is installed without npm; install the npm of that Node.js" >&2
+    return 1
+  fi
+}
 
 # install_missing PACKAGE...: apt-get installs the packages not yet installed.
 install_missing() {

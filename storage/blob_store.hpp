@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -63,8 +64,10 @@ public:
     /// The digests of every file at rest, by their names (for an audit).
     std::vector<std::string> stored_digests() const;
 
-    /// Removes leftovers of writers that a crash interrupted.
-    void sweep_temporary();
+    /// Removes leftovers of writers that a crash interrupted: temporary files not written
+    /// to for `idle`. A writer still in use, of another instance sharing the directory,
+    /// is written to more often than that and stays.
+    void sweep_temporary(std::chrono::seconds idle);
 
 private:
     std::filesystem::path root_;

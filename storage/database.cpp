@@ -118,6 +118,8 @@ bool read_cursor(const std::string& cursor, std::string& created_at, std::string
 /// The PostgreSQL advisory lock that serialises appends to the log ("sceau" "log" as
 /// bytes); documented in docs/operations.md for operators who look at pg_locks.
 constexpr long long log_lock_key = 0x736365617500006cLL;
+/// The one that serialises migrations ("sceau" "m").
+constexpr long long migration_lock_key = 0x736365617500006dLL;
 
 /// An integer column, whichever width the backend gives it (SQLite's INTEGER PRIMARY
 /// KEY and literals, PostgreSQL's BIGINT).
@@ -369,8 +371,15 @@ int database::schema_version() {
 }
 
 int database::migrate() {
+    // Instances sharing a PostgreSQL database may start together: one migrates at a time,
+    // and the others then find each step done. (SQLite's writer lock does this already.)
+    auto lock_migrations = [this](soci::session& sql) {
+        if (backend_ == backend::postgresql)
+            sql << "SELECT pg_advisory_xact_lock(" << migration_lock_key << ")";
+    };
     {
         auto tx = begin();
+        lock_migrations(*tx.session_);
         *tx.session_ << "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                         "applied_at TEXT NOT NULL)";
@@ -379,6 +388,7 @@ int database::migrate() {
     for (const auto& m : migrations()) {
         auto tx = begin();
         auto& sql = *tx.session_;
+        lock_migrations(sql);
         int done = 0;
         sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::into(done),
             soci::use(m.version);
@@ -481,18 +491,23 @@ std::vector<sender_record> database::senders() {
 }
 
 bool database::revoke_sender(const std::string& id, const std::string& when) {
+    return revoke_key("senders", id, when);
+}
+
+bool database::revoke_key(const char* table, const std::string& id, const std::string& when) {
     try {
         soci::session sql(*pool_);
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
-        soci::statement st = (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
+        soci::statement st = (sql.prepare << "UPDATE " << table
+                                          << " SET revoked_at = :t WHERE id = :id "
                                              "AND revoked_at IS NULL",
                               soci::use(when), soci::use(id));
         st.execute(true);
         return st.get_affected_rows() > 0;
     } catch (const soci::soci_error& e) {
-        rethrow(e, "revoking a sender");
+        rethrow(e, std::string("revoking a key of ") + table);
     }
 }
 
@@ -887,19 +902,7 @@ std::vector<auditor_record> database::auditors() {
 }
 
 bool database::revoke_auditor(const std::string& id, const std::string& when) {
-    try {
-        soci::session sql(*pool_);
-        std::unique_lock lock(write_mutex_, std::defer_lock);
-        if (backend_ == backend::sqlite)
-            lock.lock();
-        soci::statement st = (sql.prepare << "UPDATE auditors SET revoked_at = :t WHERE id = :id "
-                                             "AND revoked_at IS NULL",
-                              soci::use(when), soci::use(id));
-        st.execute(true);
-        return st.get_affected_rows() > 0;
-    } catch (const soci::soci_error& e) {
-        rethrow(e, "revoking an auditor");
-    }
+    return revoke_key("auditors", id, when);
 }
 
 std::optional<letter_record> database::letter_by_id(const std::string& id) {
@@ -986,6 +989,24 @@ void database::update_mail_job(const mail_job& job, const std::string& sent_at) 
             soci::use(job.last_error), soci::use(sent_at, sent), soci::use(job.id);
     } catch (const soci::soci_error& e) {
         rethrow(e, "updating the mail queue");
+    }
+}
+
+bool database::claim_mail_job(const std::string& id, const std::string& seen,
+                              const std::string& lease_until) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE mail_queue SET next_attempt_at = :l WHERE id = :id "
+                            "AND state = 'pending' AND next_attempt_at = :seen",
+             soci::use(lease_until), soci::use(id), soci::use(seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a mail job");
     }
 }
 
@@ -1198,6 +1219,24 @@ void database::update_webhook(const webhook_delivery& w) {
             soci::use(w.id);
     } catch (const soci::soci_error& e) {
         rethrow(e, "updating a webhook delivery");
+    }
+}
+
+bool database::claim_webhook(const webhook_delivery& w, int attempts_seen) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE webhook_deliveries SET attempts = :a, next_attempt_at = :n "
+                            "WHERE id = :id AND state = 'pending' AND attempts = :seen",
+             soci::use(w.attempts), soci::use(w.next_attempt_at), soci::use(w.id),
+             soci::use(attempts_seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a webhook delivery");
     }
 }
 

@@ -106,6 +106,15 @@ public:
 
     // Small writes, each its own transaction.
     void update_mail_job(const mail_job& job, const std::string& sent_at);
+    /// Takes a due mail job for this instance: moves its next attempt to `lease_until` if
+    /// it is still pending with the next_attempt_at `seen` it was read with. False when
+    /// another instance sharing the database took it first.
+    bool claim_mail_job(const std::string& id, const std::string& seen,
+                        const std::string& lease_until);
+    /// Takes a due webhook delivery: stores its counted attempt and next attempt time if
+    /// it is still pending after `attempts_seen` attempts. False when another instance
+    /// took it first.
+    bool claim_webhook(const webhook_delivery& delivery, int attempts_seen);
     void update_webhook(const webhook_delivery& delivery);
     void update_session(const recipient_session& session);
     void insert_session(const recipient_session& session);
@@ -243,6 +252,8 @@ private:
     database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size,
              tree_hasher hasher);
     void fill_details(soci::session& sql, letter_record& letter);
+    /// Revokes the API key of row `id` of `table` (senders, auditors) once.
+    bool revoke_key(const char* table, const std::string& id, const std::string& when);
 
     backend backend_;
     std::unique_ptr<soci::connection_pool> pool_;

@@ -2,6 +2,8 @@
 #include "crypto/sha256.hpp"
 #include "integration/deposit_fixture.hpp"
 
+#include <sstream>
+
 using namespace sceau::test;
 using nlohmann::json;
 
@@ -50,6 +52,9 @@ TEST_CASE("a PDF deposited over HTTP is stored and gets SubmissionAcceptance evi
     CHECK(evidence.body.find("SubmissionAcceptance") != std::string::npos);
     CHECK(evidence.body.find(sceau::crypto::to_base64(sceau::crypto::from_hex(sha))) !=
           std::string::npos);
+
+    // Stored with its entry in the transparency log, in the same transaction.
+    CHECK(f.rows("log_entries") == f.rows("evidence"));
 }
 
 TEST_CASE("GET /v1/evidence serves exactly the sealed bytes, which verify",
@@ -164,6 +169,8 @@ TEST_CASE("a revoked API key gets 401", "[integration][auth]") {
     CHECK(revoked.status == 0);
     CHECK(f.client.get(f.server.url("/v1/letters"), f.auth()).status == 401);
     CHECK(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 401);
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.stored_files() == 0);
 }
 
 TEST_CASE("the same Idempotency-Key and body give the same letter, another body gives 409",
@@ -197,6 +204,7 @@ TEST_CASE("the same Idempotency-Key and body give the same letter, another body 
     CHECK(b.json()["id"] == a.json()["id"]);
     auto letters_before = f.rows("letters");
     auto evidence_before = f.rows("evidence");
+    auto files_before = f.stored_files();
 
     auto changed = body;
     changed.replace(changed.find("dossier 4521"), 12, "dossier 4522");
@@ -205,6 +213,7 @@ TEST_CASE("the same Idempotency-Key and body give the same letter, another body 
     CHECK(c.json()["type"] == "urn:sceau:problem:idempotency-conflict");
     CHECK(f.rows("letters") == letters_before);
     CHECK(f.rows("evidence") == evidence_before);
+    CHECK(f.stored_files() == files_before);
 
     // Keys are per sender: another sender's same key is a new letter.
     auto other = f.server.add_sender("Autre", "autre@example.org");
@@ -246,9 +255,30 @@ TEST_CASE("the server logs one line per request and never the key or the letter"
     auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
     REQUIRE(r.status == 201);
     f.client.get(f.server.url("/v1/letters/" + r.json()["id"].get<std::string>()), f.auth());
-    auto log = f.server.log();
+    f.client.get(f.server.url("/v1/nothing"));
+    auto log = f.server.log_with_requests(3);
     CHECK(log.find("route=/v1/letters status=201") != std::string::npos);
     CHECK(log.find("letter=" + r.json()["id"].get<std::string>()) != std::string::npos);
+
+    // Exactly one line for each of the three requests, each with every field.
+    std::vector<std::string> lines;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+        if (line.find(" request id=") != std::string::npos)
+            lines.push_back(line);
+    }
+    REQUIRE(lines.size() == 3);
+    for (const auto& line : lines) {
+        INFO(line);
+        for (const char* field : {" id=req_", " method=", " route=", " status=", " duration_ms=",
+                                  " sender=", " letter="})
+            CHECK(line.find(field) != std::string::npos);
+    }
+    CHECK(lines[1].find("route=/v1/letters/{id} status=200") != std::string::npos);
+    CHECK(lines[1].find("sender=snd_") != std::string::npos);
+    CHECK(lines[2].find("status=404 duration_ms=") != std::string::npos);
+
+    CHECK(log.find("libxml2=") != std::string::npos);
     CHECK(log.find("openssl=") != std::string::npos);
     CHECK(log.find("xmlsec1=") != std::string::npos);
     CHECK(log.find("sqlite=") != std::string::npos);

@@ -1,5 +1,8 @@
 #include "integration/deposit_fixture.hpp"
 
+#include <future>
+#include <thread>
+
 using namespace sceau::test;
 using nlohmann::json;
 
@@ -26,6 +29,7 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     CHECK(letter["evidence"][0]["event"] == "SubmissionRejection");
     for (const auto& d : letter["documents"])
         CHECK(d["stored"] == false);
+    CHECK(f.rows("log_entries") == f.rows("evidence")); // rejection evidence is logged too
 
     auto evidence =
         f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
@@ -155,6 +159,7 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
 
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
+    CHECK(f.rows("log_entries") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }
@@ -222,6 +227,39 @@ TEST_CASE("without a time-stamp the deposit fails with 503 and Retry-After, noth
     CHECK(!r.header("retry-after").empty());
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
+    CHECK(f.rows("log_entries") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
+}
+
+TEST_CASE("a deposit cut short by a crash leaves nothing once the gateway is back",
+          "[integration][refusal][crash]") {
+    deposit_fixture f;
+    std::string head =
+        "POST /v1/letters HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.key +
+        "\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 400000\r\n\r\n"
+        "--b\r\nContent-Disposition: form-data; name=\"letter\"\r\n"
+        "Content-Type: application/json\r\n\r\n" +
+        std::string(letter_lre) +
+        "\r\n--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.pdf\"\r\n"
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n" +
+        std::string(100000, 'x');
+    auto upload =
+        std::async(std::launch::async, [&] { return raw_send(f.server.address(), head, 10000); });
+
+    // The document is on its way to disk when the gateway dies.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (f.stored_files() == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(f.stored_files() == 1);
+    f.server.crash();
+    CHECK(upload.get().received.empty());
+
+    // Back up on the same data directory: no letter, no evidence, no file of it.
+    f.server.start();
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
+    CHECK(f.rows("blobs") == 0);
+    CHECK(f.stored_files() == 0);
+    CHECK(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 201);
 }

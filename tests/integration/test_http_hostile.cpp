@@ -57,6 +57,8 @@ TEST_CASE("ambiguous framing gets 400 and the connection closes, smuggling nothi
     CHECK(responses_in(exchange.received) == 1);
 
     CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
+    CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }
 
@@ -73,6 +75,8 @@ TEST_CASE("a Content-Length far over the limit gets 413 before the body is read"
     CHECK(exchange.received.find("urn:sceau:problem:body-too-large") != std::string::npos);
     CHECK(exchange.closed);
     CHECK(waited < std::chrono::seconds(3));
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }
 

@@ -31,7 +31,14 @@ struct pages_fixture : deposit_fixture {
         REQUIRE(r.status == 201);
         auto link = from_outbox(outbox(), link_pattern, links + 1);
         REQUIRE(!link.empty());
-        return {r.json()["id"].get<std::string>(), link};
+        // The notice leaves just before the letter is recorded as notified, and its link
+        // opens the letter from then on.
+        auto id = r.json()["id"].get<std::string>();
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (letter(id)["status"] != "notified" && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        REQUIRE(letter(id)["status"] == "notified");
+        return {id, link};
     }
 
     json letter(const std::string& id) {
@@ -48,6 +55,15 @@ struct pages_fixture : deposit_fixture {
         return out;
     }
 };
+
+/// Posts two choices from two sessions at the same moment; the answers in that order.
+std::pair<http_response, http_response> post_at_once(recipient_browser& one, const char* choice,
+                                                     recipient_browser& other,
+                                                     const char* other_choice) {
+    auto first = std::async(std::launch::async, [&] { return one.submit(choice); });
+    auto second = std::async(std::launch::async, [&] { return other.submit(other_choice); });
+    return {first.get(), second.get()};
+}
 
 } // namespace
 
@@ -77,8 +93,9 @@ TEST_CASE("recipient pages are HTML with a strict policy and a session scoped to
     CHECK(english.header("set-cookie").empty()); // the same session goes on
 
     // The token never appears in the request log, only the route.
-    CHECK(f.server.log().find(path) == std::string::npos);
-    CHECK(f.server.log().find("route=/r/{token}") != std::string::npos);
+    auto log = f.server.log_with_requests(3);
+    CHECK(log.find(path) == std::string::npos);
+    CHECK(log.find("route=/r/{token}") != std::string::npos);
 }
 
 TEST_CASE("unknown, malformed and dead links get one neutral page", "[integration][recipient]") {
@@ -135,10 +152,7 @@ TEST_CASE("accept and refuse posted at once: one wins, the other gets 409",
         first.identify(f.outbox());
         second.identify(f.outbox());
 
-        auto accepting = std::async(std::launch::async, [&] { return first.submit("/accept"); });
-        auto refusing = std::async(std::launch::async, [&] { return second.submit("/refuse"); });
-        auto a = accepting.get();
-        auto r = refusing.get();
+        auto [a, r] = post_at_once(first, "/accept", second, "/refuse");
         INFO("accept " << a.status << ", refuse " << r.status);
         bool accepted = a.status == 303;
         bool refused = r.status == 200;
@@ -156,6 +170,28 @@ TEST_CASE("accept and refuse posted at once: one wins, the other gets 409",
         CHECK(second.submit("/accept").status == 409);
         CHECK(f.events(id).size() == events.size());
         CHECK(f.letter(id)["status"] == (accepted ? "accepted" : "refused"));
+        f.check_still_serving();
+    }
+}
+
+TEST_CASE("two acceptances posted at once: one wins, the other gets 409, one evidence",
+          "[integration][recipient]") {
+    pages_fixture f;
+    for (int round = 0; round < 3; ++round) {
+        auto [id, link] = f.notified_letter();
+        recipient_browser first(link), second(link);
+        first.identify(f.outbox());
+        second.identify(f.outbox());
+
+        auto [one, other] = post_at_once(first, "/accept", second, "/accept");
+        std::vector<long> statuses = {one.status, other.status};
+        std::sort(statuses.begin(), statuses.end());
+        CHECK(statuses == std::vector<long>{303, 409});
+
+        auto events = f.events(id);
+        CHECK(std::count(events.begin(), events.end(), "ConsignmentAcceptance") == 1);
+        CHECK(events.size() == 3);
+        CHECK(f.letter(id)["status"] == "accepted");
         f.check_still_serving();
     }
 }

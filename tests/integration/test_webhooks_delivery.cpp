@@ -35,6 +35,34 @@ connect_timeout_ms = 1000
 first_retry_seconds = 1
 )";
 
+/// The sender's webhook pointed at `hooks`; returns the signing secret.
+std::string point_webhook_at(deposit_fixture& f, const receiver& hooks) {
+    auto list = sceau_cli(f, "sender list --json");
+    REQUIRE(list.status == 0);
+    auto sender_id = json::parse(list.out)[0]["id"].get<std::string>();
+    auto set = sceau_cli(f, "sender webhook --id " + sender_id + " --url " + hooks.url());
+    REQUIRE(set.status == 0);
+    return set.out.substr(0, set.out.find('\n'));
+}
+
+json timeline_of(deposit_fixture& f, const std::string& letter_id) {
+    auto res = f.client.get(f.server.url("/v1/letters/" + letter_id), f.auth());
+    REQUIRE(res.status == 200);
+    return res.json()["timeline"];
+}
+
+/// The deposit and the notice are on the timeline, each delivered.
+bool all_delivered(deposit_fixture& f, const std::string& letter_id) {
+    auto entries = timeline_of(f, letter_id);
+    if (entries.size() < 2)
+        return false;
+    for (const auto& e : entries) {
+        if (e["webhook"].is_null() || e["webhook"]["state"] != "delivered")
+            return false;
+    }
+    return true;
+}
+
 } // namespace
 
 TEST_CASE("the gateway delivers each evidence to a receiver that fails, times out and recovers",
@@ -42,12 +70,7 @@ TEST_CASE("the gateway delivers each evidence to a receiver that fails, times ou
     receiver hooks;
     hooks.answer(500);
     deposit_fixture f(fast_lifecycle);
-    auto list = sceau_cli(f, "sender list --json");
-    REQUIRE(list.status == 0);
-    auto sender_id = json::parse(list.out)[0]["id"].get<std::string>();
-    auto set = sceau_cli(f, "sender webhook --id " + sender_id + " --url " + hooks.url());
-    REQUIRE(set.status == 0);
-    auto secret = set.out.substr(0, set.out.find('\n'));
+    auto secret = point_webhook_at(f, hooks);
 
     auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
     REQUIRE(r.status == 201);
@@ -59,24 +82,9 @@ TEST_CASE("the gateway delivers each evidence to a receiver that fails, times ou
     REQUIRE(eventually([&] { return hooks.requests().size() >= 2; }));
     hooks.answer(200);
 
-    auto timeline = [&] {
-        auto res = f.client.get(f.server.url("/v1/letters/" + letter_id), f.auth());
-        REQUIRE(res.status == 200);
-        return res.json()["timeline"];
-    };
-    auto all_delivered = [&] {
-        auto entries = timeline();
-        if (entries.size() < 2) // the deposit and the notice
-            return false;
-        for (const auto& e : entries) {
-            if (e["webhook"].is_null() || e["webhook"]["state"] != "delivered")
-                return false;
-        }
-        return true;
-    };
-    REQUIRE(eventually(all_delivered));
+    REQUIRE(eventually([&] { return all_delivered(f, letter_id); }));
 
-    auto entries = timeline();
+    auto entries = timeline_of(f, letter_id);
     CHECK(entries[0]["event"] == "SubmissionAcceptance");
     CHECK(entries[1]["event"] == "NotificationForAcceptance");
     // The failed and timed-out attempts were retried: every request is one counted attempt.
@@ -113,4 +121,38 @@ TEST_CASE("the gateway delivers each evidence to a receiver that fails, times ou
 
     // Nothing in the gateway's log of the secret.
     CHECK(f.server.log().find(secret) == std::string::npos);
+}
+
+TEST_CASE("webhooks queued when the gateway stops are delivered once it is back, once each",
+          "[integration][webhooks]") {
+    receiver hooks;
+    hooks.answer(503);
+    deposit_fixture f(fast_lifecycle);
+    point_webhook_at(f, hooks);
+    auto r = f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
+    REQUIRE(r.status == 201);
+    auto letter_id = r.json()["id"].get<std::string>();
+    REQUIRE(eventually([&] { return hooks.requests().size() >= 1; }));
+
+    // Stopped with the deliveries pending; the receiver recovers while nobody runs.
+    f.server.stop();
+    auto failed = hooks.requests().size();
+    hooks.answer(200);
+    f.server.start();
+    REQUIRE(eventually([&] { return all_delivered(f, letter_id); }));
+
+    // After the restart each event reached the receiver exactly once more: the queue
+    // kept them all, and none was sent twice once acknowledged.
+    auto requests = hooks.requests();
+    std::map<std::string, int> answered;
+    for (auto i = failed; i < requests.size(); ++i)
+        ++answered[json::parse(requests[i].body)["evidence_id"].get<std::string>()];
+    auto entries = timeline_of(f, letter_id);
+    CHECK(answered.size() == entries.size());
+    std::size_t attempts = 0;
+    for (const auto& e : entries) {
+        CHECK(answered[e["evidence_id"].get<std::string>()] == 1);
+        attempts += e["webhook"]["attempts"].get<std::size_t>();
+    }
+    CHECK(attempts == requests.size());
 }

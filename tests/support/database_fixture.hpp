@@ -4,8 +4,8 @@
 // that holds an admin connection string (written by tests/tools/postgresql_server.py),
 // a database of its own on that PostgreSQL server, dropped when the test ends.
 
+#include "crypto/merkle.hpp"
 #include "crypto/random.hpp"
-#include "protocols/transparency_log.hpp"
 #include "storage/database.hpp"
 #include "support/fixtures.hpp"
 
@@ -48,8 +48,8 @@ public:
 
     /// A new connection pool to the store, migrated.
     std::unique_ptr<storage::database> open(std::size_t pool_size = 2) const {
-        auto db =
-            storage::database::open(connection(), pool_size, protocols::rfc9162_tree_hasher());
+        auto db = storage::database::open(connection(), pool_size,
+                                          {crypto::merkle::leaf_hash, crypto::merkle::node_hash});
         db->migrate();
         return db;
     }

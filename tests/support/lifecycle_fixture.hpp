@@ -8,8 +8,8 @@
 #include "crypto/xml.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
-#include "protocols/transparency_log.hpp"
 #include "protocols/window.hpp"
+#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -27,16 +27,18 @@ struct lifecycle_fixture {
     test::temp_dir dir;
     std::atomic<long long> offset_hours{0};
     std::atomic<long long> offset_seconds{0};
+    std::atomic<long long> offset_ms{0};
     /// Frozen, the clock stands at `start` plus the offsets: for exact comparisons of times.
     std::atomic<bool> frozen{false};
     const std::chrono::system_clock::time_point start =
         std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     crypto::clock_fn clock = [this] {
         auto base = frozen ? start : std::chrono::system_clock::now();
-        return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load());
+        return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load()) +
+               std::chrono::milliseconds(offset_ms.load());
     };
-    std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4, rfc9162_tree_hasher());
+    test::test_database store; ///< SQLite, or PostgreSQL in the suite's second run
+    std::unique_ptr<storage::database> db = store.open(4);
     storage::blob_store blobs{dir / "blobs"};
     crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
     crypto::xades_signer signer{test::sample_identity("seal"), tsa};

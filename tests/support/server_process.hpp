@@ -82,6 +82,16 @@ public:
     /// Arguments added to `sceau serve` from the next start() on, e.g. a clock offset.
     void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
 
+    /// Kills the process at once, as a crash or a power cut would, and reaps it.
+    void crash() {
+        if (pid_ <= 0)
+            return;
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
     /// Whether the process is still running (it must survive every bad request).
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0 && !exited(); }
 
@@ -110,6 +120,23 @@ public:
         std::error_code ec;
         return std::filesystem::exists(dir_ / "server.log", ec) ? read_file(dir_ / "server.log")
                                                                 : std::string();
+    }
+    /// The log once it holds `lines` request lines, or as it is after `timeout`: the
+    /// server writes a request's line just after sending its answer.
+    std::string
+    log_with_requests(std::size_t lines,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            auto text = log();
+            std::size_t found = 0;
+            for (auto at = text.find(" request id="); at != std::string::npos;
+                 at = text.find(" request id=", at + 1))
+                ++found;
+            if (found >= lines || std::chrono::steady_clock::now() > deadline)
+                return text;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
 
 private:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import urllib.request
 import uuid
 
 try:
-    from aiosmtpd.smtp import SMTP
+    from aiosmtpd.smtp import SMTP, AuthResult
 except ImportError:
     sys.exit("the lifecycle tests need aiosmtpd: Debian's python3-aiosmtpd, which scripts/test "
              "installs, and the Debian python3 that sees it")
@@ -58,11 +59,14 @@ def wait_until(what, probe, timeout=20.0, interval=0.1):
 
 
 class Mail:
-    """One message as the SMTP server received it."""
+    """One message as the SMTP server received it, and whether it came over TLS from an
+    authenticated client."""
 
-    def __init__(self, recipients, raw):
+    def __init__(self, recipients, raw, over_tls=False, authenticated=False):
         self.recipients = recipients
         self.raw = raw
+        self.over_tls = over_tls
+        self.authenticated = authenticated
         self.message = email.message_from_bytes(raw, policy=email.policy.default)
         self.subject = str(self.message["subject"])
         self.text = self.message.get_body(("plain",)).get_content()
@@ -81,16 +85,26 @@ class Mail:
 
 
 class Mailbox:
-    """An SMTP server (aiosmtpd's protocol, our two-line handler) that keeps every message
-    in memory, on a free port, in a thread of its own."""
+    """An SMTP server (aiosmtpd's protocol, our small handler) that keeps every message in
+    memory, on a free port, in a thread of its own. It can refuse chosen recipients. Given
+    an ssl.SSLContext and (login, password), it demands STARTTLS, then AUTH with those."""
 
-    def __init__(self):
+    def __init__(self, tls=None, credentials=None):
         self.mails = []
+        self.mail_attempts = 0
+        self.rcpt_attempts = []
+        self.logins = []  # (login, accepted) of every AUTH
+        self._refusals = {}
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
+        options = {}
+        if tls is not None:
+            options = {"tls_context": tls, "require_starttls": True, "auth_required": True,
+                       "auth_require_tls": True,
+                       "authenticator": lambda *args: self._authenticate(credentials, *args)}
         server = self._loop.run_until_complete(
             self._loop.create_server(
-                lambda: SMTP(self, hostname="mailbox.test"), host="127.0.0.1", port=0
+                lambda: SMTP(self, hostname="mailbox.test", **options), host="127.0.0.1", port=0
             )
         )
         self._server = server
@@ -98,8 +112,61 @@ class Mailbox:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
+    def _authenticate(self, credentials, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode("utf-8", "replace")
+        accepted = (auth_data.login, auth_data.password) == tuple(
+            c.encode("utf-8") for c in credentials)
+        with self._changed:
+            self.logins.append((login, accepted))
+            self._changed.notify_all()
+        return AuthResult(success=accepted)
+
+    def refuse(self, address, reply, times=None, at="RCPT"):
+        """RCPT TO `address`, or with at="DATA" the end of a message to it, gets `reply` (an
+        SMTP reply line such as "550 5.1.1 no such user") the next `times` times, or always."""
+        with self._changed:
+            self._refusals[(at, address)] = [reply, times]
+
+    def refuse_sender(self, reply, times=None):
+        """MAIL FROM, whatever the address, gets `reply` the next `times` times, or always."""
+        with self._changed:
+            self._refusals[("MAIL", None)] = [reply, times]
+
+    def _refusal(self, rule_key):
+        """The reply a refusal rule gives now, if any; counts the refusal down."""
+        rule = self._refusals.get(rule_key)
+        if not rule or rule[1] == 0:
+            return None
+        if rule[1] is not None:
+            rule[1] -= 1
+        return rule[0]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self._changed:
+            self.mail_attempts += 1
+            refusal = self._refusal(("MAIL", None))
+        if refusal:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self._changed:
+            self.rcpt_attempts.append(address)
+            refusal = self._refusal(("RCPT", address))
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
-        mail = Mail(list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        with self._changed:
+            refusals = [self._refusal(("DATA", to)) for to in envelope.rcpt_tos]
+        if any(refusals):
+            return next(r for r in refusals if r)
+        mail = Mail(list(envelope.rcpt_tos), envelope.original_content or envelope.content,
+                    over_tls=session.ssl is not None, authenticated=bool(session.authenticated))
         with self._changed:
             self.mails.append(mail)
             self._changed.notify_all()
@@ -211,6 +278,7 @@ class Client:
                 answer = Answer(label, r.status, r.reason, r.headers, r.read())
         except urllib.error.HTTPError as e:
             answer = Answer(label, e.code, e.reason, e.headers, e.read())
+        answer.url = url
         self.answers.append(answer)
         return answer
 
@@ -254,13 +322,18 @@ class Gateway:
                      "timeout_ms": 5000},
             "lifecycle": {"worker_interval_seconds": 1},
         }
-        for section, values in (settings or {}).items():
-            sections.setdefault(section, {}).update(values)
-        with open(self.config, "w", encoding="utf-8") as f:
-            f.write(toml_text(sections))
+        self._sections = sections
+        self.configure(settings)
         self.process = None
         self.base = None
         self._log = None
+
+    def configure(self, settings):
+        """Adds `settings` to the configuration file, for the next start."""
+        for section, values in (settings or {}).items():
+            self._sections.setdefault(section, {}).update(values)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(toml_text(self._sections))
 
     def add_sender(self, name, email_address, company):
         out = subprocess.run(
@@ -396,7 +469,8 @@ def verify_evidence(source_dir, work, xml, letter_id, event):
 
 
 class Run:
-    """One test's world: a temporary directory, the SMTP server, the gateways it starts."""
+    """One test's world: a temporary directory, the SMTP server, the gateways it starts,
+    and whatever else a test starts and leaves in `cleanups` to stop."""
 
     def __init__(self, binary, source_dir):
         self.binary = binary
@@ -404,6 +478,18 @@ class Run:
         self.work = tempfile.mkdtemp(prefix="sceau-e2e-")
         self.mailbox = Mailbox()
         self.gateways = []
+        self.cleanups = []
+
+    def secure_mailbox(self, credentials):
+        """Replaces the mailbox by one that demands STARTTLS with the sample TLS certificate
+        (for 127.0.0.1) and AUTH with `credentials`; before any gateway starts."""
+        check(not self.gateways, "the mailbox changes before any gateway is made")
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sample = os.path.join(self.source_dir, "certs-sample")
+        tls.load_cert_chain(os.path.join(sample, "tls.pem"), os.path.join(sample, "tls.key"))
+        self.mailbox.close()
+        self.mailbox = Mailbox(tls, credentials)
+        return self.mailbox
 
     def gateway(self, settings=None):
         work = os.path.join(self.work, f"gateway-{len(self.gateways) + 1}")
@@ -416,6 +502,8 @@ class Run:
         verify_evidence(self.source_dir, self.work, xml, letter_id, event)
 
     def close(self):
+        for stop in reversed(self.cleanups):
+            stop()
         for g in self.gateways:
             g.stop()
         self.mailbox.close()

@@ -3,7 +3,8 @@ recipient's browser, and the evidence of every step checked with xmllint, xmlsec
 openssl ts (evidence_checks.sh).
 
 Usage: lifecycle_e2e.py SCEAU_BINARY SOURCE_DIR CASE
-where CASE is one of: accept, refuse, expire, wrong-codes, lre, leak.
+where CASE is one of: accept, refuse, expire, wrong-codes, lre, undeliverable,
+relay-trouble, leak.
 """
 
 import datetime
@@ -12,95 +13,17 @@ import os
 import secrets
 import sys
 import urllib.parse
-import xml.etree.ElementTree as ET
 import zoneinfo
 
-from e2e_support import Client, Sender, check, expect_status, run_case, wait_until
+from e2e_letter import (RECIPIENT, SECRETS, deposit_and_notify, evidence_of, letter_json,
+                        open_gateway, recipient_identification, sample_pdf, secrets_in,
+                        verify_all_evidence)
+from e2e_support import Client, check, expect_status, run_case, wait_until
 
-# A sender and a letter whose every word cannot turn up by chance, with characters that
-# HTML and MIME encode, so that the leak test also finds them in their encoded forms.
-SENDER_NAME = "Ermengarde Quillebœuf"
-SENDER_COMPANY = "Zéphyrine & Courtepointe"
-SENDER_EMAIL = "e.quilleboeuf@courtepointe-zephyr.example"
-SUBJECT = "L'ultimatum <orichalque> nébuleux"
-REFERENCE = "KWX-40417/ZQ"
-SECRETS = {
-    "sender name": SENDER_NAME,
-    "sender company": SENDER_COMPANY,
-    "sender e-mail": SENDER_EMAIL,
-    "subject": SUBJECT,
-    "reference": REFERENCE,
-}
-# Each telling word alone too: a page showing half a name leaks as much.
-SECRET_WORDS = ["Ermengarde", "Quillebœuf", "quilleboeuf", "Zéphyrine", "Courtepointe",
-                "orichalque", "nébuleux", "KWX-40417"]
-
-RECIPIENT = {
-    "email": "claire.martin@example.org",
-    "given_name": "Claire",
-    "family_name": "Martin",
-    "birth_date": "1985-02-17",
-}
 EXPIRY_OFFSET = 17 * 24 * 3600  # past any acceptance window (15 days from the next day)
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 # Past the reminder seven days before the window closes, still inside the window.
 REMINDER_OFFSET = 14 * 24 * 3600
-
-
-def letter_json(kind="ere", **extra):
-    letter = {"kind": kind, "recipient": dict(RECIPIENT), "subject": SUBJECT,
-              "reference": REFERENCE}
-    letter.update(extra)
-    return letter
-
-
-def sample_pdf(run, name="hostile/pdf/p00-positive-control.pdf"):
-    with open(os.path.join(run.source_dir, "tests", "fixtures", name), "rb") as f:
-        return f.read()
-
-
-def open_gateway(run, settings=None):
-    gateway = run.gateway(settings)
-    sender = Sender(gateway, gateway.add_sender(SENDER_NAME, SENDER_EMAIL, SENDER_COMPANY))
-    gateway.start()
-    return gateway, sender
-
-
-def deposit_and_notify(run, sender, letter=None, documents=None):
-    """Deposits, waits for the notice in the mailbox and for the `notified` status.
-    Returns the letter as the API then shows it, and the token of the notice's link."""
-    before = run.mailbox.count()
-    documents = documents or [("mise-en-demeure.pdf", sample_pdf(run))]
-    deposited = sender.deposit(letter or letter_json(), documents)
-    check([e["event"] for e in deposited["evidence"]] == ["SubmissionAcceptance"],
-          f"deposit evidence: {deposited['evidence']}")
-    notice = run.mailbox.wait_for("notice", RECIPIENT["email"], after=before)
-    link = notice.link()
-    check(link.startswith(sender.gateway.base + "/r/"),
-          f"the notice links to {link}, not to {sender.gateway.base}")
-    check(notice.text.count(link) == 2, "the notice gives the link in both languages")
-    letter = sender.wait_for_status(deposited["id"], "notified")
-    return letter, link.rsplit("/", 1)[1]
-
-
-def evidence_of(letter, event):
-    found = [e for e in letter["evidence"] if e["event"] == event]
-    check(len(found) == 1, f"{len(found)} {event} evidence records in {letter['evidence']}")
-    return found[0]
-
-
-def verify_all_evidence(run, sender, letter, events):
-    """The letter's evidence is exactly `events`, in order, in the list and the timeline,
-    and every record passes the independent checks. Returns {event: xml}."""
-    check([e["event"] for e in letter["evidence"]] == events,
-          f"evidence {[e['event'] for e in letter['evidence']]}, expected {events}")
-    check([t["event"] for t in letter["timeline"]] == events,
-          f"timeline {[t['event'] for t in letter['timeline']]}, expected {events}")
-    records = {}
-    for e in letter["evidence"]:
-        records[e["event"]] = sender.evidence(e["url"])
-        run.verify_evidence(records[e["event"]], letter["id"], e["event"])
-    return records
 
 
 def parse_time(text):
@@ -164,15 +87,6 @@ def expect_neutral(answer, token, neutral):
 def expect_no_document(answer, pdf):
     check(answer.status != 200 and b"%PDF" not in answer.body and pdf not in answer.body,
           f"{answer.label}: served content ({answer.status})")
-
-
-def recipient_identification(xml):
-    """(AuthenticationMethod, AssuranceLevel) of the record's RecipientDetails."""
-    root = ET.fromstring(xml)
-    details = [e for e in root.iter() if e.tag.endswith("}RecipientDetails")]
-    check(len(details) == 1, "no single RecipientDetails")
-    values = {e.tag.rsplit("}", 1)[-1]: (e.text or "") for e in details[0].iter()}
-    return values.get("AuthenticationMethod"), values.get("AssuranceLevel")
 
 
 # --- The cases --------------------------------------------------------------------------
@@ -297,9 +211,13 @@ def case_expire(run):
           >= parse_time(letter["accept_deadline"]), "expired before the deadline")
 
     neutral = neutral_page(gateway)
+    pdf = sample_pdf(run)
     for client in (browser, Client(gateway.base)):
         expect_neutral(client.get(f"/r/{token}?lang=fr"), token, neutral)
         expect_neutral(client.get(f"/r/{token}/letter?lang=fr"), token, neutral)
+        document = client.get(f"/r/{token}/documents/1?lang=fr")
+        expect_no_document(document, pdf)
+        expect_neutral(document, token, neutral)
 
 
 def case_wrong_codes(run):
@@ -382,6 +300,84 @@ def case_lre(run):
                           403)
         check(run.mailbox.count() == before, "a code was mailed for an lre letter")
         check(sender.letter(letter["id"])["status"] == "notified", "the lre letter moved")
+
+
+def case_undeliverable(run):
+    """The SMTP server refuses one recipient for good (550), the message to another (554
+    after its data), and a third for a while (451): the first two letters are undeliverable
+    with their failure evidence, the third is notified once the server takes the mail,
+    each step verified."""
+    gateway, sender = open_gateway(run, {"lifecycle": {"first_retry_seconds": 1}})
+    nobody = "personne@example.org"
+    strict = "filtre-strict@example.org"
+    busy = "encombre@example.org"
+    run.mailbox.refuse(nobody, "550 5.1.1 no such mailbox")
+    run.mailbox.refuse(strict, "554 5.6.0 message refused", at="DATA")
+    run.mailbox.refuse(busy, "451 4.2.1 mailbox busy, try later", times=2)
+
+    def deposit_to(address):
+        letter = dict(letter_json(), recipient=dict(RECIPIENT, email=address))
+        return sender.deposit(letter, [("mise-en-demeure.pdf", sample_pdf(run))])["id"]
+
+    lost, refused, late = deposit_to(nobody), deposit_to(strict), deposit_to(busy)
+    for letter_id, reply in ((lost, b"550"), (refused, b"554")):
+        letter = sender.wait_for_status(letter_id, "undeliverable")
+        records = verify_all_evidence(
+            run, sender, letter, ["SubmissionAcceptance", "NotificationForAcceptanceFailure"])
+        check(reply in records["NotificationForAcceptanceFailure"],
+              "the failure evidence does not give the server's reply")
+        check(letter["accept_deadline"] is None, "an undeliverable letter has a deadline")
+
+    letter = sender.wait_for_status(late, "notified", timeout=30)
+    verify_all_evidence(run, sender, letter,
+                        ["SubmissionAcceptance", "NotificationForAcceptance"])
+    notice = run.mailbox.wait_for("notice", busy)
+    check(run.mailbox.rcpt_attempts.count(busy) == 3, f"attempts: {run.mailbox.rcpt_attempts}")
+    check(notice.link().startswith(gateway.base + "/r/"), "the late notice has no link")
+    check(not any(nobody in m.recipients or strict in m.recipients for m in run.mailbox.mails),
+          "a refused mail arrived")
+    check(run.mailbox.rcpt_attempts.count(nobody) == 1, "a permanent refusal was retried")
+    check(run.mailbox.rcpt_attempts.count(strict) == 1, "a refused message was sent again")
+
+
+def case_relay_trouble(run):
+    """A relay that demands STARTTLS and a login, then refuses the provider's sender
+    address for a while: the notice waits in its queue and nothing is recorded against the
+    recipient; once the relay takes it, it left over TLS, authenticated, and the letter is
+    notified."""
+    credentials = ("sceau-relay", secrets.token_urlsafe(12))
+    mailbox = run.secure_mailbox(credentials)
+    mail = {"starttls": True, "username": credentials[0], "password": "not-" + credentials[1],
+            "ca_file": os.path.join(run.source_dir, "certs-sample", "root-ca.pem")}
+    gateway, sender = open_gateway(run, {"mail": mail, "lifecycle": {"first_retry_seconds": 1}})
+    letter_id = sender.deposit(letter_json(), [("mise-en-demeure.pdf", sample_pdf(run))])["id"]
+
+    def still_waiting(trouble):
+        letter = sender.letter(letter_id)
+        check(letter["status"] == "deposited", f"{trouble} made the letter {letter['status']}")
+        check([e["event"] for e in letter["evidence"]] == ["SubmissionAcceptance"],
+              f"{trouble} left evidence: {letter['evidence']}")
+        check(not mailbox.mails, f"a mail was taken despite {trouble}")
+
+    # A wrong password: refused logins, retried.
+    wait_until("two refused logins", lambda: len(mailbox.logins) >= 2)
+    check(set(mailbox.logins) == {(credentials[0], False)}, f"logins: {mailbox.logins}")
+    still_waiting("a refused login")
+
+    # The right password, after a restart; the relay then refuses our address twice.
+    mailbox.refuse_sender("550 5.7.1 sender address not allowed", times=2)
+    gateway.stop()
+    gateway.configure({"mail": {"password": credentials[1]}})
+    gateway.start()
+    wait_until("two refused senders", lambda: mailbox.mail_attempts >= 2)
+    still_waiting("a refused sender address")
+
+    notice = mailbox.wait_for("notice", RECIPIENT["email"], timeout=30)
+    check(notice.over_tls and notice.authenticated, "the notice came in the clear or anonymously")
+    letter = sender.wait_for_status(letter_id, "notified")
+    verify_all_evidence(run, sender, letter, ["SubmissionAcceptance", "NotificationForAcceptance"])
+    with open(os.path.join(gateway.work, "server.log"), encoding="utf-8") as f:
+        check(credentials[1] not in f.read(), "the relay's password is in the log")
 
 
 def case_leak(run):
@@ -487,26 +483,14 @@ def case_leak(run):
     check(sender.letter(accepted["id"])["status"] == "accepted", "the last letter not accepted")
 
 
-def secrets_in(data):
-    """What of the sender's secrets `data` shows, case-insensitively, as plain text, as
-    HTML (entities, escaped) or percent-encoded."""
-    text = data.decode("utf-8", errors="replace")
-    haystack = "\n".join({text, html.unescape(text), urllib.parse.unquote_plus(text)}).casefold()
-    found = []
-    needles = list(SECRETS.items()) + [(f"the word {w!r}", w) for w in SECRET_WORDS]
-    for what, value in needles:
-        forms = {value, html.escape(value), html.escape(value, quote=False)}
-        if any(form.casefold() in haystack for form in forms):
-            found.append(what)
-    return found
-
-
 CASES = {
     "accept": case_accept,
     "refuse": case_refuse,
     "expire": case_expire,
     "wrong-codes": case_wrong_codes,
     "lre": case_lre,
+    "undeliverable": case_undeliverable,
+    "relay-trouble": case_relay_trouble,
     "leak": case_leak,
 }
 

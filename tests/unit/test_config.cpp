@@ -109,3 +109,106 @@ batch = 5
     CHECK(d.timeout == std::chrono::seconds(10));
     CHECK(d.give_up_after == std::chrono::hours(72));
 }
+
+TEST_CASE("the demo eIDAS node is off by default and never stands next to a real node",
+          "[gateway][config][saml]") {
+    CHECK_FALSE(config::defaults().saml.demo_node);
+    test::temp_dir dir;
+    test::write_file(dir / "demo.toml", "[saml]\ndemo_node = true\n");
+    CHECK(config::load(dir / "demo.toml").saml.demo_node);
+    test::write_file(dir / "node.toml", "[saml]\nnode_metadata = \"node.xml\"\n"
+                                        "node_metadata_signer = \"federation.pem\"\n");
+    auto signed_node = config::load(dir / "node.toml");
+    CHECK_FALSE(signed_node.saml.demo_node);
+    CHECK(signed_node.saml.node_metadata_signer == dir / "federation.pem");
+    for (auto node : {"node_metadata = \"node.xml\"", "node_certificate = \"node.pem\""}) {
+        test::write_file(dir / "both.toml", std::string("[saml]\ndemo_node = true\n") + node +
+                                                "\nnode_entity_id = \"https://node.example\"\n");
+        CHECK_THROWS_AS(config::load(dir / "both.toml"), gateway::config_error);
+    }
+}
+
+TEST_CASE("OpenID Connect providers are read one table each, and checked", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "o.toml", R"(
+[oidc.franceconnect]
+label = "FranceConnect+"
+issuer = "https://auth.fcp.example"
+client_id = "client-1"
+client_secret = "secret-1"
+token_auth_method = "client_secret_post"
+algorithms = ["ES256"]
+usage_name_claim = "preferred_username"
+scopes = ["openid", "given_name", "family_name", "birthdate", "preferred_username"]
+timeout_ms = 5000
+
+[oidc.other]
+issuer = "https://op.example"
+client_id = "client-2"
+client_secret = "secret-2"
+acr_values = ["loa-2", "loa-3"]
+acr_levels = ["substantial", "high"]
+)");
+    auto c = config::load(dir / "o.toml");
+    REQUIRE(c.oidc.size() == 2);
+    const auto& fc = c.oidc[0].name == "franceconnect" ? c.oidc[0] : c.oidc[1];
+    const auto& other = c.oidc[0].name == "franceconnect" ? c.oidc[1] : c.oidc[0];
+    CHECK(fc.label == "FranceConnect+");
+    CHECK(fc.token_auth_method == "client_secret_post");
+    CHECK(fc.algorithms == std::vector<std::string>{"ES256"});
+    CHECK(fc.acr_values == std::vector<std::string>{"eidas1", "eidas2", "eidas3"});
+    CHECK(fc.timeout == std::chrono::milliseconds(5000));
+    CHECK(fc.usage_name_claim == "preferred_username");
+    CHECK(other.acr_levels == std::vector<std::string>{"substantial", "high"});
+    CHECK(other.token_auth_method == "client_secret_basic");
+    CHECK(config::defaults().oidc.empty());
+
+    auto refused = [&](const std::string& text, const std::string& says) {
+        INFO(text);
+        test::write_file(dir / "bad.toml", text);
+        try {
+            config::load(dir / "bad.toml");
+            FAIL("accepted");
+        } catch (const gateway::config_error& e) {
+            CHECK_THAT(e.what(), Catch::Contains(says));
+        }
+    };
+    const std::string base = "issuer = \"https://op.example\"\nclient_id = \"c\"\n"
+                             "client_secret = \"s\"\n";
+    refused("[oidc.fc]\n" + base + "scope = [\"openid\"]\n", "unknown key oidc.fc.scope");
+    refused("[oidc.fc]\nissuer = \"https://op.example\"\n", "client_id");
+    refused("[oidc.FC]\n" + base, "a provider's name");
+    refused("[oidc.fc]\n" + base + "acr_values = [\"a\", \"b\"]\n", "one level per acr");
+    refused("[oidc.fc]\n" + base + "acr_levels = [\"low\", \"substantial\", \"highest\"]\n",
+            "highest");
+    refused("[oidc]\nissuer = \"https://op.example\"\n", "[oidc.NAME]");
+    refused("[oidc.fc]\n" + base + "clock_skew_seconds = 601\n", "at most 600");
+}
+
+TEST_CASE("the audit section names the log and bounds its pages", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "a.toml", R"(
+[storage]
+database = "host=db.example dbname=sceau"
+[audit]
+origin = "lettres.example/sceau-log"
+checkpoint_interval_seconds = 60
+max_entries = 50
+)");
+    auto c = config::load(dir / "a.toml");
+    CHECK(c.database_url() == "host=db.example dbname=sceau");
+    CHECK(c.audit.origin == "lettres.example/sceau-log");
+    CHECK(c.audit.checkpoint_interval == std::chrono::seconds(60));
+    CHECK(c.audit.max_entries == 50);
+    CHECK(config::defaults().audit.origin == "sceau.invalid/log");
+    CHECK(config::defaults().audit.checkpoint_interval == std::chrono::seconds(300));
+
+    // The origin becomes a note key name: no space, no '+', printable ASCII.
+    for (const char* bad :
+         {"origin = \"a log\"", "origin = \"a+b\"", "origin = \"\"", "origin = \"journal-é\"",
+          "max_entries = 0", "max_entries = 1001", "checkpoint_interval_seconds = 0"}) {
+        INFO(bad);
+        test::write_file(dir / "bad.toml", std::string("[audit]\n") + bad + "\n");
+        CHECK_THROWS_AS(config::load(dir / "bad.toml"), gateway::config_error);
+    }
+}

@@ -173,3 +173,39 @@ TEST_CASE("an acceptance racing the expiry at the deadline has one winner",
     auto status = f.db->letter_by_id(id)->status;
     CHECK((status == "accepted" || status == "expired"));
 }
+
+TEST_CASE("a choice in the window's last millisecond counts, one as it closes is too late",
+          "[protocols][lifecycle][window]") {
+    lifecycle_fixture f;
+    f.frozen = true;
+    auto on_time = f.notified();
+    auto late_accept = f.notified();
+    auto late_refusal = f.notified();
+    auto deadline = crypto::parse_utc(f.db->letter_by_id(on_time)->accept_deadline);
+    REQUIRE(f.db->letter_by_id(late_refusal)->accept_deadline == crypto::format_utc(deadline));
+    auto at = [&](std::chrono::system_clock::time_point t) {
+        f.offset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - f.start).count();
+    };
+
+    at(deadline - std::chrono::milliseconds(1));
+    CHECK(f.letters.accept(on_time, f.who).result == outcome::done);
+    CHECK(f.letters.expire_due() == 0); // nothing is due before the close
+
+    at(deadline);
+    CHECK(f.letters.accept(late_accept, f.who).result == outcome::window_closed);
+    CHECK(f.letters.refuse(late_refusal, f.who).result == outcome::window_closed);
+    for (const auto& id : {late_accept, late_refusal}) {
+        CHECK(f.db->letter_by_id(id)->status == "notified");
+        CHECK(f.events(id).size() == 2); // the late choices left no evidence
+    }
+
+    // The scheduler then closes exactly the two letters still waiting, at the deadline.
+    CHECK(f.letters.expire_due() == 2);
+    CHECK(f.db->letter_by_id(on_time)->status == "accepted");
+    for (const auto& id : {late_accept, late_refusal}) {
+        auto letter = f.db->letter_by_id(id);
+        CHECK(letter->status == "expired");
+        CHECK(f.events(id).back() == "AcceptanceRejectionExpiry");
+        CHECK(letter->evidence.back().event_time == crypto::format_utc(deadline));
+    }
+}

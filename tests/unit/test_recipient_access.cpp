@@ -1,4 +1,7 @@
+#include "crypto/jws.hpp"
+#include "crypto/random.hpp"
 #include "protocols/notification.hpp"
+#include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
 #include "support/lifecycle_fixture.hpp"
 
@@ -314,4 +317,179 @@ TEST_CASE("accept and refuse from two sessions at once: one winner, one evidence
         CHECK(decisions == 1);
         CHECK(f.letter(id).status == (a == c::done ? "accepted" : "refused"));
     }
+}
+
+namespace {
+
+constexpr const char* claire_lre =
+    R"({"kind":"lre","recipient":{"email":"claire@example.org","family_name":"Martin",)"
+    R"("given_name":"Claire","birth_date":"1979-11-22","professional":false},)"
+    R"("consent_reference":"consent-2026-118","subject":"Objet secret"})";
+constexpr const char* elodie_lre =
+    R"({"kind":"lre","recipient":{"email":"elodie@example.org","family_name":"Marchand",)"
+    R"("given_name":"Élodie","birth_date":"1985-04-03","professional":false},)"
+    R"("consent_reference":"consent-2026-119","subject":"Objet secret"})";
+
+/// The hostile corpus's genuine ID token (Claire Martin, acr substantial), verified as of
+/// the corpus's clock.
+oidc::verified_identity corpus_oidc_identity() {
+    oidc::provider_config p;
+    p.id = "corpus";
+    p.issuer = "https://op.example.test";
+    p.client_id = "lre-client-FICTIF";
+    p.algorithms = {"RS256"};
+    p.acr_levels = {{std::string(loa::substantial), std::string(loa::substantial)}};
+    auto keys = crypto::jws::key_set::parse(
+        test::read_file(test::source_path("tests/fixtures/oidc-generated/corpus-jwks.json")));
+    auto token = test::read_file(
+        test::source_path("tests/fixtures/hostile/oidc/o04-positive-control-rs256.jwt"));
+    token.erase(token.find_last_not_of("\r\n") + 1);
+    auto v = oidc::verify_id_token(
+        token, p, keys,
+        {"n-4c21", std::string(loa::substantial), crypto::parse_utc("2025-03-14T10:15:00Z")},
+        crypto::parse_utc("2025-03-14T10:16:00Z"));
+    REQUIRE(v);
+    return *v.identity;
+}
+
+/// A session on a new link to `letter_json` that has begun an OpenID Connect
+/// identification, and the request as the provider's answer takes it back.
+std::pair<std::string, storage::identification_request> oidc_request(recipient_fixture& f,
+                                                                     const char* letter_json) {
+    auto [id, token] = f.notified_link(letter_json);
+    auto v = f.session_on(token);
+    auto state = crypto::random_id("st-");
+    f.access.remember_request(v, token, "oidc", state, std::string(loa::substantial),
+                              {{"nonce", "n-4c21"}});
+    auto pending = f.access.take_request(state);
+    REQUIRE(pending);
+    CHECK(pending->secrets.at("nonce") == "n-4c21");
+    CHECK(pending->return_path == "/r/" + token);
+    CHECK_FALSE(f.access.take_request(state)); // once
+    return {id, pending->request};
+}
+
+} // namespace
+
+TEST_CASE("the corpus's genuine OIDC identity opens the letter of Claire Martin and records how",
+          "[protocols][recipient][oidc]") {
+    recipient_fixture f;
+    auto [id, request] = oidc_request(f, claire_lre);
+    auto who = corpus_oidc_identity();
+    REQUIRE(f.access.complete(request, who.to_identification(), who.to_person_claims()) ==
+            recipient_access::identity_outcome::identified);
+    CHECK(f.db->identification_attempts(id).empty());
+
+    auto session = f.db->session(request.session_hash);
+    REQUIRE(session);
+    recipient_view v;
+    v.letter = f.letter(id);
+    v.session = *session;
+    v.identified = true;
+    REQUIRE(f.access.accept(v) == recipient_access::choice_outcome::done);
+
+    // AssuranceLevelsDetails: the level, who vouched, when, how; the asserted attributes.
+    auto xml = f.evidence_xml(id, "ConsignmentAcceptance");
+    for (auto expected :
+         {"<AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel>",
+          "<PolicyIDDetails>identified by https://op.example.test</PolicyIDDetails>",
+          "<AuthenticationTime>2025-03-14T10:15:30.000Z</AuthenticationTime>",
+          "<AuthenticationMethod>urn:sceau:identification:oidc</AuthenticationMethod>",
+          "Name=\"urn:sceau:attribute:oidc:sub\"", ">op-user-0001</saml:AttributeValue>",
+          ">1979-11-22</saml:AttributeValue>"})
+        CHECK(xml.find(expected) != std::string::npos);
+}
+
+TEST_CASE("an OIDC identity of someone else opens nothing and is recorded",
+          "[protocols][recipient][oidc]") {
+    recipient_fixture f;
+    auto [id, request] = oidc_request(f, elodie_lre);
+    auto who = corpus_oidc_identity();
+    CHECK(f.access.complete(request, who.to_identification(), who.to_person_claims()) ==
+          recipient_access::identity_outcome::no_match);
+    auto attempts = f.db->identification_attempts(id);
+    REQUIRE(attempts.size() == 1);
+    CHECK(attempts[0].method == oidc::identification_method);
+    CHECK(attempts[0].provider == "https://op.example.test");
+    CHECK(attempts[0].outcome == "no-match");
+    CHECK(f.db->session(request.session_hash)->identified_method.empty());
+    CHECK(f.letter(id).status == "notified");
+}
+
+TEST_CASE("a usage name given besides the birth name matches the name the sender knows",
+          "[protocols][recipient][oidc]") {
+    recipient_fixture f;
+    auto who = corpus_oidc_identity();
+    who.family_name = "Dupont"; // born Dupont, uses Martin
+    who.usage_name = "Martin";
+    auto [id, request] = oidc_request(f, claire_lre);
+    CHECK(f.access.complete(request, who.to_identification(), who.to_person_claims()) ==
+          recipient_access::identity_outcome::identified);
+
+    // Neither name is the sender's: no match.
+    who.usage_name = "Durand";
+    auto [other, second] = oidc_request(f, claire_lre);
+    CHECK(f.access.complete(second, who.to_identification(), who.to_person_claims()) ==
+          recipient_access::identity_outcome::no_match);
+}
+
+TEST_CASE("an eIDAS identification is recorded with its level, node, time and the asserted "
+          "attributes, kept apart from the sender's naming",
+          "[protocols][recipient][evidence]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link(
+        R"({"kind":"lre","recipient":{"email":"claire@example.org","family_name":"Martin",)"
+        R"("given_name":"Claire","birth_date":"1985-02-17"},"consent_reference":"c-1"})");
+    auto v = f.session_on(token);
+
+    // As the ACS does it: the request remembered at the start, taken with the answer.
+    f.access.remember_request(v, token, "saml", "_relay-1", std::string(loa::substantial),
+                              {{"authn_request_id", "_authn-1"}});
+    auto pending = f.access.take_request("_relay-1");
+    REQUIRE(pending);
+    CHECK(pending->secrets.value("authn_request_id", "") == "_authn-1");
+    CHECK(pending->return_path == "/r/" + token);
+    CHECK_FALSE(f.access.take_request("_relay-1")); // once
+
+    const std::string node = "https://eidas-node.example.test/metadata";
+    identification who{"urn:sceau:identification:eidas-saml",
+                       std::string(loa::substantial),
+                       node,
+                       "2026-12-03T10:15:29.000Z",
+                       {{std::string(uri::family_name), "MARTIN"},
+                        {std::string(uri::given_name), "Claire"},
+                        {std::string(uri::birth_date), "1985-02-17"},
+                        {std::string(uri::person_identifier), "FR/FR/12345"}}};
+    REQUIRE(f.access.complete(pending->request, who,
+                              {"MARTIN", "Claire", "1985-02-17", "FR/FR/12345"}) ==
+            recipient_access::identity_outcome::identified);
+    auto session = f.db->session(v.session.id_hash); // as the next page reads it
+
+    REQUIRE(session);
+    v.session = *session;
+    v.identified = true;
+    REQUIRE(f.access.accept(v) == recipient_access::choice_outcome::done);
+
+    auto xml = f.evidence_xml(id, "ConsignmentAcceptance");
+    REQUIRE_NOTHROW(crypto::parse_xml(xml));
+    auto text = [&](const char* element) {
+        auto start = xml.find(std::string("<") + element + ">");
+        REQUIRE(start != std::string::npos);
+        start = xml.find('>', start) + 1;
+        return xml.substr(start, xml.find('<', start) - start);
+    };
+    CHECK(text("AssuranceLevel") == loa::substantial);
+    CHECK(text("AuthenticationMethod") == "urn:sceau:identification:eidas-saml");
+    CHECK(text("AuthenticationTime") == "2026-12-03T10:15:29.000Z");
+    CHECK(text("PolicyIDDetails") == "identified by " + node);
+    // The sender's naming plain, the node's assertion marked with who asserted it.
+    CHECK_THAT(xml, Catch::Matchers::Contains(
+                        "CurrentFamilyName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-"
+                        "format:uri\"><saml:AttributeValue>Martin<"));
+    CHECK_THAT(xml, Catch::Matchers::Contains(
+                        "CurrentFamilyName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-"
+                        "format:uri\" sc:AssertedBy=\"" +
+                        node + "\"><saml:AttributeValue>MARTIN<"));
+    CHECK_THAT(xml, Catch::Matchers::Contains("sc:AssertedBy=\"" + node +
+                                              "\"><saml:AttributeValue>FR/FR/12345<"));
 }

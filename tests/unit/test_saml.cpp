@@ -4,6 +4,7 @@
 #include "crypto/xmldsig.hpp"
 #include "protocols/matching.hpp"
 #include "protocols/saml.hpp"
+#include "protocols/saml_demo_node.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -748,4 +749,184 @@ TEST_CASE("a configuration that cannot work is refused at start", "[saml][config
     CHECK_THROWS_AS(without([](auto& c) { c.clock_skew = std::chrono::hours(1); })(),
                     std::invalid_argument);
     CHECK_NOTHROW(without([](auto&) {})());
+}
+
+namespace {
+
+/// The built-in demo node as the gateway sets it up for the corpus's SP, on the sample
+/// identity-provider key, and that SP trusting it through the node's metadata only.
+struct demo_setup {
+    saml::demo_node node;
+    corpus_sp sp;
+
+    static saml::demo_node::options options() {
+        return {"https://lre.example.test/demo/eidas/metadata",
+                "https://lre.example.test/demo/eidas/sso", sp_entity, acs};
+    }
+
+    static saml::sp_config trusting(const saml::demo_node& node) {
+        auto c = corpus_config();
+        c.node = saml::read_node_metadata(node.metadata(), node.settings().entity_id);
+        return c;
+    }
+
+    explicit demo_setup(saml::demo_node::options o = options())
+        : node(std::move(o), test::sample_identity("idp"), [] { return corpus_now; })
+        , sp(trusting(node)) {}
+
+    /// What the browser carries to the node: the redirect URL's SAMLRequest.
+    std::string saml_request(std::string_view level, bool legal_person = false) {
+        auto request = sp.sp().make_authn_request(level, "lt_demo", legal_person);
+        last_request_id = request.id;
+        return query_of(request.redirect_url)["SAMLRequest"];
+    }
+
+    std::string last_request_id;
+};
+
+const saml::demo_person claire{"Martin", "Claire", "1985-02-17", "", "", ""};
+
+} // namespace
+
+TEST_CASE("the demo node's answer passes the real verification and identifies who was picked",
+          "[saml][demo-node]") {
+    demo_setup demo;
+    auto request = demo.node.read_request(demo.saml_request(loa::substantial));
+    CHECK(request.id == demo.last_request_id);
+    CHECK(request.level == loa::substantial);
+    CHECK_FALSE(request.legal_person);
+
+    auto response = demo.node.respond(request, claire, loa::substantial);
+    auto v = demo.sp.sp().verify_response(response, demo.last_request_id, loa::substantial);
+    INFO((v ? std::string("accepted") : v.message()));
+    REQUIRE(v);
+    CHECK(v.identity->family_name == "Martin");
+    CHECK(v.identity->given_names == "Claire");
+    CHECK(v.identity->birth_date == "1985-02-17");
+    CHECK(v.identity->person_identifier.rfind("FR/FR/DEMO-", 0) == 0);
+    CHECK(v.identity->issuer == demo.node.settings().entity_id);
+    CHECK(v.identity->loa == loa::substantial);
+    protocols::person_claim named{"Martin", "Claire", "1985-02-17", ""};
+    CHECK(protocols::match_person(named, v.identity->to_person_claim()) ==
+          protocols::match_outcome::match);
+
+    // The same person typed twice is the same PersonIdentifier; a typed one is kept.
+    auto again = demo.node.respond(request, claire, loa::high);
+    auto second = demo.sp.sp().verify_response(again, demo.last_request_id, loa::substantial);
+    REQUIRE(second);
+    CHECK(second.identity->person_identifier == v.identity->person_identifier);
+    CHECK(second.identity->loa == loa::high);
+    auto typed = claire;
+    typed.person_identifier = "FR/FR/123456789";
+    auto third = demo.sp.sp().verify_response(demo.node.respond(request, typed, loa::substantial),
+                                              demo.last_request_id, loa::substantial);
+    REQUIRE(third);
+    CHECK(third.identity->person_identifier == "FR/FR/123456789");
+
+    // The answer is consumed once, like any node's.
+    CHECK(demo.sp.sp().verify_response(response, demo.last_request_id, loa::substantial).reason() ==
+          refusal::replayed);
+}
+
+TEST_CASE("the demo node's chosen level is what the service provider judges", "[saml][demo-node]") {
+    demo_setup demo;
+    auto request = demo.node.read_request(demo.saml_request(loa::high));
+    CHECK(request.level == loa::high);
+    auto substantial = demo.node.respond(request, claire, loa::substantial);
+    CHECK(demo.sp.sp().verify_response(substantial, demo.last_request_id, loa::high).reason() ==
+          refusal::loa_too_low);
+    auto low = demo.node.respond(request, claire, loa::low);
+    CHECK(demo.sp.sp().verify_response(low, demo.last_request_id, loa::substantial).reason() ==
+          refusal::loa_too_low);
+    CHECK(demo.sp.sp().verify_response(demo.node.respond(request, claire, loa::high),
+                                       demo.last_request_id, loa::high));
+    CHECK_THROWS_AS(demo.node.respond(request, claire, "urn:example:loa:gold"),
+                    std::invalid_argument);
+}
+
+TEST_CASE("a demo answer verifies with xmlsec1 against the sample identity-provider key only, "
+          "and is schema-valid",
+          "[saml][demo-node][tools]") {
+    test::temp_dir dir;
+    demo_setup demo;
+    auto request = demo.node.read_request(demo.saml_request(loa::substantial));
+    auto raw = crypto::from_base64(demo.node.respond(request, claire, loa::substantial));
+    test::write_file(dir / "response.xml",
+                     std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+
+    auto valid = schema_check(dir, "saml-schema-protocol-2.0.xsd", (dir / "response.xml").string());
+    INFO(valid.output);
+    CHECK(valid.status == 0);
+
+    // Both signatures, each with the certificate given and nothing from KeyInfo.
+    auto verify = [&](const std::string& cert, const std::string& element) {
+        return test::run(
+            "xmlsec1 --verify --enabled-key-data key-name --pubkey-cert-pem '" +
+            test::source_path(cert).string() + "' --id-attr:ID " + element +
+            " --node-xpath '//*[local-name()=\"" + element.substr(element.rfind(':') + 1) +
+            "\"]/*[local-name()=\"Signature\"]' '" + (dir / "response.xml").string() + "'");
+    };
+    for (auto element : {"urn:oasis:names:tc:SAML:2.0:protocol:Response",
+                         "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"}) {
+        auto verified = verify("certs-sample/idp.pem", element);
+        INFO(verified.output);
+        CHECK(verified.status == 0);
+        CHECK(verify("certs-sample/seal.pem", element).status != 0);
+    }
+}
+
+TEST_CASE("the demo node answers its own service provider only, for eIDAS levels and whole "
+          "identities",
+          "[saml][demo-node]") {
+    demo_setup demo;
+    CHECK_THROWS_AS(demo.node.read_request(""), std::invalid_argument);
+    CHECK_THROWS_AS(demo.node.read_request("not base64 !"), std::invalid_argument);
+    CHECK_THROWS_AS(demo.node.read_request(crypto::to_base64(crypto::as_bytes("<x/>"))),
+                    std::invalid_argument); // not DEFLATE
+
+    // Another service provider, or our SP pointing elsewhere, gets nothing.
+    auto options = demo_setup::options();
+    options.sp_entity_id = "https://other-sp.example.test/metadata";
+    demo_setup other(options);
+    auto saml_request = demo.saml_request(loa::substantial);
+    CHECK_THROWS_AS(other.node.read_request(saml_request), std::invalid_argument);
+    options = demo_setup::options();
+    options.sp_acs_url = "https://lre.example.test/elsewhere";
+    CHECK_THROWS_AS(demo_setup(options).node.read_request(saml_request), std::invalid_argument);
+
+    auto request = demo.node.read_request(saml_request);
+    auto without = [&](auto change) {
+        auto who = claire;
+        change(who);
+        return [&demo, &request, who] { demo.node.respond(request, who, loa::substantial); };
+    };
+    CHECK_THROWS_AS(without([](auto& w) { w.family_name.clear(); })(), std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.birth_date = "1985-02-30"; })(), std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.birth_date = "17/02/1985"; })(), std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.legal_name = "Martin Conseil"; })(),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.given_names = std::string(201, 'a'); })(),
+                    std::invalid_argument);
+}
+
+TEST_CASE("a company's letter asks for the legal person, which the demo node asserts when given",
+          "[saml][demo-node]") {
+    demo_setup demo;
+    auto saml_request = demo.saml_request(loa::substantial, true);
+    auto xml = inflate_raw(crypto::from_base64(saml_request));
+    CHECK_THAT(xml, Catch::Matchers::Contains(std::string(saml::attribute::legal_name) +
+                                              "\" NameFormat=\"" +
+                                              "urn:oasis:names:tc:SAML:2.0:attrname-format:uri" +
+                                              "\" isRequired=\"false\""));
+    auto request = demo.node.read_request(saml_request);
+    CHECK(request.legal_person);
+    auto representative = claire;
+    representative.legal_name = "Martin Conseil";
+    representative.legal_person_identifier = "FR/FR/SIREN-123456789";
+    auto v = demo.sp.sp().verify_response(demo.node.respond(request, representative, loa::high),
+                                          demo.last_request_id, loa::substantial);
+    REQUIRE(v);
+    CHECK(v.identity->legal_name == "Martin Conseil");
+    CHECK(v.identity->legal_person_identifier == "FR/FR/SIREN-123456789");
+    CHECK(v.identity->family_name == "Martin");
 }

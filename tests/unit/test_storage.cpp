@@ -243,3 +243,18 @@ TEST_CASE("an identification request is taken once, and not after it expired", "
     REQUIRE(attempts.size() == 1);
     CHECK(attempts[0].outcome == "review");
 }
+
+TEST_CASE("the start-up sweep removes dead uploads and leaves live ones", "[storage][blobs]") {
+    test::temp_dir dir;
+    storage::blob_store blobs(dir / "blobs");
+    auto live = blobs.create();
+    live.write(std::string_view("still arriving"));
+    auto dead = dir / "blobs" / "tmp" / "left-by-a-crash";
+    test::write_file(dead, "partial");
+    std::filesystem::last_write_time(dead, std::filesystem::file_time_type::clock::now() -
+                                               std::chrono::hours(2));
+
+    blobs.sweep_temporary(std::chrono::hours(1));
+    CHECK_FALSE(std::filesystem::exists(dead));
+    CHECK(std::filesystem::exists(live.path())); // another instance's upload in progress
+}

@@ -4,7 +4,7 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/merkle.hpp"
-#include "support/database_fixture.hpp"
+#include "support/log_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -15,46 +15,6 @@ using namespace sceau;
 namespace merkle = crypto::merkle;
 
 namespace {
-
-/// A store whose log holds `n` evidence records of one letter, each a different text.
-struct log_fixture {
-    test::test_database store;
-    std::unique_ptr<storage::database> db = store.open(4);
-    std::vector<std::string> records;
-
-    void add_sender_and_letter() {
-        db->insert_sender(
-            {"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", "", "", ""},
-            "hash-a");
-        auto tx = db->begin();
-        storage::letter_record l;
-        l.id = "ltr_1";
-        l.sender_id = "snd_a";
-        l.kind = "ere";
-        l.status = "deposited";
-        l.created_at = "2026-12-03T10:00:00.000Z";
-        l.recipient_json = "{}";
-        tx.insert_letter(l);
-        tx.commit();
-    }
-
-    /// Appends `n` records in one transaction.
-    void append(int n) {
-        auto tx = db->begin();
-        for (int i = 0; i < n; ++i) {
-            auto id = "evd_" + std::to_string(records.size());
-            auto xml = "<Evidence n=\"" + std::to_string(records.size()) + "\"/>";
-            tx.insert_evidence({id, "ltr_1", "SubmissionAcceptance", "t", "t", xml});
-            records.push_back(xml);
-        }
-        tx.commit();
-    }
-
-    explicit log_fixture(int n) {
-        add_sender_and_letter();
-        append(n);
-    }
-};
 
 std::vector<merkle::hash> leaf_hashes(const std::vector<std::string>& records) {
     std::vector<merkle::hash> out;
@@ -112,7 +72,7 @@ TEST_CASE("every inclusion and consistency proof up to 260 leaves matches an ind
           "reference and verifies",
           "[storage][log][merkle]") {
     constexpr int n = 260; // past 256, so that a power of two and its neighbours are covered
-    log_fixture f(n);
+    test::log_fixture f(n);
     REQUIRE(f.db->log_size() == n);
     auto hashes = leaf_hashes(f.records);
 
@@ -213,7 +173,7 @@ TEST_CASE("every inclusion and consistency proof up to 260 leaves matches an ind
 }
 
 TEST_CASE("proofs read a logarithmic number of stored rows", "[storage][log]") {
-    log_fixture f(1000);
+    test::log_fixture f(1000);
     for (std::int64_t leaf : {0, 1, 499, 998, 999}) {
         auto p = f.db->log_inclusion(leaf, 1000);
         // At most 10 path elements; the right edge of 1000 leaves is 6 complete subtrees.
@@ -226,7 +186,7 @@ TEST_CASE("proofs read a logarithmic number of stored rows", "[storage][log]") {
 
 TEST_CASE("the log takes the next index in each transaction, and a failed one leaves no entry",
           "[storage][log]") {
-    log_fixture f(3);
+    test::log_fixture f(3);
     try {
         auto tx = f.db->begin();
         tx.insert_evidence({"evd_new", "ltr_1", "SubmissionAcceptance", "t", "t", "<a/>"});
@@ -259,7 +219,7 @@ TEST_CASE("the log takes the next index in each transaction, and a failed one le
 }
 
 TEST_CASE("concurrent appends from many connections stay one gap-free sequence", "[storage][log]") {
-    log_fixture f(0);
+    test::log_fixture f(0);
     constexpr int threads = 4, per_thread = 25;
     std::vector<std::thread> workers;
     std::atomic<int> failed{0};
@@ -295,7 +255,7 @@ TEST_CASE("concurrent appends from many connections stay one gap-free sequence",
 }
 
 TEST_CASE("the store refuses proofs and roots beyond its log", "[storage][log]") {
-    log_fixture f(5);
+    test::log_fixture f(5);
     CHECK_THROWS_AS(f.db->log_root(0), std::invalid_argument);
     CHECK_THROWS_AS(f.db->log_root(6), std::invalid_argument);
     CHECK_THROWS_AS(f.db->log_inclusion(5, 5), std::invalid_argument);
@@ -308,7 +268,7 @@ TEST_CASE("the store refuses proofs and roots beyond its log", "[storage][log]")
 
 TEST_CASE("checkpoints only grow, one per size, as several instances would store them",
           "[storage][log]") {
-    log_fixture f(4);
+    test::log_fixture f(4);
     storage::checkpoint_record c;
     c.tree_size = 3;
     c.root_hash = f.db->log_root(3);
@@ -342,7 +302,7 @@ TEST_CASE("checkpoints only grow, one per size, as several instances would store
 TEST_CASE("the database itself refuses to change or remove the log, its subtrees and "
           "checkpoints",
           "[storage][log][append-only]") {
-    log_fixture f(4); // leaves 0-3, subtrees (1,0), (1,1), (2,0)
+    test::log_fixture f(4); // leaves 0-3, subtrees (1,0), (1,1), (2,0)
     storage::checkpoint_record c{4, f.db->log_root(4), "n\n", "dA==", "t", "t"};
     REQUIRE(f.db->insert_checkpoint(c));
     auto before = f.db->log_root(4);

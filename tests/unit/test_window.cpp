@@ -55,6 +55,31 @@ TEST_CASE("daylight saving changes never give less than fifteen full days",
     CHECK(text(acceptance_deadline(utc("20261015090000Z"))) == "2026-10-30T23:00:00.000Z");
 }
 
+TEST_CASE("notices on a daylight saving day, and windows that end on one",
+          "[protocols][window][dst]") {
+    // Expected values from Python's zoneinfo, not from our code. Notified on the spring
+    // day itself, after the change.
+    CHECK(text(acceptance_deadline(utc("20270328013000Z"))) == "2027-04-12T22:00:00.000Z");
+    // Both 02:30 of the autumn night (summer time, then winter time) are 25 October.
+    CHECK(text(acceptance_deadline(utc("20261025003000Z"))) == "2026-11-09T23:00:00.000Z");
+    CHECK(text(acceptance_deadline(utc("20261025013000Z"))) == "2026-11-09T23:00:00.000Z");
+    // The window closes as the spring day begins: still winter time.
+    CHECK(text(acceptance_deadline(utc("20270312120000Z"))) == "2027-03-27T23:00:00.000Z");
+    // Its last day is the 23-hour spring day: one day more, or 15 full days are not given.
+    CHECK(text(acceptance_deadline(utc("20270313225900Z"))) == "2027-03-29T22:00:00.000Z");
+    // Its last day is the 25-hour autumn day: nothing to add.
+    CHECK(text(acceptance_deadline(utc("20261010215900Z"))) == "2026-10-25T23:00:00.000Z");
+}
+
+TEST_CASE("thirty-day months and February of common and leap years", "[protocols][window]") {
+    CHECK(text(acceptance_deadline(utc("20260430120000Z"))) == "2026-05-15T22:00:00.000Z");
+    CHECK(text(acceptance_deadline(utc("20270214120000Z"))) == "2027-03-01T23:00:00.000Z");
+    CHECK(text(acceptance_deadline(utc("20270228120000Z"))) == "2027-03-15T23:00:00.000Z");
+    // 23:30 UTC on 28 February is already 1 March in Paris.
+    CHECK(text(acceptance_deadline(utc("20270228233000Z"))) == "2027-03-16T23:00:00.000Z");
+    CHECK(text(acceptance_deadline(utc("20280229120000Z"))) == "2028-03-15T23:00:00.000Z");
+}
+
 TEST_CASE("every deadline is a Paris midnight between fifteen and seventeen days away",
           "[protocols][window]") {
     std::mt19937_64 rng(20261203);
