@@ -140,7 +140,7 @@ private:
     std::string base_;
     std::string key_;
     std::chrono::seconds timeout_;
-    std::int64_t page_limit_ = 1000;
+    std::int64_t page_limit_ = 100; // audit.max_entries by default; a server may serve fewer
 };
 
 } // namespace

@@ -220,3 +220,60 @@ TEST_CASE("a database rolled back to an earlier copy is found by newer files and
     CHECK(found(with_kept, "earlier checkpoint of",
                 "the log now has " + std::to_string(a.leaves.size())));
 }
+
+TEST_CASE("a running gateway's audit API audits clean, and a record changed behind it is found",
+          "[integration][audit][api]") {
+    archive a;
+    auto added = run("(" + std::string(SCEAU_BINARY) + " auditor add --data '" + a.data().string() +
+                     "' --name 'Organisme de contrôle' 2>/dev/null)");
+    REQUIRE(added.status == 0);
+    auto key_file = a.f.server.dir() / "auditor.key";
+    write_file(key_file, added.output);
+    a.f.server.start();
+    auto over_api = [&](int& status) {
+        auto r = run("(" + std::string(SCEAU_BINARY) + " audit --json --url '" +
+                     a.f.server.url("") + "' --key-file '" + key_file.string() + "' --trust '" +
+                     source_path("certs-sample/root-ca.pem").string() + "' 2>/dev/null)");
+        status = r.status;
+        return json::parse(r.output, nullptr, false);
+    };
+
+    int status = -1;
+    auto clean = over_api(status);
+    INFO(clean.dump(2));
+    CHECK(status == 0);
+    CHECK(clean["verdict"] == "clean");
+    CHECK(clean["records"] >= a.leaves.size()); // and the notices the worker has sent since
+    CHECK(clean["checkpoints"] == 1);
+    // Letters and records outside the log are not served there: said, not hidden.
+    auto warned = [&](const std::string& where) {
+        for (const auto& w : clean["findings"]) {
+            if (w["severity"] == "warning" && w["where"] == where)
+                return true;
+        }
+        return false;
+    };
+    CHECK(warned("letters and documents"));
+    CHECK(warned("records outside the log"));
+
+    a.f.server.stop();
+    auto id = a.leaves[0];
+    a.sql("DROP TRIGGER evidence_no_update; UPDATE evidence SET xml = replace(xml, "
+          "'MessageIdentifier>' || letter_id || '<', 'MessageIdentifier>' || "
+          "substr(letter_id, 1, length(letter_id) - 1) || 'X<') WHERE id = '" +
+          id + "';");
+    a.f.server.start();
+    auto tampered = over_api(status);
+    INFO(tampered.dump(2));
+    CHECK(status == 1);
+    CHECK(found(tampered, "log entry 0", "changed after it was logged"));
+    CHECK(found(tampered, "seal of " + id, "changed after signing"));
+
+    // Without a valid auditor key, the audit stops with a clear error.
+    write_file(key_file, "ak_not-a-key\n");
+    auto refused = run(std::string(SCEAU_BINARY) + " audit --url '" + a.f.server.url("") +
+                       "' --key-file '" + key_file.string() + "' --trust '" +
+                       source_path("certs-sample/root-ca.pem").string() + "'");
+    CHECK(refused.status == 1);
+    CHECK(refused.output.find("auditor key is not accepted") != std::string::npos);
+}
