@@ -116,7 +116,7 @@ record_outcome audit_record(const storage::evidence_record& row, const std::stri
                             const crypto::timestamp_verifier& stamps) {
     record_outcome out;
     out.leaf = crypto::merkle::leaf_hash(row.xml);
-    auto checked = check_record(row.xml, seals, stamps);
+    auto checked = check_record(row.xml, seals, stamps, false);
     for (auto& c : checked.checks) {
         if (c.outcome != verdict::holds)
             out.findings.push_back({c.item + " " + where, c.outcome, std::move(c.detail)});

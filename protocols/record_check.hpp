@@ -24,8 +24,9 @@ struct record_check {
 /// against the trust anchors, the SignatureTimeStamp over the canonical SignatureValue,
 /// and the event time-stamp over the imprint text rebuilt from the record, whose genTime
 /// must be the EventTime. Every check is made and reported; none stops the others.
-/// Thread-safe when the verifiers are (they are).
+/// Thread-safe when the verifiers are (they are). With `describe_holds` false, checks that
+/// hold carry no detail (an audit keeps only the others).
 record_check check_record(std::string_view xml, const crypto::xades_verifier& seals,
-                          const crypto::timestamp_verifier& stamps);
+                          const crypto::timestamp_verifier& stamps, bool describe_holds = true);
 
 } // namespace sceau::protocols
