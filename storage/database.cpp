@@ -700,34 +700,12 @@ std::optional<log_entry> database::log_entry_of(const std::string& evidence_id) 
 }
 
 std::vector<log_record> database::log_records(std::int64_t start, int count) {
-    try {
-        soci::session sql(*pool_);
-        long long first = start;
-        long long end = start + count;
-        soci::rowset<soci::row> rows =
-            (sql.prepare << "SELECT l.leaf_index, l.leaf_hash, e.id, e.letter_id, e.event, "
-                            "e.event_time, e.created_at, e.xml FROM log_entries l "
-                            "JOIN evidence e ON e.id = l.evidence_id "
-                            "WHERE l.leaf_index >= :s AND l.leaf_index < :e ORDER BY l.leaf_index",
-             soci::use(first), soci::use(end));
-        std::vector<log_record> out;
-        for (const auto& r : rows) {
-            log_record x;
-            x.entry.leaf_index = integer_at(r, 0);
-            x.entry.leaf_hash = hash_of_hex(r.get<std::string>(1));
-            x.evidence.id = r.get<std::string>(2);
-            x.evidence.letter_id = r.get<std::string>(3);
-            x.evidence.event = r.get<std::string>(4);
-            x.evidence.event_time = r.get<std::string>(5);
-            x.evidence.created_at = r.get<std::string>(6);
-            x.evidence.xml = r.get<std::string>(7);
-            x.entry.evidence_id = x.evidence.id;
-            out.push_back(std::move(x));
-        }
-        return out;
-    } catch (const soci::soci_error& e) {
-        rethrow(e, "reading log entries");
+    std::vector<log_record> out;
+    for (auto& a : audit_log_entries(start, count)) {
+        if (a.evidence)
+            out.push_back({a.entry, std::move(*a.evidence)});
     }
+    return out;
 }
 
 log_hash database::log_root(std::int64_t tree_size) {
