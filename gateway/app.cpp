@@ -47,9 +47,12 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     a->config_ = cfg;
     a->db_ = open_database(cfg);
     a->blobs_ = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
-    // Uploads idle for longer than a request may last are dead; younger ones may be another
-    // instance's, when several share the data directory.
-    a->blobs_->sweep_temporary(cfg.limits.request_timeout + cfg.limits.idle_timeout);
+    // Leftovers of uploads a crash cut short. On SQLite this instance is the only one: all
+    // are dead. On PostgreSQL other instances may share the data directory: only uploads
+    // idle for longer than a request may last are.
+    a->blobs_->sweep_temporary(a->db_->kind() == storage::database::backend::sqlite
+                                   ? std::chrono::seconds(0)
+                                   : cfg.limits.request_timeout + cfg.limits.idle_timeout);
 
     // The seal. Without a configured one, the sample's: loudly not qualified.
     auto root_pem = std::string(sample_pki::root_certificate());
