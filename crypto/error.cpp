@@ -61,6 +61,12 @@ public:
             return "XML signature reference does not point at the signed element";
         case errc::signature_invalid:
             return "XML signature invalid";
+        case errc::note_malformed:
+            return "malformed signed note";
+        case errc::note_key_unknown:
+            return "no signature of the expected key on the note";
+        case errc::note_signature_invalid:
+            return "note signature does not verify";
         }
         return "unknown crypto error";
     }

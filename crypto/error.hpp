@@ -33,6 +33,9 @@ enum class errc {
     signature_transform_refused,
     signature_reference_mismatch,
     signature_invalid,
+    note_malformed,
+    note_key_unknown,
+    note_signature_invalid,
 };
 
 const std::error_category& crypto_category() noexcept;

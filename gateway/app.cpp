@@ -1,6 +1,7 @@
 #include "gateway/app.hpp"
 
 #include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/tsp_client.hpp"
@@ -26,15 +27,16 @@ std::string api_key_hash(const std::string& key) {
     return crypto::to_hex(crypto::sha256::of(key));
 }
 
-std::string new_api_key() {
-    return "sk_" + crypto::to_base64url(crypto::random_bytes(32));
+std::string new_api_key(std::string_view prefix) {
+    return std::string(prefix) + crypto::to_base64url(crypto::random_bytes(32));
 }
 
 std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     std::filesystem::create_directories(cfg.storage.data_dir);
     unsigned threads = cfg.server.threads ? cfg.server.threads
                                           : 2 * std::max(1u, std::thread::hardware_concurrency());
-    auto db = storage::database::open(cfg.database_url(), threads + 2);
+    auto db =
+        storage::database::open(cfg.database_url(), threads + 2, protocols::rfc9162_tree_hasher());
     db->migrate();
     return db;
 }
@@ -45,7 +47,6 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     a->config_ = cfg;
     a->db_ = open_database(cfg);
     a->blobs_ = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
-    a->blobs_->sweep_temporary();
 
     // The seal. Without a configured one, the sample's: loudly not qualified.
     auto root_pem = std::string(sample_pki::root_certificate());
@@ -162,6 +163,16 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     hooks.give_up_after = cfg.webhooks.give_up_after;
     hooks.batch = cfg.webhooks.batch;
     a->webhooks_ = std::make_unique<protocols::webhook_dispatcher>(*a->db_, hooks, clock);
+
+    // The log's checkpoints are signed with the seal key, under the log's origin.
+    try {
+        a->note_signer_ = std::make_unique<crypto::note_signer>(cfg.audit.origin, seal.key.get());
+    } catch (const crypto::error& e) {
+        throw std::runtime_error(std::string("the seal key signs the log's checkpoints: ") +
+                                 e.what());
+    }
+    a->checkpoints_ =
+        std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
     return a;
 }
 
@@ -171,6 +182,15 @@ protocols::oidc::relying_party* app::oidc_provider(std::string_view name) {
             return rp.get();
     }
     return nullptr;
+}
+
+void app::sweep_uploads() {
+    // Leftovers of uploads a crash cut short. On SQLite this instance is the only one: all
+    // are dead. On PostgreSQL other instances may share the data directory: only uploads
+    // idle for longer than a request may last are.
+    blobs_->sweep_temporary(db_->kind() == storage::database::backend::sqlite
+                                ? std::chrono::seconds(0)
+                                : config_.limits.request_timeout + config_.limits.idle_timeout);
 }
 
 void app::set_public_base(const std::string& base_url) {

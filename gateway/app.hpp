@@ -13,6 +13,7 @@
 #include "protocols/saml.hpp"
 #include "protocols/saml_demo_node.hpp"
 #include "protocols/sealer.hpp"
+#include "protocols/transparency_log.hpp"
 #include "protocols/webhooks.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
@@ -46,6 +47,10 @@ public:
     protocols::notification_service& notifications() { return *notifications_; }
     protocols::recipient_access& recipients() { return *recipients_; }
 
+    /// Removes what crashed uploads left in the blob store. Call once, before serving: not
+    /// from a command that runs beside a serving gateway.
+    void sweep_uploads();
+
     /// Once the listening address is known: where links and identity providers point
     /// (server.public_url, else http://ADDRESS), and the identification methods that
     /// depend on it. Call once, before serving.
@@ -64,6 +69,8 @@ public:
     protocols::oidc::relying_party* oidc_provider(std::string_view name);
     crypto::timestamp_authority& tsa() { return *tsa_; }
     std::chrono::system_clock::time_point now() const { return clock_(); }
+    /// Signs and time-stamps the transparency log's checkpoints.
+    protocols::checkpointer& checkpoints() { return *checkpoints_; }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
     protocols::webhook_dispatcher& webhooks() { return *webhooks_; }
 
@@ -98,6 +105,8 @@ private:
     std::vector<std::unique_ptr<protocols::http_fetcher>> oidc_http_;
     std::vector<std::unique_ptr<protocols::oidc::relying_party>> oidc_;
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
+    std::unique_ptr<crypto::note_signer> note_signer_;
+    std::unique_ptr<protocols::checkpointer> checkpoints_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;
@@ -109,7 +118,8 @@ private:
 /// fast hash is enough; the key itself is never stored or logged.
 std::string api_key_hash(const std::string& key);
 
-/// A new API key: "sk_" and 32 random bytes in base64url.
-std::string new_api_key();
+/// A new API key: `prefix` ("sk_" for senders, "ak_" for auditors) and 32 random bytes in
+/// base64url.
+std::string new_api_key(std::string_view prefix = "sk_");
 
 } // namespace sceau::gateway

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <set>
 
 namespace sceau::gateway {
@@ -161,9 +162,9 @@ config config::load(const std::filesystem::path& file) {
         throw config_error(file.string() + ": " + std::string(e.description()));
     }
     static const std::set<std::string> sections = {
-        "server", "storage", "limits",    "provider",  "seal",
-        "tsa",    "mail",    "lifecycle", "recipient", "identification",
-        "saml",   "oidc",    "webhooks",  "deposit",   "log"};
+        "server",    "storage",   "limits",         "provider", "seal", "tsa",      "mail",
+        "lifecycle", "recipient", "identification", "saml",     "oidc", "webhooks", "deposit",
+        "audit",     "log"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -308,6 +309,19 @@ config config::load(const std::filesystem::path& file) {
     {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
+    }
+    {
+        section_reader s(root, "audit");
+        s.read("origin", c.audit.origin);
+        s.read("checkpoint_interval_seconds", c.audit.checkpoint_interval);
+        s.read("max_entries", c.audit.max_entries);
+        const auto& origin = c.audit.origin;
+        if (origin.empty() || origin.size() > 200 ||
+            std::any_of(origin.begin(), origin.end(),
+                        [](char ch) { return ch <= ' ' || ch >= 0x7f || ch == '+'; }))
+            throw config_error("audit.origin: printable ASCII, without spaces or '+'");
+        if (c.audit.max_entries < 1 || c.audit.max_entries > 1000)
+            throw config_error("audit.max_entries: from 1 to 1000");
     }
     {
         section_reader s(root, "log");

@@ -147,6 +147,13 @@ struct config {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
     } deposit;
 
+    struct audit_section {
+        /// The log's name: the checkpoint origin and the note key name. Unique per log.
+        std::string origin = "sceau.invalid/log";
+        std::chrono::seconds checkpoint_interval{300}; ///< between checkpoints, if it grew
+        unsigned max_entries = 100;                    ///< records per /v1/audit/entries page
+    } audit;
+
     struct log_section {
         std::string level = "info";
         std::string format = "text"; ///< text or json

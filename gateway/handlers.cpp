@@ -138,7 +138,10 @@ response readyz(app& a, unsigned version) {
 
 } // namespace
 
-storage::sender_record authenticate(app& a, const http::fields& headers) {
+namespace {
+
+/// The API key of a Bearer Authorization header. Throws http_problem(unauthorized).
+std::string bearer_key(const http::fields& headers) {
     auto it = headers.find(http::field::authorization);
     if (it == headers.end())
         throw http_problem(problem_kind::unauthorized,
@@ -151,12 +154,23 @@ storage::sender_record authenticate(app& a, const http::fields& headers) {
         !std::equal(scheme.begin(), scheme.end(), value.begin(),
                     [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
         throw http_problem(problem_kind::unauthorized, "Authorization must use the Bearer scheme");
-    std::string key(value.substr(scheme.size()));
+    return std::string(value.substr(scheme.size()));
+}
 
-    auto sender = a.db().sender_by_key_hash(api_key_hash(key));
+} // namespace
+
+storage::sender_record authenticate(app& a, const http::fields& headers) {
+    auto sender = a.db().sender_by_key_hash(api_key_hash(bearer_key(headers)));
     if (!sender || !sender->revoked_at.empty())
         throw http_problem(problem_kind::unauthorized, "unknown or revoked API key");
     return *sender;
+}
+
+storage::auditor_record authenticate_auditor(app& a, const http::fields& headers) {
+    auto auditor = a.db().auditor_by_key_hash(api_key_hash(bearer_key(headers)));
+    if (!auditor || !auditor->revoked_at.empty())
+        throw http_problem(problem_kind::unauthorized, "unknown or revoked auditor key");
+    return *auditor;
 }
 
 json letter_json(const storage::letter_record& l,
@@ -253,6 +267,8 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         sender_id = authenticate(a, request).id;
         ctx.sender_id = sender_id;
     }
+    if (m.matched->auditor_auth)
+        ctx.auditor_id = authenticate_auditor(a, request).id;
 
     switch (m.matched->op) {
     case operation::get_letter:
@@ -276,6 +292,11 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         res.prepare_payload();
         return res;
     }
+    case operation::audit_checkpoint:
+    case operation::audit_inclusion:
+    case operation::audit_consistency:
+    case operation::audit_entries:
+        return handle_audit(a, m, query, version);
     case operation::demo_node_metadata: {
         if (!a.demo_node())
             throw http_problem(problem_kind::not_found, "the demo eIDAS node is off");

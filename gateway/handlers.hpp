@@ -16,15 +16,24 @@ namespace sceau::gateway {
 
 /// What one request carries through the layers, and what its log line says.
 struct request_context {
-    std::string id;        ///< X-Request-Id of the answer
-    std::string route;     ///< the matched pattern, or "-"
-    std::string sender_id; ///< once authenticated
-    std::string letter_id; ///< when the request names or creates a letter
+    std::string id;         ///< X-Request-Id of the answer
+    std::string route;      ///< the matched pattern, or "-"
+    std::string sender_id;  ///< once authenticated
+    std::string auditor_id; ///< once authenticated, on the audit routes
+    std::string letter_id;  ///< when the request names or creates a letter
 };
 
 /// The sender whose API key the Authorization header carries. Throws
 /// http_problem(unauthorized) when it is missing, unknown or revoked.
 storage::sender_record authenticate(app& a, const boost::beast::http::fields& headers);
+
+/// The auditor whose API key the Authorization header carries. Throws
+/// http_problem(unauthorized) when it is missing, unknown or revoked. Sender keys are not
+/// auditor keys, nor the reverse.
+storage::auditor_record authenticate_auditor(app& a, const boost::beast::http::fields& headers);
+
+/// Answers the audit routes (docs/audit.md), the caller authenticated already.
+response handle_audit(app& a, const route_match& m, std::string_view query, unsigned version);
 
 /// Answers the requests that carry no document: everything but the deposit.
 response handle_simple(app& a, const route_match& m,

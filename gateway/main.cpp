@@ -1,5 +1,7 @@
 // sceau: the gateway's one executable. `serve` runs the HTTP API; `sender` manages the
-// senders' accounts and webhooks; `version` prints the versions of the libraries linked in.
+// senders' accounts and webhooks; `auditor` the auditors' keys; `checkpoint` signs a
+// checkpoint of the transparency log now; `version` prints the versions of the libraries
+// linked in.
 
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
@@ -16,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <xmlsec/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -69,6 +72,7 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     log_event(log_level::info, "starting", versions);
 
     auto a = app::open(cfg, std::chrono::seconds(clock_offset));
+    a->sweep_uploads();
     if (clock_offset != 0)
         log_event(log_level::warn, "clock-offset",
                   {{"seconds", std::to_string(clock_offset)},
@@ -107,6 +111,66 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     s.run();
     background.stop();
     log_event(log_level::info, "stopped", {});
+    return 0;
+}
+
+/// `sceau auditor add|list|revoke`: one of `name` (add), `list`, `revoke_id` is set.
+int manage_auditors(storage::database& db, const std::string& name, bool list, bool as_json,
+                    const std::string& revoke_id) {
+    if (!name.empty()) {
+        if (name.size() > 200)
+            throw std::invalid_argument("the auditor's name is at most 200 characters");
+        storage::auditor_record a{crypto::random_id("aud_"), name, now_text(), ""};
+        auto key = new_api_key("ak_");
+        db.insert_auditor(a, api_key_hash(key));
+        std::cerr << "created auditor " << a.id << "; its API key is shown once:\n";
+        std::cout << key << std::endl; // only the key on standard output
+        return 0;
+    }
+    if (list) {
+        auto all = db.auditors();
+        if (as_json) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& a : all)
+                out.push_back(
+                    {{"id", a.id},
+                     {"name", a.name},
+                     {"created_at", a.created_at},
+                     {"revoked_at", a.revoked_at.empty() ? nlohmann::json(nullptr)
+                                                         : nlohmann::json(a.revoked_at)}});
+            std::cout << out.dump(2) << "\n";
+        } else {
+            for (const auto& a : all)
+                std::cout << a.id << "\t" << a.name << "\t"
+                          << (a.revoked_at.empty() ? "active" : "revoked " + a.revoked_at) << "\n";
+        }
+        return 0;
+    }
+    if (!db.revoke_auditor(revoke_id, now_text())) {
+        auto all = db.auditors();
+        bool known =
+            std::any_of(all.begin(), all.end(), [&](const auto& a) { return a.id == revoke_id; });
+        std::cerr << (known ? "auditor " + revoke_id + " was already revoked\n"
+                            : "no auditor " + revoke_id + "\n");
+        return known ? 0 : 1;
+    }
+    std::cerr << "revoked " << revoke_id << "\n";
+    return 0;
+}
+
+/// `sceau checkpoint`: what the scheduler does at its interval, now.
+int make_checkpoint(const common_options& o) {
+    auto cfg = load_config(o);
+    setup_logging("warn", cfg.log.format);
+    auto a = app::open(cfg);
+    auto latest = a->checkpoints().checkpoint_now();
+    if (!latest) {
+        std::cerr << "the log is empty: no checkpoint\n";
+        return 0;
+    }
+    std::cerr << "checkpoint of " << latest->tree_size << " entries, time-stamped "
+              << latest->stamped_at << ":\n";
+    std::cout << latest->note;
     return 0;
 }
 
@@ -159,6 +223,27 @@ int main(int argc, char** argv) {
         ->add_flag("--clear", webhook_clear, "remove the webhook; queued events are then skipped")
         ->excludes(url_option);
 
+    auto* auditor_cmd = cli.add_subcommand("auditor", "manage auditors' API keys (audit routes)");
+    auditor_cmd->require_subcommand(1);
+    auto* auditor_add_cmd =
+        auditor_cmd->add_subcommand("add", "create an auditor; prints only its API key");
+    add_common(auditor_add_cmd, common);
+    std::string auditor_name;
+    auditor_add_cmd->add_option("--name", auditor_name, "who the auditor is (body and person)")
+        ->required();
+    auto* auditor_list_cmd = auditor_cmd->add_subcommand("list", "list auditors");
+    add_common(auditor_list_cmd, common);
+    auditor_list_cmd->add_flag("--json", as_json, "print JSON");
+    auto* auditor_revoke_cmd = auditor_cmd->add_subcommand("revoke", "revoke an auditor's key");
+    add_common(auditor_revoke_cmd, common);
+    std::string auditor_id;
+    auditor_revoke_cmd->add_option("id", auditor_id, "the auditor id (aud_...)")->required();
+
+    auto* checkpoint_cmd = cli.add_subcommand(
+        "checkpoint", "sign and time-stamp a checkpoint of the transparency log if it grew; "
+                      "prints the latest signed checkpoint");
+    add_common(checkpoint_cmd, common);
+
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
     CLI11_PARSE(cli, argc, argv);
@@ -174,8 +259,15 @@ int main(int argc, char** argv) {
             return 0;
         }
 
+        if (checkpoint_cmd->parsed())
+            return make_checkpoint(common);
+
         auto cfg = load_config(common);
         auto db = app::open_database(cfg);
+        if (auditor_cmd->parsed())
+            return manage_auditors(*db, auditor_add_cmd->parsed() ? auditor_name : "",
+                                   auditor_list_cmd->parsed(), as_json,
+                                   auditor_revoke_cmd->parsed() ? auditor_id : "");
         if (add_cmd->parsed()) {
             if (name.empty() || name.size() > 200 || email.size() > 254 ||
                 email.find('@') == std::string::npos || company.size() > 200 ||

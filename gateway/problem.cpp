@@ -11,6 +11,7 @@ const problem_info& info(problem_kind kind) {
         {"invalid-parameter", 400, "A parameter is not valid"},
         {"unauthorized", 401, "A valid API key is required"},
         {"not-found", 404, "Not found"},
+        {"not-in-tree", 404, "Not in the log's tree of that size"},
         {"method-not-allowed", 405, "Method not allowed"},
         {"request-timeout", 408, "The request took too long"},
         {"idempotency-conflict", 409, "Idempotency-Key reused with another request"},

@@ -22,6 +22,7 @@ enum class problem_kind {
     invalid_parameter,
     unauthorized,
     not_found,
+    not_in_tree,
     method_not_allowed,
     request_timeout,
     idempotency_conflict,

@@ -31,6 +31,10 @@ enum class operation {
     recipient_stylesheet,
     saml_acs,
     saml_metadata,
+    audit_checkpoint,
+    audit_inclusion,
+    audit_consistency,
+    audit_entries,
     oidc_callback,
     demo_node_sign_in,
     demo_node_answer,
@@ -44,7 +48,8 @@ struct route {
     boost::beast::http::verb method;
     std::string_view pattern; ///< segments, `{name}` captures one
     operation op;
-    bool sender_auth; ///< needs a sender's API key
+    bool sender_auth;          ///< needs a sender's API key
+    bool auditor_auth = false; ///< needs an auditor's API key
 };
 
 /// Every route of the server. docs/openapi.json must describe each (a test checks).

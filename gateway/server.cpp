@@ -336,6 +336,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                    {"status", std::to_string(res.result_int())},
                    {"duration_ms", std::to_string(micros.count() / 1000.0)},
                    {"sender", ctx.sender_id.empty() ? "-" : ctx.sender_id},
+                   {"auditor", ctx.auditor_id.empty() ? "-" : ctx.auditor_id},
                    {"letter", ctx.letter_id.empty() ? "-" : ctx.letter_id}});
         if (write_ec || !keep_alive)
             break;

@@ -19,6 +19,15 @@ void guarded(const char* what, Job&& job) {
 
 } // namespace
 
+int worker::checkpoint() {
+    auto before = app_.db().latest_checkpoint();
+    auto after = app_.checkpoints().checkpoint_now();
+    if (!after || (before && before->tree_size == after->tree_size))
+        return 0;
+    log_event(log_level::info, "checkpoint", {{"tree_size", std::to_string(after->tree_size)}});
+    return 1;
+}
+
 worker::worker(app& a, std::chrono::seconds interval)
     : app_(a)
     , interval_(std::max(interval, std::chrono::seconds(1))) {}
@@ -32,6 +41,12 @@ void worker::round() {
     guarded("expiry", [this] { return app_.letters().expire_due(); });
     guarded("sessions", [this] { return app_.recipients().sweep_sessions(); });
     guarded("webhooks", [this] { return app_.webhooks().run_once(); });
+
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_checkpoint_) {
+        next_checkpoint_ = now + app_.settings().audit.checkpoint_interval;
+        guarded("checkpoint", [this] { return checkpoint(); });
+    }
 }
 
 void worker::start() {

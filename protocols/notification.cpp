@@ -12,6 +12,14 @@
 namespace sceau::protocols {
 using std::chrono::system_clock;
 
+namespace {
+
+/// How long a taken mail job stays with the instance that took it: far longer than one
+/// SMTP exchange (mail.timeout_ms), short enough for a notice to leave soon after a crash.
+constexpr std::chrono::minutes mail_lease{10};
+
+} // namespace
+
 std::string token_hash(const std::string& token) {
     return crypto::to_hex(crypto::sha256::of(token));
 }
@@ -106,6 +114,14 @@ int notification_service::run_once() {
 void notification_service::handle(storage::mail_job job) {
     auto now = clock_();
     auto now_text = crypto::format_utc(now);
+
+    // Instances sharing the database read the same due jobs: only the one that takes the
+    // job sends it. Should it stop before recording the outcome, the job is due again once
+    // the lease ends.
+    auto lease = crypto::format_utc(now + mail_lease);
+    if (!db_.claim_mail_job(job.id, job.next_attempt_at, lease))
+        return;
+    job.next_attempt_at = lease;
     auto letter = db_.letter_by_id(job.letter_id);
     bool is_notice = job.purpose == "notice";
 

@@ -235,7 +235,8 @@ void webhook_dispatcher::attempt(storage::webhook_delivery delivery) {
     delivery.next_attempt_at = crypto::format_utc(std::min<system_clock::time_point>(
         now + backoff_delay(options_.first_retry, delivery.attempts, options_.longest_retry),
         last_chance));
-    db_.update_webhook(delivery);
+    if (!db_.claim_webhook(delivery, delivery.attempts - 1))
+        return; // another instance on the same database took this attempt
 
     // 2. Sign and post.
     auto timestamp = std::to_string(

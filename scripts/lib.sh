@@ -13,12 +13,13 @@ SCEAU_BUILD_PACKAGES=(
 
 # What the tests run besides our own code: the independent verifiers and clients, the
 # SMTP server the lifecycle tests deliver the recipient's mail to, the headless browser
-# (with its WebDriver and Selenium) the recipient's pages are driven in, and the SAML
-# identity provider the eIDAS tests identify the recipient with.
+# (with its WebDriver and Selenium) the recipient's pages are driven in, the SAML
+# identity provider the eIDAS tests identify the recipient with, and the PostgreSQL
+# server the storage and lifecycle tests run on a second time.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
   python3 python3-aiosmtpd python3-pysaml2 tzdata
-  chromium chromium-driver python3-selenium
+  chromium chromium-driver python3-selenium postgresql postgresql-client
 )
 
 # ensure_node: node and npm for the OpenID Connect tests (oidc-provider). Debian's nodejs

@@ -160,11 +160,14 @@ void blob_store::release(const std::string& sha256, bool committed, bool still_r
     }
 }
 
-void blob_store::sweep_temporary() {
+void blob_store::sweep_temporary(std::chrono::seconds idle) {
+    auto before = std::filesystem::file_time_type::clock::now() - idle;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(root_ / "tmp", ec)) {
         std::error_code ignored;
-        std::filesystem::remove(entry.path(), ignored);
+        auto written = entry.last_write_time(ignored);
+        if (!ignored && written < before)
+            std::filesystem::remove(entry.path(), ignored);
     }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -55,8 +56,10 @@ public:
     std::filesystem::path path_of(const std::string& sha256) const;
     bool exists(const std::string& sha256) const;
 
-    /// Removes leftovers of writers that a crash interrupted.
-    void sweep_temporary();
+    /// Removes leftovers of writers that a crash interrupted: temporary files not written
+    /// to for `idle`. A writer still in use, of another instance sharing the directory,
+    /// is written to more often than that and stays.
+    void sweep_temporary(std::chrono::seconds idle);
 
 private:
     std::filesystem::path root_;

@@ -1,5 +1,6 @@
 #include "storage/database.hpp"
 
+#include "storage/log_tree.hpp"
 #include "storage/migrations.hpp"
 
 #include <soci/connection-pool.h>
@@ -7,6 +8,9 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
+#include <map>
+#include <span>
 #include <sqlite3.h>
 #include <utility>
 
@@ -45,16 +49,45 @@ namespace {
     throw storage_error(kind, std::string(doing) + ": " + e.get_error_message());
 }
 
-// The cursor is the (created_at, id) of the last row of a page, opaque to clients.
-std::string make_cursor(const letter_record& last) {
-    std::string raw = last.created_at + "|" + last.id;
+std::string hex_of(std::span<const std::uint8_t> data) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
-    for (unsigned char c : raw) {
+    out.reserve(2 * data.size());
+    for (auto c : data) {
         out.push_back(hex[c >> 4]);
         out.push_back(hex[c & 15]);
     }
     return out;
+}
+
+std::string hex_of(std::string_view text) {
+    return hex_of({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+
+/// A hash as the log's tables hold it, 64 lower-case hex digits; anything else is damage.
+log_hash hash_of_hex(const std::string& text) {
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        return -1;
+    };
+    log_hash out{};
+    bool ok = text.size() == 2 * out.size();
+    for (std::size_t i = 0; ok && i < out.size(); ++i) {
+        int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+    }
+    if (!ok)
+        throw storage_error(storage_error::kind::corrupt, "a log hash is not 64 hex digits");
+    return out;
+}
+
+// The cursor is the (created_at, id) of the last row of a page, opaque to clients.
+std::string make_cursor(const letter_record& last) {
+    return hex_of(last.created_at + "|" + last.id);
 }
 
 bool read_cursor(const std::string& cursor, std::string& created_at, std::string& id) {
@@ -81,6 +114,118 @@ bool read_cursor(const std::string& cursor, std::string& created_at, std::string
     id = raw.substr(bar + 1);
     return true;
 }
+
+/// The PostgreSQL advisory lock that serialises appends to the log ("sceau" "log" as
+/// bytes); documented in docs/operations.md for operators who look at pg_locks.
+constexpr long long log_lock_key = 0x736365617500006cLL;
+/// The one that serialises migrations ("sceau" "m").
+constexpr long long migration_lock_key = 0x736365617500006dLL;
+
+/// An integer column, whichever width the backend gives it (SQLite's INTEGER PRIMARY
+/// KEY and literals, PostgreSQL's BIGINT).
+long long integer_at(const soci::row& r, std::size_t i) {
+    switch (r.get_properties(i).get_data_type()) {
+    case soci::dt_integer:
+        return r.get<int>(i);
+    case soci::dt_long_long:
+        return r.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+        return static_cast<long long>(r.get<unsigned long long>(i));
+    default:
+        throw storage_error(storage_error::kind::corrupt, "a log index is not an integer");
+    }
+}
+
+/// The stored hashes of the given complete subtrees, in one query: leaves (level 0) from
+/// log_entries, larger subtrees from log_subtrees. A missing one is damage to the log.
+std::map<log_tree::node, log_hash> read_nodes(soci::session& sql,
+                                              const std::vector<log_tree::node>& nodes) {
+    std::map<log_tree::node, log_hash> out;
+    if (nodes.empty())
+        return out;
+    // The numbers are ours, computed from sizes already checked: no text from outside.
+    std::string leaves, subtrees;
+    for (const auto& n : nodes) {
+        if (n.level == 0) {
+            leaves += (leaves.empty() ? "" : ", ") + std::to_string(n.index);
+        } else {
+            subtrees +=
+                (subtrees.empty() ? "" : " OR ") + ("(level = " + std::to_string(n.level) +
+                                                    " AND idx = " + std::to_string(n.index) + ")");
+        }
+    }
+    std::string query;
+    if (!leaves.empty())
+        query =
+            "SELECT 0, leaf_index, leaf_hash FROM log_entries WHERE leaf_index IN (" + leaves + ")";
+    if (!subtrees.empty())
+        query += (query.empty() ? "" : " UNION ALL ") +
+                 ("SELECT level, idx, hash FROM log_subtrees WHERE " + subtrees);
+
+    // Typed columns, not rows: the backends type the literal level column differently.
+    std::vector<long long> levels(nodes.size()), indexes(nodes.size());
+    std::vector<std::string> hashes(nodes.size());
+    sql << query, soci::into(levels), soci::into(indexes), soci::into(hashes);
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+        log_tree::node n{static_cast<int>(levels[i]), static_cast<std::uint64_t>(indexes[i])};
+        out[n] = hash_of_hex(hashes[i]);
+    }
+    for (const auto& n : nodes) {
+        if (!out.count(n))
+            throw storage_error(storage_error::kind::corrupt,
+                                "the log misses the subtree of level " + std::to_string(n.level) +
+                                    " at " + std::to_string(n.index));
+    }
+    return out;
+}
+
+/// MTH of a range of leaves that a proof names, from its stored subtrees.
+log_hash range_hash(const tree_hasher& hasher, const std::map<log_tree::node, log_hash>& known,
+                    log_tree::range range) {
+    auto parts = log_tree::cover(range);
+    log_hash out = known.at(parts.back());
+    for (auto it = parts.rbegin() + 1; it != parts.rend(); ++it)
+        out = hasher.node(known.at(*it), out);
+    return out;
+}
+
+/// The proof whose elements are MTH of `ranges`, read with one query.
+std::vector<log_hash> proof_of(soci::session& sql, const tree_hasher& hasher,
+                               const std::vector<log_tree::range>& ranges, int& rows_read) {
+    std::vector<log_tree::node> nodes;
+    for (const auto& r : ranges) {
+        for (const auto& n : log_tree::cover(r)) {
+            if (std::find(nodes.begin(), nodes.end(), n) == nodes.end())
+                nodes.push_back(n);
+        }
+    }
+    auto known = read_nodes(sql, nodes);
+    rows_read = static_cast<int>(known.size());
+    std::vector<log_hash> out;
+    for (const auto& r : ranges)
+        out.push_back(range_hash(hasher, known, r));
+    return out;
+}
+
+long long committed_log_size(soci::session& sql) {
+    long long size = 0;
+    sql << "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_entries", soci::into(size);
+    return size;
+}
+
+checkpoint_record checkpoint_from_row(const soci::row& r) {
+    checkpoint_record c;
+    c.tree_size = integer_at(r, 0);
+    c.root_hash = hash_of_hex(r.get<std::string>(1));
+    c.note = r.get<std::string>(2);
+    c.timestamp_token = r.get<std::string>(3);
+    c.stamped_at = r.get<std::string>(4);
+    c.created_at = r.get<std::string>(5);
+    return c;
+}
+
+constexpr const char* checkpoint_columns =
+    "tree_size, root_hash, note, timestamp_token, stamped_at, created_at";
 
 constexpr const char* letter_columns =
     "id, sender_id, kind, status, created_at, reference, subject, recipient, "
@@ -174,14 +319,19 @@ webhook_delivery webhook_from_row(const soci::row& r) {
 
 } // namespace
 
-database::database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size)
+database::database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size,
+                   tree_hasher hasher)
     : backend_(b)
     , pool_(std::move(pool))
-    , pool_size_(size) {}
+    , pool_size_(size)
+    , hasher_(hasher) {}
 
 database::~database() = default;
 
-std::unique_ptr<database> database::open(const std::string& connection, std::size_t pool_size) {
+std::unique_ptr<database> database::open(const std::string& connection, std::size_t pool_size,
+                                         tree_hasher hasher) {
+    if (!hasher.leaf || !hasher.node)
+        throw std::invalid_argument("the store needs the log's leaf and node hash functions");
     if (pool_size == 0)
         pool_size = 1;
     auto pool = std::make_unique<soci::connection_pool>(pool_size);
@@ -204,8 +354,8 @@ std::unique_ptr<database> database::open(const std::string& connection, std::siz
         throw storage_error(storage_error::kind::unavailable,
                             "opening the database: " + std::string(e.get_error_message()));
     }
-    return std::unique_ptr<database>(
-        new database(sqlite ? backend::sqlite : backend::postgresql, std::move(pool), pool_size));
+    return std::unique_ptr<database>(new database(sqlite ? backend::sqlite : backend::postgresql,
+                                                  std::move(pool), pool_size, hasher));
 }
 
 int database::schema_version() {
@@ -221,8 +371,15 @@ int database::schema_version() {
 }
 
 int database::migrate() {
+    // Instances sharing a PostgreSQL database may start together: one migrates at a time,
+    // and the others then find each step done. (SQLite's writer lock does this already.)
+    auto lock_migrations = [this](soci::session& sql) {
+        if (backend_ == backend::postgresql)
+            sql << "SELECT pg_advisory_xact_lock(" << migration_lock_key << ")";
+    };
     {
         auto tx = begin();
+        lock_migrations(*tx.session_);
         *tx.session_ << "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                         "applied_at TEXT NOT NULL)";
@@ -231,6 +388,7 @@ int database::migrate() {
     for (const auto& m : migrations()) {
         auto tx = begin();
         auto& sql = *tx.session_;
+        lock_migrations(sql);
         int done = 0;
         sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::into(done),
             soci::use(m.version);
@@ -333,18 +491,23 @@ std::vector<sender_record> database::senders() {
 }
 
 bool database::revoke_sender(const std::string& id, const std::string& when) {
+    return revoke_key("senders", id, when);
+}
+
+bool database::revoke_key(const char* table, const std::string& id, const std::string& when) {
     try {
         soci::session sql(*pool_);
         std::unique_lock lock(write_mutex_, std::defer_lock);
         if (backend_ == backend::sqlite)
             lock.lock();
-        soci::statement st = (sql.prepare << "UPDATE senders SET revoked_at = :t WHERE id = :id "
+        soci::statement st = (sql.prepare << "UPDATE " << table
+                                          << " SET revoked_at = :t WHERE id = :id "
                                              "AND revoked_at IS NULL",
                               soci::use(when), soci::use(id));
         st.execute(true);
         return st.get_affected_rows() > 0;
     } catch (const soci::soci_error& e) {
-        rethrow(e, "revoking a sender");
+        rethrow(e, std::string("revoking a key of ") + table);
     }
 }
 
@@ -490,8 +653,9 @@ bool database::blob_known(const std::string& sha256) {
 }
 
 std::int64_t database::count(const std::string& table) {
-    static const char* allowed[] = {"senders", "letters",  "documents",
-                                    "blobs",   "evidence", "idempotency_keys"};
+    static const char* allowed[] = {
+        "senders",          "letters",     "documents",    "blobs",           "evidence",
+        "idempotency_keys", "log_entries", "log_subtrees", "log_checkpoints", "auditors"};
     bool ok = false;
     for (auto* t : allowed)
         ok = ok || table == t;
@@ -505,6 +669,236 @@ std::int64_t database::count(const std::string& table) {
     } catch (const soci::soci_error& e) {
         rethrow(e, "counting " + table);
     }
+}
+
+std::int64_t database::log_size() {
+    try {
+        soci::session sql(*pool_);
+        return committed_log_size(sql);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the log's size");
+    }
+}
+
+std::optional<log_entry> database::log_entry_of(const std::string& evidence_id) {
+    try {
+        soci::session sql(*pool_);
+        long long index = 0;
+        std::string hash;
+        sql << "SELECT leaf_index, leaf_hash FROM log_entries WHERE evidence_id = :e",
+            soci::into(index), soci::into(hash), soci::use(evidence_id);
+        if (!sql.got_data())
+            return std::nullopt;
+        return log_entry{index, evidence_id, hash_of_hex(hash)};
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a log entry");
+    }
+}
+
+std::vector<log_record> database::log_records(std::int64_t start, int count) {
+    try {
+        soci::session sql(*pool_);
+        long long first = start;
+        long long end = start + count;
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT l.leaf_index, l.leaf_hash, e.id, e.letter_id, e.event, "
+                            "e.event_time, e.created_at, e.xml FROM log_entries l "
+                            "JOIN evidence e ON e.id = l.evidence_id "
+                            "WHERE l.leaf_index >= :s AND l.leaf_index < :e ORDER BY l.leaf_index",
+             soci::use(first), soci::use(end));
+        std::vector<log_record> out;
+        for (const auto& r : rows) {
+            log_record x;
+            x.entry.leaf_index = integer_at(r, 0);
+            x.entry.leaf_hash = hash_of_hex(r.get<std::string>(1));
+            x.evidence.id = r.get<std::string>(2);
+            x.evidence.letter_id = r.get<std::string>(3);
+            x.evidence.event = r.get<std::string>(4);
+            x.evidence.event_time = r.get<std::string>(5);
+            x.evidence.created_at = r.get<std::string>(6);
+            x.evidence.xml = r.get<std::string>(7);
+            x.entry.evidence_id = x.evidence.id;
+            out.push_back(std::move(x));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading log entries");
+    }
+}
+
+log_hash database::log_root(std::int64_t tree_size) {
+    try {
+        soci::session sql(*pool_);
+        if (tree_size < 1 || tree_size > committed_log_size(sql))
+            throw std::invalid_argument("tree_size: from 1 to the log's size");
+        auto size = static_cast<std::uint64_t>(tree_size);
+        log_tree::range all{0, size};
+        return range_hash(hasher_, read_nodes(sql, log_tree::cover(all)), all);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the log's root");
+    }
+}
+
+inclusion_proof database::log_inclusion(std::int64_t leaf_index, std::int64_t tree_size) {
+    try {
+        soci::session sql(*pool_);
+        if (leaf_index < 0 || leaf_index >= tree_size || tree_size > committed_log_size(sql))
+            throw std::invalid_argument("an inclusion proof needs leaf < tree_size <= log size");
+        inclusion_proof out;
+        out.leaf_index = leaf_index;
+        out.tree_size = tree_size;
+        auto leaf = static_cast<std::uint64_t>(leaf_index);
+        auto ranges = log_tree::inclusion_ranges(leaf, static_cast<std::uint64_t>(tree_size));
+        ranges.push_back({leaf, leaf + 1}); // the leaf's own hash, read in the same query
+        out.path = proof_of(sql, hasher_, ranges, out.rows_read);
+        out.leaf_hash = out.path.back();
+        out.path.pop_back();
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "building an inclusion proof");
+    }
+}
+
+consistency_proof database::log_consistency(std::int64_t first, std::int64_t second) {
+    try {
+        soci::session sql(*pool_);
+        if (first < 1 || first > second || second > committed_log_size(sql))
+            throw std::invalid_argument(
+                "a consistency proof needs 0 < first <= second <= log size");
+        consistency_proof out;
+        out.first = first;
+        out.second = second;
+        auto ranges = log_tree::consistency_ranges(static_cast<std::uint64_t>(first),
+                                                   static_cast<std::uint64_t>(second));
+        out.path = proof_of(sql, hasher_, ranges, out.rows_read);
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "building a consistency proof");
+    }
+}
+
+bool database::insert_checkpoint(const checkpoint_record& c) {
+    try {
+        auto tx = begin();
+        auto& sql = *tx.session_;
+        if (backend_ == backend::postgresql)
+            sql << "SELECT pg_advisory_xact_lock(" << log_lock_key << ")";
+        if (c.tree_size < 1 || c.tree_size > committed_log_size(sql))
+            throw std::invalid_argument("a checkpoint's size is from 1 to the log's size");
+        long long latest = 0;
+        sql << "SELECT COALESCE(MAX(tree_size), 0) FROM log_checkpoints", soci::into(latest);
+        if (latest >= c.tree_size)
+            return false;
+        long long size = c.tree_size;
+        auto root = hex_of(c.root_hash);
+        sql << "INSERT INTO log_checkpoints (tree_size, root_hash, note, timestamp_token, "
+               "stamped_at, created_at) VALUES (:s, :r, :n, :t, :a, :c)",
+            soci::use(size), soci::use(root), soci::use(c.note), soci::use(c.timestamp_token),
+            soci::use(c.stamped_at), soci::use(c.created_at);
+        tx.commit();
+        return true;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a checkpoint");
+    }
+}
+
+std::optional<checkpoint_record> database::latest_checkpoint() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << checkpoint_columns
+                         << " FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1");
+        for (const auto& r : rows)
+            return checkpoint_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the latest checkpoint");
+    }
+}
+
+std::optional<checkpoint_record> database::checkpoint_at(std::int64_t tree_size) {
+    try {
+        soci::session sql(*pool_);
+        long long size = tree_size;
+        soci::rowset<soci::row> rows = (sql.prepare << "SELECT " << checkpoint_columns
+                                                    << " FROM log_checkpoints WHERE tree_size = :s",
+                                        soci::use(size));
+        for (const auto& r : rows)
+            return checkpoint_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a checkpoint");
+    }
+}
+
+std::vector<checkpoint_record> database::checkpoints() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows = (sql.prepare << "SELECT " << checkpoint_columns
+                                                    << " FROM log_checkpoints ORDER BY tree_size");
+        std::vector<checkpoint_record> out;
+        for (const auto& r : rows)
+            out.push_back(checkpoint_from_row(r));
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading checkpoints");
+    }
+}
+
+void database::insert_auditor(const auditor_record& a, const std::string& api_key_hash) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO auditors (id, name, api_key_hash, created_at) "
+               "VALUES (:id, :name, :hash, :at)",
+            soci::use(a.id), soci::use(a.name), soci::use(api_key_hash), soci::use(a.created_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "adding an auditor");
+    }
+}
+
+namespace {
+
+auditor_record auditor_from_row(const soci::row& r) {
+    return {r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+            optional_text(r, 3)};
+}
+
+} // namespace
+
+std::optional<auditor_record> database::auditor_by_key_hash(const std::string& api_key_hash) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT id, name, created_at, revoked_at FROM auditors "
+                            "WHERE api_key_hash = :h",
+             soci::use(api_key_hash));
+        for (const auto& r : rows)
+            return auditor_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "looking up an auditor's key");
+    }
+}
+
+std::vector<auditor_record> database::auditors() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows = (sql.prepare << "SELECT id, name, created_at, revoked_at "
+                                                       "FROM auditors ORDER BY created_at, id");
+        std::vector<auditor_record> out;
+        for (const auto& r : rows)
+            out.push_back(auditor_from_row(r));
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "listing auditors");
+    }
+}
+
+bool database::revoke_auditor(const std::string& id, const std::string& when) {
+    return revoke_key("auditors", id, when);
 }
 
 std::optional<letter_record> database::letter_by_id(const std::string& id) {
@@ -591,6 +985,24 @@ void database::update_mail_job(const mail_job& job, const std::string& sent_at) 
             soci::use(job.last_error), soci::use(sent_at, sent), soci::use(job.id);
     } catch (const soci::soci_error& e) {
         rethrow(e, "updating the mail queue");
+    }
+}
+
+bool database::claim_mail_job(const std::string& id, const std::string& seen,
+                              const std::string& lease_until) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE mail_queue SET next_attempt_at = :l WHERE id = :id "
+                            "AND state = 'pending' AND next_attempt_at = :seen",
+             soci::use(lease_until), soci::use(id), soci::use(seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a mail job");
     }
 }
 
@@ -806,6 +1218,24 @@ void database::update_webhook(const webhook_delivery& w) {
     }
 }
 
+bool database::claim_webhook(const webhook_delivery& w, int attempts_seen) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st =
+            (sql.prepare << "UPDATE webhook_deliveries SET attempts = :a, next_attempt_at = :n "
+                            "WHERE id = :id AND state = 'pending' AND attempts = :seen",
+             soci::use(w.attempts), soci::use(w.next_attempt_at), soci::use(w.id),
+             soci::use(attempts_seen));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "taking a webhook delivery");
+    }
+}
+
 bool database::set_webhook(const std::string& sender_id, const std::string& url,
                            const std::string& secret) {
     try {
@@ -851,7 +1281,8 @@ database::transaction database::begin() {
 }
 
 database::transaction::transaction(database& db)
-    : write_lock_(db.write_mutex_, std::defer_lock) {
+    : db_(&db)
+    , write_lock_(db.write_mutex_, std::defer_lock) {
     try {
         session_ = std::make_unique<soci::session>(*db.pool_);
         if (db.backend_ == backend::sqlite) {
@@ -867,7 +1298,8 @@ database::transaction::transaction(database& db)
 }
 
 database::transaction::transaction(transaction&& other) noexcept
-    : session_(std::move(other.session_))
+    : db_(other.db_)
+    , session_(std::move(other.session_))
     , write_lock_(std::move(other.write_lock_))
     , open_(std::exchange(other.open_, false)) {}
 
@@ -930,6 +1362,39 @@ void database::transaction::insert_evidence(const evidence_record& e) {
             soci::use(e.created_at), soci::use(e.xml);
     } catch (const soci::soci_error& ex) {
         rethrow(ex, "storing evidence");
+    }
+    append_to_log(e);
+}
+
+void database::transaction::append_to_log(const evidence_record& e) {
+    try {
+        auto& sql = *session_;
+        // One appender at a time across every instance on the database; SQLite already has
+        // one writer. Held until this transaction ends, so the index read below is the
+        // next one when it commits.
+        if (db_->backend_ == backend::postgresql)
+            sql << "SELECT pg_advisory_xact_lock(" << log_lock_key << ")";
+        long long size = committed_log_size(sql);
+        auto leaf = static_cast<std::uint64_t>(size);
+
+        auto hash = db_->hasher_.leaf(e.xml);
+        auto hex = hex_of(hash);
+        sql << "INSERT INTO log_entries (leaf_index, evidence_id, leaf_hash) VALUES (:i, :e, :h)",
+            soci::use(size), soci::use(e.id), soci::use(hex);
+
+        // The leaf completes one subtree per trailing one bit of its index.
+        auto siblings = log_tree::completed_by(leaf);
+        auto known = read_nodes(sql, siblings);
+        for (const auto& sibling : siblings) {
+            hash = db_->hasher_.node(known.at(sibling), hash);
+            int level = sibling.level + 1;
+            long long index = static_cast<long long>(sibling.index >> 1);
+            hex = hex_of(hash);
+            sql << "INSERT INTO log_subtrees (level, idx, hash) VALUES (:l, :i, :h)",
+                soci::use(level), soci::use(index), soci::use(hex);
+        }
+    } catch (const soci::soci_error& ex) {
+        rethrow(ex, "appending to the transparency log");
     }
 }
 

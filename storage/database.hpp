@@ -48,6 +48,14 @@ struct letter_page {
     std::string next_cursor; ///< empty on the last page
 };
 
+/// The hash functions of the transparency log's tree (RFC 9162 section 2.1.1), given by
+/// whoever opens the store: the store keeps the tree's shape and its stored hashes, the
+/// cryptography stays in crypto/ (crypto::merkle::leaf_hash and node_hash fit).
+struct tree_hasher {
+    log_hash (*leaf)(std::string_view data) = nullptr;
+    log_hash (*node)(const log_hash& left, const log_hash& right) = nullptr;
+};
+
 /// The relational store over SOCI: SQLite (file, WAL) or PostgreSQL. Thread-safe; each
 /// call takes a session from a pool.
 class database {
@@ -55,8 +63,10 @@ public:
     enum class backend { sqlite, postgresql };
 
     /// `connection` is `sqlite:PATH` or a PostgreSQL connection string
-    /// (`postgresql://...` or `dbname=... host=...`).
-    static std::unique_ptr<database> open(const std::string& connection, std::size_t pool_size);
+    /// (`postgresql://...` or `dbname=... host=...`). `hasher` hashes the transparency
+    /// log's leaves and nodes; both functions must be set.
+    static std::unique_ptr<database> open(const std::string& connection, std::size_t pool_size,
+                                          tree_hasher hasher);
     ~database();
 
     /// Applies the migrations not yet applied, each in its own transaction. Returns the
@@ -96,6 +106,15 @@ public:
 
     // Small writes, each its own transaction.
     void update_mail_job(const mail_job& job, const std::string& sent_at);
+    /// Takes a due mail job for this instance: moves its next attempt to `lease_until` if
+    /// it is still pending with the next_attempt_at `seen` it was read with. False when
+    /// another instance sharing the database took it first.
+    bool claim_mail_job(const std::string& id, const std::string& seen,
+                        const std::string& lease_until);
+    /// Takes a due webhook delivery: stores its counted attempt and next attempt time if
+    /// it is still pending after `attempts_seen` attempts. False when another instance
+    /// took it first.
+    bool claim_webhook(const webhook_delivery& delivery, int attempts_seen);
     void update_webhook(const webhook_delivery& delivery);
     void update_session(const recipient_session& session);
     void insert_session(const recipient_session& session);
@@ -114,6 +133,41 @@ public:
                      const std::string& secret);
     std::int64_t count(const std::string& table);
 
+    // The transparency log of evidence records (docs/audit.md). Leaves are appended only
+    // by transaction::insert_evidence; nothing updates or deletes a leaf, a stored
+    // subtree or a checkpoint. Proofs read O(log n) stored subtrees and never rehash.
+
+    /// The number of leaves committed.
+    std::int64_t log_size();
+    /// The leaf of an evidence record; nothing if the record is unknown.
+    std::optional<log_entry> log_entry_of(const std::string& evidence_id);
+    /// Up to `count` leaves from `start`, each with its evidence record (xml included).
+    std::vector<log_record> log_records(std::int64_t start, int count);
+    /// MTH of the first `tree_size` leaves. Throws std::invalid_argument unless
+    /// 0 < tree_size <= log_size(); storage_error(corrupt) if a stored subtree is missing.
+    log_hash log_root(std::int64_t tree_size);
+    /// The inclusion proof of leaf `leaf_index` in the tree of `tree_size` leaves. Throws
+    /// std::invalid_argument unless leaf_index < tree_size <= log_size().
+    inclusion_proof log_inclusion(std::int64_t leaf_index, std::int64_t tree_size);
+    /// The consistency proof between trees of `first` and `second` leaves. Throws
+    /// std::invalid_argument unless 0 < first <= second <= log_size().
+    consistency_proof log_consistency(std::int64_t first, std::int64_t second);
+
+    /// Stores a checkpoint. False, storing nothing, when one of this size or larger is
+    /// stored already (another instance was first). Throws std::invalid_argument for a
+    /// size beyond the log.
+    bool insert_checkpoint(const checkpoint_record& checkpoint);
+    std::optional<checkpoint_record> latest_checkpoint();
+    std::optional<checkpoint_record> checkpoint_at(std::int64_t tree_size);
+    /// Every checkpoint, smallest first.
+    std::vector<checkpoint_record> checkpoints();
+
+    // Auditors: API keys for the audit routes, stored hashed like the senders'.
+    void insert_auditor(const auditor_record& auditor, const std::string& api_key_hash);
+    std::optional<auditor_record> auditor_by_key_hash(const std::string& api_key_hash);
+    std::vector<auditor_record> auditors();
+    bool revoke_auditor(const std::string& id, const std::string& when);
+
     /// One write transaction. Nothing is visible to others before commit(); destroying
     /// it uncommitted rolls everything back.
     class transaction {
@@ -124,6 +178,10 @@ public:
         void insert_letter(const letter_record& letter);
         void insert_document(const std::string& letter_id, const document_record& document);
         void insert_blob(const blob_record& blob, const std::string& when);
+        /// Stores an evidence record and appends it to the transparency log, at the next
+        /// leaf index, in this same transaction: a record is in the log exactly when it is
+        /// stored. On PostgreSQL the append takes a transaction-scoped advisory lock
+        /// (docs/operations.md), so that instances sharing the database append in turn.
         void insert_evidence(const evidence_record& evidence);
         void insert_idempotency(const idempotency_record& record, const std::string& when);
         void insert_mail_job(const mail_job& job, const std::string& when);
@@ -148,6 +206,9 @@ public:
         friend class database;
         transaction(database& db);
 
+        void append_to_log(const evidence_record& evidence);
+
+        database* db_;
         std::unique_ptr<soci::session> session_;
         std::unique_lock<std::mutex> write_lock_;
         bool open_ = false;
@@ -156,12 +217,16 @@ public:
     transaction begin();
 
 private:
-    database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size);
+    database(backend b, std::unique_ptr<soci::connection_pool> pool, std::size_t size,
+             tree_hasher hasher);
     void fill_details(soci::session& sql, letter_record& letter);
+    /// Revokes the API key of row `id` of `table` (senders, auditors) once.
+    bool revoke_key(const char* table, const std::string& id, const std::string& when);
 
     backend backend_;
     std::unique_ptr<soci::connection_pool> pool_;
     std::size_t pool_size_;
+    tree_hasher hasher_;
     std::mutex write_mutex_; ///< SQLite has one writer: take turns here, not in busy loops
 };
 

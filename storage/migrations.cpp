@@ -1,5 +1,8 @@
 #include "storage/migrations.hpp"
 
+#include <iterator>
+#include <span>
+
 namespace sceau::storage {
 namespace {
 
@@ -209,6 +212,137 @@ constexpr std::string_view lifecycle_indexes[] = {
 constexpr std::string_view letters_deadline_index =
     "CREATE INDEX letters_by_deadline ON letters (status, accept_deadline)";
 
+// Version 3: the transparency log of evidence records (docs/audit.md) and the auditors
+// who read it. Hashes are lower-case hex. Only complete subtrees are stored (level 1 and
+// up; the leaves are level 0), so that none ever changes.
+constexpr std::string_view sqlite_log_entries_table = R"sql(
+CREATE TABLE log_entries (
+    leaf_index  INTEGER PRIMARY KEY,
+    evidence_id TEXT NOT NULL UNIQUE REFERENCES evidence(id),
+    leaf_hash   TEXT NOT NULL
+))sql";
+
+constexpr std::string_view postgresql_log_entries_table = R"sql(
+CREATE TABLE log_entries (
+    leaf_index  BIGINT PRIMARY KEY,
+    evidence_id TEXT NOT NULL UNIQUE REFERENCES evidence(id),
+    leaf_hash   TEXT NOT NULL
+))sql";
+
+constexpr std::string_view log_tables[] = {
+    R"sql(
+CREATE TABLE log_subtrees (
+    level INTEGER NOT NULL,
+    idx   BIGINT NOT NULL,
+    hash  TEXT NOT NULL,
+    PRIMARY KEY (level, idx)
+))sql",
+    R"sql(
+CREATE TABLE log_checkpoints (
+    tree_size       BIGINT PRIMARY KEY,
+    root_hash       TEXT NOT NULL,
+    note            TEXT NOT NULL,
+    timestamp_token TEXT NOT NULL,
+    stamped_at      TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+))sql",
+    R"sql(
+CREATE TABLE auditors (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    api_key_hash TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    revoked_at   TEXT
+))sql",
+};
+
+// The log's guards: leaves only at the next index, subtrees only once complete,
+// checkpoints only growing, and nothing of it ever updated or deleted.
+constexpr std::string_view sqlite_log_guard[] = {
+    R"sql(CREATE TRIGGER log_entries_in_order BEFORE INSERT ON log_entries
+          WHEN NEW.leaf_index IS NOT COALESCE((SELECT MAX(leaf_index) + 1 FROM log_entries), 0)
+          BEGIN SELECT RAISE(ABORT, 'log entries take the next leaf index'); END)sql",
+    R"sql(CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+    R"sql(CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+    R"sql(CREATE TRIGGER log_subtrees_complete BEFORE INSERT ON log_subtrees
+          WHEN NEW.level < 1 OR NEW.level > 62 OR NEW.idx < 0 OR (NEW.idx + 1) << NEW.level >
+               COALESCE((SELECT MAX(leaf_index) + 1 FROM log_entries), 0)
+          BEGIN SELECT RAISE(ABORT, 'only complete subtrees of the log are stored'); END)sql",
+    R"sql(CREATE TRIGGER log_subtrees_no_update BEFORE UPDATE ON log_subtrees
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+    R"sql(CREATE TRIGGER log_subtrees_no_delete BEFORE DELETE ON log_subtrees
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+    R"sql(CREATE TRIGGER log_checkpoints_grow BEFORE INSERT ON log_checkpoints
+          WHEN NEW.tree_size <= COALESCE((SELECT MAX(tree_size) FROM log_checkpoints), 0)
+            OR NEW.tree_size > COALESCE((SELECT MAX(leaf_index) + 1 FROM log_entries), 0)
+          BEGIN SELECT RAISE(ABORT, 'checkpoints grow with the log'); END)sql",
+    R"sql(CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+    R"sql(CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints
+          BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END)sql",
+};
+
+constexpr std::string_view postgresql_log_guard[] = {
+    R"sql(CREATE FUNCTION sceau_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$)sql",
+    R"sql(CREATE FUNCTION sceau_log_entry_in_order() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.leaf_index IS DISTINCT FROM
+               (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_entries) THEN
+              RAISE EXCEPTION 'log entries take the next leaf index';
+            END IF;
+            RETURN NEW;
+          END $$)sql",
+    R"sql(CREATE FUNCTION sceau_log_subtree_complete() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.level < 1 OR NEW.level > 62 OR NEW.idx < 0 OR (NEW.idx + 1) << NEW.level >
+               (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_entries) THEN
+              RAISE EXCEPTION 'only complete subtrees of the log are stored';
+            END IF;
+            RETURN NEW;
+          END $$)sql",
+    R"sql(CREATE FUNCTION sceau_log_checkpoint_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.tree_size <= (SELECT COALESCE(MAX(tree_size), 0) FROM log_checkpoints)
+               OR NEW.tree_size > (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_entries)
+            THEN
+              RAISE EXCEPTION 'checkpoints grow with the log';
+            END IF;
+            RETURN NEW;
+          END $$)sql",
+    R"sql(CREATE TRIGGER log_entries_in_order BEFORE INSERT ON log_entries
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_entry_in_order())sql",
+    R"sql(CREATE TRIGGER log_subtrees_complete BEFORE INSERT ON log_subtrees
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_subtree_complete())sql",
+    R"sql(CREATE TRIGGER log_checkpoints_grow BEFORE INSERT ON log_checkpoints
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_checkpoint_grows())sql",
+    R"sql(CREATE TRIGGER log_entries_append_only BEFORE UPDATE OR DELETE ON log_entries
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_append_only())sql",
+    R"sql(CREATE TRIGGER log_subtrees_append_only BEFORE UPDATE OR DELETE ON log_subtrees
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_append_only())sql",
+    R"sql(CREATE TRIGGER log_checkpoints_append_only BEFORE UPDATE OR DELETE ON log_checkpoints
+          FOR EACH ROW EXECUTE FUNCTION sceau_log_append_only())sql",
+    // TRUNCATE fires no row trigger: refused by statement triggers, evidence included.
+    R"sql(CREATE TRIGGER evidence_no_truncate BEFORE TRUNCATE ON evidence
+          FOR EACH STATEMENT EXECUTE FUNCTION sceau_log_append_only())sql",
+    R"sql(CREATE TRIGGER log_entries_no_truncate BEFORE TRUNCATE ON log_entries
+          FOR EACH STATEMENT EXECUTE FUNCTION sceau_log_append_only())sql",
+    R"sql(CREATE TRIGGER log_subtrees_no_truncate BEFORE TRUNCATE ON log_subtrees
+          FOR EACH STATEMENT EXECUTE FUNCTION sceau_log_append_only())sql",
+    R"sql(CREATE TRIGGER log_checkpoints_no_truncate BEFORE TRUNCATE ON log_checkpoints
+          FOR EACH STATEMENT EXECUTE FUNCTION sceau_log_append_only())sql",
+};
+
+std::vector<std::string_view> transparency_log(std::string_view entries,
+                                               std::span<const std::string_view> guard) {
+    std::vector<std::string_view> out = {entries};
+    out.insert(out.end(), std::begin(log_tables), std::end(log_tables));
+    out.insert(out.end(), guard.begin(), guard.end());
+    return out;
+}
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -231,6 +365,9 @@ const std::vector<migration>& migrations() {
           postgresql_evidence_guard[1]}},
         {2, "lifecycle: notification queue, recipient links and sessions, identification, webhooks",
          lifecycle, lifecycle},
+        {3, "transparency log: leaves, complete subtrees, checkpoints; auditors",
+         transparency_log(sqlite_log_entries_table, sqlite_log_guard),
+         transparency_log(postgresql_log_entries_table, postgresql_log_guard)},
     };
     return all;
 }

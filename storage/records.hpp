@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -135,6 +136,57 @@ struct webhook_delivery {
     std::string last_error;
     std::string created_at;
     std::string delivered_at;
+};
+
+/// A SHA-256 hash of the transparency log's tree: a leaf or a subtree.
+using log_hash = std::array<std::uint8_t, 32>;
+
+/// One leaf of the transparency log: an evidence record, at the next index when stored.
+struct log_entry {
+    std::int64_t leaf_index = 0;
+    std::string evidence_id;
+    log_hash leaf_hash{}; ///< SHA-256(0x00 || the sealed XML bytes)
+};
+
+/// A leaf with the evidence record it logs, xml included: what an auditor re-hashes.
+struct log_record {
+    log_entry entry;
+    evidence_record evidence;
+};
+
+/// An inclusion proof (RFC 9162 section 2.1.3.1) as read from the stored subtrees.
+struct inclusion_proof {
+    std::int64_t leaf_index = 0;
+    std::int64_t tree_size = 0;
+    log_hash leaf_hash{};
+    std::vector<log_hash> path; ///< lowest level first
+    int rows_read = 0;          ///< rows of the store read for the path
+};
+
+/// A consistency proof (RFC 9162 section 2.1.4.1) as read from the stored subtrees.
+struct consistency_proof {
+    std::int64_t first = 0;
+    std::int64_t second = 0;
+    std::vector<log_hash> path;
+    int rows_read = 0;
+};
+
+/// A signed, time-stamped checkpoint of the log (docs/audit.md).
+struct checkpoint_record {
+    std::int64_t tree_size = 0;
+    log_hash root_hash{};
+    std::string note;            ///< the C2SP signed note, exactly as signed and served
+    std::string timestamp_token; ///< RFC 3161 TimeStampToken over SHA-256(note), base64 DER
+    std::string stamped_at;      ///< the token's genTime, RFC 3339
+    std::string created_at;
+};
+
+/// An auditor's account: an API key for the audit routes, nothing else.
+struct auditor_record {
+    std::string id;
+    std::string name;
+    std::string created_at;
+    std::string revoked_at; ///< empty while the key is valid
 };
 
 struct blob_record {

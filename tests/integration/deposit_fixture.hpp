@@ -1,6 +1,7 @@
 #pragma once
 // A running gateway with one sender, and the checks the deposit tests share.
 
+#include "crypto/merkle.hpp"
 #include "storage/database.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
@@ -41,7 +42,8 @@ public:
 
     /// Rows in a table of the store, read by a second connection to the same database.
     std::int64_t rows(const std::string& table) {
-        auto db = storage::database::open("sqlite:" + (server.data_dir() / "sceau.db").string(), 1);
+        auto db = storage::database::open("sqlite:" + (server.data_dir() / "sceau.db").string(), 1,
+                                          {crypto::merkle::leaf_hash, crypto::merkle::node_hash});
         return db->count(table);
     }
 

@@ -52,6 +52,9 @@ TEST_CASE("a PDF deposited over HTTP is stored and gets SubmissionAcceptance evi
     CHECK(evidence.body.find("SubmissionAcceptance") != std::string::npos);
     CHECK(evidence.body.find(sceau::crypto::to_base64(sceau::crypto::from_hex(sha))) !=
           std::string::npos);
+
+    // Stored with its entry in the transparency log, in the same transaction.
+    CHECK(f.rows("log_entries") == f.rows("evidence"));
 }
 
 TEST_CASE("GET /v1/evidence serves exactly the sealed bytes, which verify",

@@ -29,6 +29,7 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     CHECK(letter["evidence"][0]["event"] == "SubmissionRejection");
     for (const auto& d : letter["documents"])
         CHECK(d["stored"] == false);
+    CHECK(f.rows("log_entries") == f.rows("evidence")); // rejection evidence is logged too
 
     auto evidence =
         f.client.get(f.server.url(letter["evidence"][0]["url"].get<std::string>()), f.auth());
@@ -158,6 +159,7 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
 
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
+    CHECK(f.rows("log_entries") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }
@@ -225,6 +227,7 @@ TEST_CASE("without a time-stamp the deposit fails with 503 and Retry-After, noth
     CHECK(!r.header("retry-after").empty());
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
+    CHECK(f.rows("log_entries") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }

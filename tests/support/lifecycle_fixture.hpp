@@ -9,6 +9,7 @@
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/window.hpp"
+#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -36,8 +37,8 @@ struct lifecycle_fixture {
         return base + hours(offset_hours.load()) + std::chrono::seconds(offset_seconds.load()) +
                std::chrono::milliseconds(offset_ms.load());
     };
-    std::unique_ptr<storage::database> db =
-        storage::database::open("sqlite:" + (dir / "t.db").string(), 4);
+    test::test_database store; ///< SQLite, or PostgreSQL in the suite's second run
+    std::unique_ptr<storage::database> db = store.open(4);
     storage::blob_store blobs{dir / "blobs"};
     crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1", clock};
     crypto::xades_signer signer{test::sample_identity("seal"), tsa};

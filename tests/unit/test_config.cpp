@@ -184,3 +184,31 @@ acr_levels = ["substantial", "high"]
     refused("[oidc]\nissuer = \"https://op.example\"\n", "[oidc.NAME]");
     refused("[oidc.fc]\n" + base + "clock_skew_seconds = 601\n", "at most 600");
 }
+
+TEST_CASE("the audit section names the log and bounds its pages", "[gateway][config]") {
+    test::temp_dir dir;
+    test::write_file(dir / "a.toml", R"(
+[storage]
+database = "host=db.example dbname=sceau"
+[audit]
+origin = "lettres.example/sceau-log"
+checkpoint_interval_seconds = 60
+max_entries = 50
+)");
+    auto c = config::load(dir / "a.toml");
+    CHECK(c.database_url() == "host=db.example dbname=sceau");
+    CHECK(c.audit.origin == "lettres.example/sceau-log");
+    CHECK(c.audit.checkpoint_interval == std::chrono::seconds(60));
+    CHECK(c.audit.max_entries == 50);
+    CHECK(config::defaults().audit.origin == "sceau.invalid/log");
+    CHECK(config::defaults().audit.checkpoint_interval == std::chrono::seconds(300));
+
+    // The origin becomes a note key name: no space, no '+', printable ASCII.
+    for (const char* bad :
+         {"origin = \"a log\"", "origin = \"a+b\"", "origin = \"\"", "origin = \"journal-é\"",
+          "max_entries = 0", "max_entries = 1001", "checkpoint_interval_seconds = 0"}) {
+        INFO(bad);
+        test::write_file(dir / "bad.toml", std::string("[audit]\n") + bad + "\n");
+        CHECK_THROWS_AS(config::load(dir / "bad.toml"), gateway::config_error);
+    }
+}

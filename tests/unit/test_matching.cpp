@@ -2,6 +2,7 @@
 // matching cases, and the rules behind them.
 
 #include "protocols/matching.hpp"
+#include "protocols/transparency_log.hpp"
 #include "storage/database.hpp"
 #include "support/fixtures.hpp"
 
@@ -55,7 +56,8 @@ TEST_CASE("every e-mail case of the corpus links accounts as expected", "[protoc
             auto pair = c.at("incoming_pair");
             CHECK(expect == "unique-violation");
             test::temp_dir dir;
-            auto db = storage::database::open("sqlite:" + (dir / "t.db").string(), 1);
+            auto db = storage::database::open("sqlite:" + (dir / "t.db").string(), 1,
+                                              protocols::rfc9162_tree_hasher());
             db->migrate();
             storage::sender_record s{"snd_1", "Claire", pair[0].get<std::string>(),
                                      "",      "test",   "2026-12-03T10:00:00.000Z",

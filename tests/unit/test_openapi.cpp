@@ -181,9 +181,10 @@ TEST_CASE_METHOD(openapi_fixture, "the Problem type enum lists exactly the serve
     CHECK(listed == served);
 }
 
-TEST_CASE_METHOD(openapi_fixture,
-                 "operations that need an API key declare bearer and a 401; the others neither",
-                 "[gateway][openapi]") {
+TEST_CASE_METHOD(
+    openapi_fixture,
+    "operations that need an API key declare its bearer scheme and a 401; the others neither",
+    "[gateway][openapi]") {
     REQUIRE(doc().is_object());
     const auto& schemes = doc().at("components").at("securitySchemes");
 
@@ -195,18 +196,20 @@ TEST_CASE_METHOD(openapi_fixture,
         const auto& responses = op.at("responses");
         auto security = security_of(op);
 
-        if (!r.sender_auth) {
+        if (!r.sender_auth && !r.auditor_auth) {
             for (const auto& requirement : security)
                 CHECK(requirement.empty()); // {} makes authentication optional
             CHECK(!responses.contains("401"));
             continue;
         }
 
+        // Sender keys and auditor keys are different credentials, each its own scheme.
+        const std::string expected = r.auditor_auth ? "auditor_key" : "api_key";
         bool bearer = false;
         for (const auto& requirement : security) {
             for (const auto& [name, scopes] : requirement.items()) {
                 const auto& scheme = schemes.value(name, json::object());
-                bearer = bearer || (scheme.value("type", "") == "http" &&
+                bearer = bearer || (name == expected && scheme.value("type", "") == "http" &&
                                     lower(scheme.value("scheme", "")) == "bearer");
             }
         }

@@ -1,6 +1,7 @@
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
+#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,12 +11,12 @@ using storage::database;
 
 namespace {
 
+/// A migrated store on the run's backend (support/database_fixture.hpp) with two senders.
 struct store_fixture {
-    test::temp_dir dir;
-    std::unique_ptr<database> db = database::open("sqlite:" + (dir / "t.db").string(), 2);
+    test::test_database store;
+    std::unique_ptr<database> db = store.open();
 
     store_fixture() {
-        db->migrate();
         db->insert_sender(
             {"snd_a", "A", "a@example.org", "", "test", "2026-01-01T00:00:00.000Z", "", "", ""},
             "hash-a");
@@ -127,11 +128,11 @@ TEST_CASE("letters page newest first with a cursor, ties broken by id", "[storag
 TEST_CASE("evidence can be neither changed nor deleted", "[storage][append-only]") {
     store_fixture f;
     f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
-    auto sqlite = test::run("sqlite3 '" + (f.dir / "t.db").string() +
-                            "' \"UPDATE evidence SET xml = '<forged/>'\"");
-    CHECK(sqlite.status != 0);
-    CHECK(sqlite.output.find("append-only") != std::string::npos);
-    auto removed = test::run("sqlite3 '" + (f.dir / "t.db").string() + "' 'DELETE FROM evidence'");
+    // Through the backend's own client (sqlite3 or psql), not our code.
+    auto changed = f.store.sql("UPDATE evidence SET xml = '<forged/>'");
+    CHECK(changed.status != 0);
+    CHECK(changed.output.find("append-only") != std::string::npos);
+    auto removed = f.store.sql("DELETE FROM evidence");
     CHECK(removed.status != 0);
     CHECK(f.db->evidence("snd_a", "evd_ltr_1")->xml == "<x/>");
 }
@@ -241,4 +242,19 @@ TEST_CASE("an identification request is taken once, and not after it expired", "
     auto attempts = f.db->identification_attempts("ltr_1");
     REQUIRE(attempts.size() == 1);
     CHECK(attempts[0].outcome == "review");
+}
+
+TEST_CASE("the start-up sweep removes dead uploads and leaves live ones", "[storage][blobs]") {
+    test::temp_dir dir;
+    storage::blob_store blobs(dir / "blobs");
+    auto live = blobs.create();
+    live.write(std::string_view("still arriving"));
+    auto dead = dir / "blobs" / "tmp" / "left-by-a-crash";
+    test::write_file(dead, "partial");
+    std::filesystem::last_write_time(dead, std::filesystem::file_time_type::clock::now() -
+                                               std::chrono::hours(2));
+
+    blobs.sweep_temporary(std::chrono::hours(1));
+    CHECK_FALSE(std::filesystem::exists(dead));
+    CHECK(std::filesystem::exists(live.path())); // another instance's upload in progress
 }

@@ -301,9 +301,8 @@ TEST_CASE("a restarted webhook dispatcher over the same store resumes the pendin
     CHECK(f.delivery(first).attempts == 1);
     CHECK(f.delivery(second).attempts == 1);
 
-    // A new process: a new connection to the same file, a new dispatcher.
-    auto reopened = storage::database::open("sqlite:" + (f.dir / "t.db").string(), 2);
-    reopened->migrate();
+    // A new process: a new connection to the same database, a new dispatcher.
+    auto reopened = f.store.open(2);
     webhook_dispatcher after_restart(*reopened, f.options, f.clock);
     f.hooks.answer(200);
     f.advance(10min);
