@@ -47,9 +47,6 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     a->config_ = cfg;
     a->db_ = open_database(cfg);
     a->blobs_ = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
-    // Uploads idle for longer than a request may last are dead; younger ones may be another
-    // instance's, when several share the data directory.
-    a->blobs_->sweep_temporary(cfg.limits.request_timeout + cfg.limits.idle_timeout);
 
     // The seal. Without a configured one, the sample's: loudly not qualified.
     auto root_pem = std::string(sample_pki::root_certificate());
@@ -196,6 +193,15 @@ protocols::oidc::relying_party* app::oidc_provider(std::string_view name) {
             return rp.get();
     }
     return nullptr;
+}
+
+void app::sweep_uploads() {
+    // Leftovers of uploads a crash cut short. On SQLite this instance is the only one: all
+    // are dead. On PostgreSQL other instances may share the data directory: only uploads
+    // idle for longer than a request may last are.
+    blobs_->sweep_temporary(db_->kind() == storage::database::backend::sqlite
+                                ? std::chrono::seconds(0)
+                                : config_.limits.request_timeout + config_.limits.idle_timeout);
 }
 
 void app::set_public_base(const std::string& base_url) {

@@ -51,6 +51,10 @@ public:
     protocols::bundle_builder& bundles() { return *bundles_; }
     protocols::retention& retention() { return *retention_; }
 
+    /// Removes what crashed uploads left in the blob store. Call once, before serving: not
+    /// from a command that runs beside a serving gateway.
+    void sweep_uploads();
+
     /// Once the listening address is known: where links and identity providers point
     /// (server.public_url, else http://ADDRESS), and the identification methods that
     /// depend on it. Call once, before serving.

@@ -77,6 +77,7 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     log_event(log_level::info, "starting", versions);
 
     auto a = app::open(cfg, std::chrono::seconds(clock_offset));
+    a->sweep_uploads();
     if (clock_offset != 0)
         log_event(log_level::warn, "clock-offset",
                   {{"seconds", std::to_string(clock_offset)},

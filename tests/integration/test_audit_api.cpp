@@ -204,3 +204,38 @@ TEST_CASE("the audit routes need an auditor's key and refuse bad parameters",
     CHECK(f.server.log().find(f.auditor_key) == std::string::npos);
     f.check_still_serving();
 }
+
+TEST_CASE("the scheduler checkpoints the log at its interval, only when it grew",
+          "[integration][audit]") {
+    deposit_fixture f("[lifecycle]\nworker_interval_seconds = 1\n"
+                      "[audit]\ncheckpoint_interval_seconds = 1\n"
+                      "origin = \"lettres.example/sceau-log\"\n");
+    auto empty =
+        sceau_cli(f, "checkpoint --config '" + (f.server.dir() / "sceau.toml").string() + "'");
+    CHECK(empty.status == 0);
+    CHECK(empty.out.empty()); // nothing to sign yet
+    CHECK(empty.err.find("empty") != std::string::npos);
+
+    REQUIRE(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 201);
+    nlohmann::json latest;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
+        auto r = f.client.get(f.server.url("/v1/audit/checkpoint"));
+        if (r.status == 200 && r.json()["tree_size"] >= 2) { // the deposit and its notice
+            latest = r.json();
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    REQUIRE(latest.is_object());
+    CHECK(latest["origin"] == "lettres.example/sceau-log");
+    CHECK(crypto::note_verifier::from_verifier_key(latest["verifier_key"].get<std::string>())
+              .open(latest["note"].get<std::string>())
+              .rfind("lettres.example/sceau-log\n", 0) == 0);
+
+    // Nothing new: the next rounds sign nothing more.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    auto again = f.client.get(f.server.url("/v1/audit/checkpoint")).json();
+    CHECK(again["note"] == latest["note"]);
+    CHECK(f.rows("log_checkpoints") <= 2); // the deposit's, perhaps one before its notice
+}
