@@ -55,6 +55,14 @@ public:
         : std::system_error(make_error_code(code), what) {}
 };
 
+/// Whether an error says that no valid time-stamp could be had (a tsa_* code): the
+/// caller then records nothing as done and asks to retry later.
+inline bool is_tsa_failure(const error& e) noexcept {
+    auto v = static_cast<errc>(e.code().value());
+    return e.code().category() == crypto_category() && v >= errc::tsa_unreachable &&
+           v <= errc::tsa_ess_mismatch;
+}
+
 /// Throws `error(code, context + ": " + the OpenSSL error queue)`, emptying the queue.
 [[noreturn]] void throw_openssl(errc code, std::string_view context);
 

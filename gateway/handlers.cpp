@@ -47,15 +47,21 @@ json webhook_json(const std::vector<storage::webhook_delivery>& deliveries,
             {"delivered_at", it->delivered_at.empty() ? json(nullptr) : json(it->delivered_at)}};
 }
 
-response get_letter(app& a, const std::string& sender_id, const std::string& id, unsigned version,
-                    request_context& ctx) {
+storage::letter_record senders_letter(app& a, const std::string& sender_id, const std::string& id,
+                                      request_context& ctx) {
     auto letter = a.db().letter(sender_id, id);
     // Another sender's letter is indistinguishable from none (no existence oracle).
     if (!letter)
         throw http_problem(problem_kind::not_found, "no such letter");
     ctx.letter_id = letter->id;
-    auto deliveries = a.db().webhooks_of_letter(letter->id);
-    return make_json(200, letter_json(*letter, &deliveries), version);
+    return std::move(*letter);
+}
+
+response get_letter(app& a, const std::string& sender_id, const std::string& id, unsigned version,
+                    request_context& ctx) {
+    auto letter = senders_letter(a, sender_id, id, ctx);
+    auto deliveries = a.db().webhooks_of_letter(letter.id);
+    return make_json(200, letter_json(letter, &deliveries), version);
 }
 
 response list_letters(app& a, const std::string& sender_id, std::string_view query,
@@ -139,8 +145,7 @@ file_download make_bundle(app& a, const storage::letter_record& letter, bool wit
     } catch (const crypto::error& e) {
         std::error_code ignored;
         std::filesystem::remove(path, ignored);
-        auto v = static_cast<crypto::errc>(e.code().value());
-        if (v >= crypto::errc::tsa_unreachable && v <= crypto::errc::tsa_ess_mismatch)
+        if (crypto::is_tsa_failure(e))
             throw http_problem(problem_kind::tsa_unavailable,
                                "no time-stamp could be obtained for the bundle; retry later");
         throw;
@@ -150,16 +155,6 @@ file_download make_bundle(app& a, const storage::letter_record& letter, bool wit
         throw;
     }
     return {path, "proofs-" + letter.id + ".asice", std::string(bundle_media_type), true};
-}
-
-storage::letter_record senders_letter(app& a, const std::string& sender_id, const std::string& id,
-                                      request_context& ctx) {
-    auto letter = a.db().letter(sender_id, id);
-    // Another sender's letter is indistinguishable from none (no existence oracle).
-    if (!letter)
-        throw http_problem(problem_kind::not_found, "no such letter");
-    ctx.letter_id = letter->id;
-    return std::move(*letter);
 }
 
 response get_bundle(app& a, const std::string& sender_id, const std::string& id, unsigned version,

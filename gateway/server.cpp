@@ -89,11 +89,6 @@ problem_kind problem_of_multipart(const multipart_error& e) {
     return problem_kind::malformed_multipart;
 }
 
-bool is_tsa_failure(const crypto::error& e) {
-    auto v = static_cast<crypto::errc>(e.code().value());
-    return v >= crypto::errc::tsa_unreachable && v <= crypto::errc::tsa_ess_mismatch;
-}
-
 /// The Idempotency-Key header: 1 to 200 visible ASCII characters, or none.
 std::string idempotency_key(const http::request_header<>& req) {
     auto it = req.find("Idempotency-Key");
@@ -437,7 +432,7 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
     } catch (const protocols::idempotency_conflict& e) {
         throw http_problem(problem_kind::idempotency_conflict, e.what());
     } catch (const crypto::error& e) {
-        if (!is_tsa_failure(e))
+        if (!crypto::is_tsa_failure(e))
             throw;
         log_event(log_level::error, "tsa-failure", {{"request", ctx.id}, {"error", e.what()}});
         auto res = make_problem(problem_kind::tsa_unavailable,
