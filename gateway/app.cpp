@@ -151,7 +151,7 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     ro.code_attempts = static_cast<int>(r.code_attempts);
     ro.codes_per_session = static_cast<int>(r.codes_per_session);
     ro.codes_per_letter_per_hour = static_cast<int>(r.codes_per_letter_per_hour);
-    ro.lre_level = "http://eidas.europa.eu/LoA/" + cfg.identification.lre_level;
+    ro.lre_level = std::string(protocols::loa::named(cfg.identification.lre_level));
     a->recipients_ = std::make_unique<protocols::recipient_access>(
         *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
 
@@ -196,7 +196,7 @@ void app::set_public_base(const std::string& base_url) {
         p.acr_levels.clear();
         for (std::size_t i = 0; i < o.acr_values.size(); ++i)
             p.acr_levels.emplace_back(o.acr_values[i],
-                                      "http://eidas.europa.eu/LoA/" + o.acr_levels[i]);
+                                      std::string(protocols::loa::named(o.acr_levels[i])));
         p.scopes = o.scopes;
         p.claims = o.claims;
         p.usage_name_claim = o.usage_name_claim;

@@ -11,16 +11,6 @@
 namespace sceau::protocols {
 namespace {
 
-int rank_of(std::string_view level) {
-    if (level == loa::high)
-        return 3;
-    if (level == loa::substantial)
-        return 2;
-    if (level == loa::low)
-        return 1;
-    return 0;
-}
-
 std::string code_hash(const storage::recipient_session& s, const std::string& code) {
     return crypto::to_hex(crypto::sha256::of(s.id_hash + ":" + code));
 }
@@ -46,17 +36,6 @@ std::string mask(const std::string& email) {
 
 std::string_view required_level(std::string_view kind, std::string_view lre_level) {
     return kind == "lre" ? lre_level : email_control_loa;
-}
-
-bool level_satisfies(std::string_view level, std::string_view required) {
-    if (level == required)
-        return true;
-    int have = rank_of(level);
-    int need = rank_of(required);
-    // An eIDAS level satisfies the e-mail control level and any lower eIDAS level.
-    if (required == email_control_loa)
-        return have > 0;
-    return need > 0 && have >= need;
 }
 
 recipient_access::recipient_access(storage::database& db, lifecycle& letters, mailer& mail,

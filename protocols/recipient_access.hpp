@@ -25,19 +25,11 @@ struct recipient_access_options {
     std::string lre_level = std::string(loa::substantial); ///< or loa::high
 };
 
-/// The level of assurance an e-mail code gives: control of a mailbox, which is not an
-/// eIDAS level (not even low), so it is named as what it is.
-inline constexpr std::string_view email_control_loa = "urn:sceau:loa:email-control";
-
 /// The level a kind of letter needs before it can be accepted or refused: `lre` needs an
 /// eIDAS level, at least substantial (`lre_level` may raise it to high); `ere` accepts
 /// the e-mail code.
 std::string_view required_level(std::string_view kind,
                                 std::string_view lre_level = loa::substantial);
-
-/// Whether `level` satisfies `required` (high satisfies substantial; an unknown level
-/// satisfies nothing but itself).
-bool level_satisfies(std::string_view level, std::string_view required);
 
 /// What a recipient's session may see and do. The letter stays unnamed (no sender,
 /// subject or reference) until it is accepted; the gateway's pages only show what this

@@ -2,7 +2,7 @@
 
 #include "crypto/certificate.hpp"
 #include "crypto/timestamp.hpp"
-#include "protocols/lifecycle.hpp"
+#include "protocols/identification.hpp"
 #include "protocols/matching.hpp"
 
 #include <chrono>
@@ -18,22 +18,6 @@ namespace sceau::protocols::saml {
 
 /// The identification method recorded for an eIDAS SAML identification.
 inline constexpr std::string_view identification_method = "urn:sceau:identification:eidas-saml";
-
-/// eIDAS attribute names (eIDAS SAML Attribute Profile, minimum data sets).
-namespace attribute {
-inline constexpr std::string_view person_identifier =
-    "http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier";
-inline constexpr std::string_view family_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName";
-inline constexpr std::string_view given_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentGivenName";
-inline constexpr std::string_view birth_date =
-    "http://eidas.europa.eu/attributes/naturalperson/DateOfBirth";
-inline constexpr std::string_view legal_person_identifier =
-    "http://eidas.europa.eu/attributes/legalperson/LegalPersonIdentifier";
-inline constexpr std::string_view legal_name =
-    "http://eidas.europa.eu/attributes/legalperson/LegalName";
-} // namespace attribute
 
 /// The eIDAS node as its SAML metadata describes it (SAML metadata section 2.4.3).
 struct node_metadata {

@@ -265,6 +265,13 @@ TEST_CASE("levels of assurance: high satisfies substantial, the e-mail code only
     CHECK(level_satisfies(loa::substantial, email_control_loa));
     CHECK(required_level("lre") == loa::substantial);
     CHECK(required_level("ere") == email_control_loa);
+
+    // As the configuration names them; nothing else is a level.
+    CHECK(loa::named("high") == loa::high);
+    CHECK(loa::named("low") == loa::low);
+    CHECK(loa::named("medium").empty());
+    CHECK(loa::named("").empty());
+    CHECK(loa::rank(loa::named("substantial")) == 2);
 }
 
 TEST_CASE("the content is handed over only after acceptance, and recorded once",
@@ -456,10 +463,10 @@ TEST_CASE("an eIDAS identification is recorded with its level, node, time and th
                        std::string(loa::substantial),
                        node,
                        "2026-12-03T10:15:29.000Z",
-                       {{std::string(uri::family_name), "MARTIN"},
-                        {std::string(uri::given_name), "Claire"},
-                        {std::string(uri::birth_date), "1985-02-17"},
-                        {std::string(uri::person_identifier), "FR/FR/12345"}}};
+                       {{std::string(attribute::family_name), "MARTIN"},
+                        {std::string(attribute::given_name), "Claire"},
+                        {std::string(attribute::birth_date), "1985-02-17"},
+                        {std::string(attribute::person_identifier), "FR/FR/12345"}}};
     REQUIRE(f.access.complete(pending->request, who,
                               {"MARTIN", "Claire", "1985-02-17", "FR/FR/12345"}) ==
             recipient_access::identity_outcome::identified);
