@@ -30,6 +30,7 @@ enum class operation {
     recipient_oidc_start,
     recipient_stylesheet,
     saml_acs,
+    saml_complete,
     saml_metadata,
     oidc_callback,
     demo_node_sign_in,

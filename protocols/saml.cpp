@@ -537,6 +537,11 @@ service_provider::service_provider(sp_config config, replay_cache& replays, cryp
         throw std::invalid_argument("SAML: the clock skew must be between 0 and 10 minutes");
 }
 
+std::size_t service_provider::max_form_bytes() const {
+    return 3 * (config_.max_response_bytes + 80) +
+           std::string_view("SAMLResponse=&RelayState=").size();
+}
+
 authn_request service_provider::make_authn_request(std::string_view required_loa,
                                                    std::string_view relay_state,
                                                    bool legal_person) const {

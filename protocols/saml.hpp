@@ -195,6 +195,11 @@ public:
                                  std::string_view expected_in_response_to,
                                  std::string_view required_loa);
 
+    /// The largest HTTP-POST binding form (SAML bindings section 3.5.4) that can carry a
+    /// SAMLResponse of `max_response_bytes`: the response and a RelayState of 80 bytes with
+    /// every byte percent-encoded (three bytes each, a form's worst case), and the names.
+    std::size_t max_form_bytes() const;
+
     const sp_config& config() const { return config_; }
 
 private:
