@@ -134,27 +134,11 @@ struct binding_fixture : deposit_fixture {
 
     /// Deposits an lre letter for Claire Martin; returns its id and its link's token.
     std::pair<std::string, std::string> notified_lre() {
-        const std::string link_pattern = R"(http://\S+/r/([A-Za-z0-9_-]+))";
-        std::size_t links = 0;
-        for (const auto& t : outbox_texts(server.data_dir() / "outbox"))
-            links += std::regex_search(t, std::regex(link_pattern)) ? 1 : 0;
-        auto r = deposit(letter_lre, hostile("pdf/p00-positive-control.pdf"));
-        REQUIRE(r.status == 201);
-        auto token = from_outbox(server.data_dir() / "outbox", link_pattern, links + 1);
-        REQUIRE(!token.empty());
-        auto id = r.json()["id"].get<std::string>();
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (status(id) != "notified" && std::chrono::steady_clock::now() < until)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        REQUIRE(status(id) == "notified");
-        return {id, token};
+        auto [id, link] = notified_letter(*this, letter_lre);
+        return {id, link.substr(link.rfind('/') + 1)};
     }
 
-    std::string status(const std::string& id) {
-        auto r = client.get(server.url("/v1/letters/" + id), auth());
-        REQUIRE(r.status == 200);
-        return r.json()["status"].get<std::string>();
-    }
+    std::string status(const std::string& id) { return letter_status(*this, id); }
 };
 
 /// Opens the link and begins eIDAS identification; returns where the browser is sent.
