@@ -152,7 +152,7 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     ro.code_attempts = static_cast<int>(r.code_attempts);
     ro.codes_per_session = static_cast<int>(r.codes_per_session);
     ro.codes_per_letter_per_hour = static_cast<int>(r.codes_per_letter_per_hour);
-    ro.lre_level = "http://eidas.europa.eu/LoA/" + cfg.identification.lre_level;
+    ro.lre_level = std::string(protocols::loa::named(cfg.identification.lre_level));
     a->recipients_ = std::make_unique<protocols::recipient_access>(
         *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
 
@@ -227,7 +227,7 @@ void app::set_public_base(const std::string& base_url) {
         p.acr_levels.clear();
         for (std::size_t i = 0; i < o.acr_values.size(); ++i)
             p.acr_levels.emplace_back(o.acr_values[i],
-                                      "http://eidas.europa.eu/LoA/" + o.acr_levels[i]);
+                                      std::string(protocols::loa::named(o.acr_levels[i])));
         p.scopes = o.scopes;
         p.claims = o.claims;
         p.usage_name_claim = o.usage_name_claim;
@@ -290,6 +290,7 @@ void app::set_public_base(const std::string& base_url) {
         pem_of(c.sp_key.empty() ? config_.seal.certificate : c.sp_certificate,
                sample_pki::seal_certificate()));
     sp.clock_skew = std::chrono::seconds(c.clock_skew_seconds);
+    sp.max_response_bytes = c.max_response_bytes;
     saml_replays_ = std::make_unique<protocols::saml::memory_replay_cache>(clock_);
     saml_ =
         std::make_unique<protocols::saml::service_provider>(std::move(sp), *saml_replays_, clock_);

@@ -277,10 +277,13 @@ config config::load(const std::filesystem::path& file) {
         s.read("sp_key", m.sp_key);
         s.read("sp_certificate", m.sp_certificate);
         s.read("clock_skew_seconds", m.clock_skew_seconds);
+        s.read("max_response_bytes", m.max_response_bytes);
         s.read("sp_type", m.sp_type);
         s.read("demo_node", m.demo_node);
         if (m.clock_skew_seconds > 600)
             throw config_error("saml.clock_skew_seconds: at most 600");
+        if (m.max_response_bytes < 1024 || m.max_response_bytes > (4u << 20))
+            throw config_error("saml.max_response_bytes: from 1024 to 4194304");
         if (m.sp_type != "private" && m.sp_type != "public")
             throw config_error("saml.sp_type must be \"private\" or \"public\"");
         if (m.demo_node && (!m.node_metadata.empty() || !m.node_certificate.empty()))

@@ -104,6 +104,7 @@ struct config {
         std::filesystem::path sp_key;         ///< empty: the seal's key
         std::filesystem::path sp_certificate; ///< empty: the seal's certificate
         unsigned clock_skew_seconds = 60;
+        std::size_t max_response_bytes = 256 << 10; ///< a SAMLResponse as posted (base64)
         std::string sp_type = "private";
         bool demo_node = false; ///< the built-in demo eIDAS node: sample keys, no other node
     } saml;

@@ -1,8 +1,6 @@
 #include "gateway/recipient_pages.hpp"
 
-#include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
-#include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
 #include "gateway/demo_node_pages.hpp"
 #include "gateway/handlers.hpp"
@@ -13,7 +11,6 @@
 #include "protocols/recipient_access.hpp"
 
 #include <boost/beast/http/field.hpp>
-#include <openssl/crypto.h>
 
 #include <charconv>
 
@@ -25,10 +22,19 @@ using protocols::recipient_access;
 using protocols::recipient_view;
 
 constexpr std::string_view cookie_name = "sceau_session";
-/// Ties an OpenID Connect answer to the browser that asked for it (RFC 6749 section 10.12):
-/// set by the start page, read at the callback only.
-constexpr std::string_view oidc_cookie_name = "sceau_oidc";
-constexpr std::string_view oidc_callback_path = "/auth/oidc/callback";
+
+/// A cookie that ties an identity provider's answer to the browser that began the
+/// identification (RFC 6749 section 10.12), so that nobody can make a recipient's browser
+/// finish an identification someone else began. Set by the start page, sent by the browser
+/// to `path` only, where the answer is taken. SameSite=Lax: it comes along when the
+/// provider sends the browser back with a GET, not with a cross-site POST; so a SAML answer,
+/// posted to the ACS, is taken at the completion step the ACS redirects to.
+struct browser_binding {
+    std::string_view cookie;
+    std::string_view path;
+};
+constexpr browser_binding oidc_binding{"sceau_oidc", "/auth/oidc/callback"};
+constexpr browser_binding saml_binding{"sceau_saml", "/auth/saml/complete"};
 
 /// One page being answered: its language, its link, its session.
 struct page_context {
@@ -352,12 +358,31 @@ response expired_session(const page_context& p) {
                             "</a></p>\n");
 }
 
-std::string set_cookie(const page_context& p, const std::string& secret) {
-    auto minutes = std::chrono::minutes(p.a.settings().recipient.session_minutes).count();
+/// A cookie of the recipient's pages: HttpOnly, SameSite=Lax, and Secure behind https.
+/// An empty value for no minutes removes it.
+std::string cookie(const page_context& p, std::string_view name, const std::string& value,
+                   std::string_view path, long long minutes) {
     bool secure = p.a.settings().recipient_base_url().rfind("https://", 0) == 0;
-    return std::string(cookie_name) + "=" + secret + "; Path=" + p.base() +
+    return std::string(name) + "=" + value + "; Path=" + std::string(path) +
            "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Lax" +
            (secure ? "; Secure" : "");
+}
+
+std::string set_cookie(const page_context& p, const std::string& secret) {
+    auto minutes = std::chrono::minutes(p.a.settings().recipient.session_minutes).count();
+    return cookie(p, cookie_name, secret, p.base(), minutes);
+}
+
+/// The cookie of `binding` for `minutes`, or its removal (empty value, no minutes).
+std::string binding_cookie(const page_context& p, const browser_binding& binding,
+                           const std::string& value, unsigned minutes) {
+    return cookie(p, binding.cookie, value, binding.path, minutes);
+}
+
+/// Whether the answer came back to the browser that began `pending`.
+bool same_browser(const http::request_header<>& request, const browser_binding& binding,
+                  const recipient_access::pending_identification& pending) {
+    return recipient_access::same_browser(pending, cookie_of(request, binding.cookie));
 }
 
 } // namespace
@@ -472,46 +497,102 @@ page_context return_page(const page_context& p,
     return {p.a, p.lang, pending.return_path.substr(pending.return_path.rfind('/') + 1), p.version};
 }
 
-/// The eIDAS node's answer (HTTP-POST binding). It comes from the node's site, without
-/// the session's cookie: the RelayState names the request remembered for the session.
+/// Sends the browser to an identity provider at `url`, marked by the cookie of `binding`.
+response to_provider(const page_context& p, const std::string& url, const browser_binding& binding,
+                     const std::string& browser, unsigned minutes) {
+    auto res = redirect(p, url);
+    res.set(http::field::set_cookie, binding_cookie(p, binding, browser, minutes));
+    return res;
+}
+
+/// Sends the recipient to the eIDAS node with a fresh AuthnRequest (HTTP-Redirect binding).
+response saml_start(const page_context& p, const recipient_view& v) {
+    auto* sp = p.a.saml();
+    if (!sp || v.identified)
+        return redirect(p, p.link());
+    auto level = eidas_level_for(p, v);
+    // The answer comes back with the RelayState, which names what is remembered; the
+    // AuthnRequest's ID is what its InResponseTo must be.
+    auto relay_state = crypto::random_id("_sceau-");
+    // A company's letter asks for the legal person too (eIDAS legal person data set).
+    bool company = !protocols::recipient_from_json(v.letter.recipient_json).legal_name.empty();
+    auto authn = sp->make_authn_request(level, relay_state, company);
+    auto minutes = p.a.settings().identification.request_minutes;
+    auto browser = p.a.recipients().remember_request(v, p.token, "saml", relay_state, level,
+                                                     {{"authn_request_id", authn.id}},
+                                                     std::chrono::minutes(minutes));
+    return to_provider(p, authn.redirect_url, saml_binding, browser, minutes);
+}
+
+/// The eIDAS node's answer (HTTP-POST binding). It comes from the node's site, without the
+/// session's cookie or the browser's: the RelayState names the request remembered for the
+/// session. The Response is verified here, but identifies no one yet: the verdict is held
+/// for the completion step, where the browser that began the request proves itself.
 response saml_acs(const page_context& p, const std::map<std::string, std::string>& form,
                   request_context& ctx) {
     auto* sp = p.a.saml();
     auto relay = form.count("RelayState") ? form.at("RelayState") : std::string();
-    auto pending = sp ? p.a.recipients().take_request(relay) : std::nullopt;
-    if (!pending || pending->request.method != "saml")
+    auto pending = sp ? p.a.recipients().take_request(relay, "saml") : std::nullopt;
+    if (!pending)
         return identification_gone(p);
     ctx.letter_id = pending->request.letter_id;
-    auto back = return_page(p, *pending);
 
     auto response_b64 = form.count("SAMLResponse") ? form.at("SAMLResponse") : std::string();
     auto verdict =
         sp->verify_response(response_b64, pending->secrets.value("authn_request_id", std::string()),
                             pending->request.required_loa);
-    if (!verdict) {
+    recipient_access::verified_answer answer;
+    if (verdict) {
+        answer.who = verdict.identity->to_identification();
+        answer.asserted = {verdict.identity->to_person_claim()};
+    } else {
         // The reason code, never the message's content, goes to the log.
+        answer.refusal = std::string(protocols::saml::to_string(verdict.reason()));
         log_event(log_level::warn, "saml-refused",
-                  {{"request", ctx.id},
-                   {"reason", std::string(protocols::saml::to_string(verdict.reason()))}});
-        return identification_refused(back);
+                  {{"request", ctx.id}, {"reason", answer.refusal}});
     }
-    auto outcome =
-        p.a.recipients().complete(pending->request, verdict.identity->to_identification(),
-                                  verdict.identity->to_person_claim());
-    return identity_answer(back, outcome, ctx);
+    auto held = p.a.recipients().hold_answer(*pending, answer);
+    return redirect(p, std::string(saml_binding.path) + "?answer=" + held + "&lang=" + p.lang);
 }
 
-/// The cookie that binds an OpenID Connect answer to this browser, or its removal.
-std::string oidc_cookie(const page_context& p, const std::string& value, unsigned minutes) {
-    bool secure = p.a.settings().recipient_base_url().rfind("https://", 0) == 0;
-    return std::string(oidc_cookie_name) + "=" + value +
-           "; Path=" + std::string(oidc_callback_path) +
-           "; Max-Age=" + std::to_string(minutes * 60) + "; HttpOnly; SameSite=Lax" +
-           (secure ? "; Secure" : "");
+std::string param(const std::map<std::string, std::string>& params, const char* name) {
+    auto it = params.find(name);
+    return it == params.end() ? std::string() : it->second;
 }
 
-std::string binding_hash(const std::string& value) {
-    return crypto::to_hex(crypto::sha256::of("sceau-oidc-browser:" + value));
+std::map<std::string, std::string> query_params(std::string_view query) {
+    try {
+        return parse_query(query);
+    } catch (const http_problem&) {
+        return {}; // an unreadable answer names no request
+    }
+}
+
+/// Where the ACS sends the browser: the answer it verified is taken, once, and opens the
+/// letter only in the browser that began the request; another one learns nothing.
+response saml_complete(const page_context& p, std::string_view query,
+                       const http::request_header<>& request, request_context& ctx) {
+    auto held = p.a.saml()
+                    ? p.a.recipients().take_answer(param(query_params(query), "answer"), "saml")
+                    : std::nullopt;
+    if (!held)
+        return identification_gone(p);
+    ctx.letter_id = held->pending.request.letter_id;
+    if (!same_browser(request, saml_binding, held->pending)) {
+        log_event(log_level::warn, "saml-refused",
+                  {{"request", ctx.id}, {"reason", "other_browser"}});
+        return identification_gone(p);
+    }
+
+    auto back = return_page(p, held->pending);
+    const auto& answer = held->answer;
+    auto res = answer.who ? identity_answer(back,
+                                            p.a.recipients().complete(held->pending.request,
+                                                                      *answer.who, answer.asserted),
+                                            ctx)
+                          : identification_refused(back);
+    res.set(http::field::set_cookie, binding_cookie(back, saml_binding, "", 0));
+    return res;
 }
 
 /// Sends the recipient to an OpenID Connect provider: the request (state, nonce, PKCE
@@ -539,36 +620,22 @@ response oidc_start(const page_context& p, const recipient_view& v, const std::s
         return res;
     }
     auto minutes = p.a.settings().identification.request_minutes;
-    auto browser = crypto::to_base64url(crypto::random_bytes(32));
-    nlohmann::json secrets = {{"provider", name},
-                              {"nonce", r.nonce},
-                              {"code_verifier", r.code_verifier},
-                              {"browser", binding_hash(browser)}};
-    p.a.recipients().remember_request(v, p.token, "oidc", r.state, level, secrets,
-                                      std::chrono::minutes(minutes));
-    auto res = redirect(p, r.url);
-    res.set(http::field::set_cookie, oidc_cookie(p, browser, minutes));
-    return res;
-}
-
-std::string param(const std::map<std::string, std::string>& params, const char* name) {
-    auto it = params.find(name);
-    return it == params.end() ? std::string() : it->second;
+    nlohmann::json secrets = {
+        {"provider", name}, {"nonce", r.nonce}, {"code_verifier", r.code_verifier}};
+    auto browser = p.a.recipients().remember_request(v, p.token, "oidc", r.state, level, secrets,
+                                                     std::chrono::minutes(minutes));
+    return to_provider(p, r.url, oidc_binding, browser, minutes);
 }
 
 /// The provider's answer at the redirect URI (OpenID Connect Core section 3.1.2.5): the
 /// state names the request remembered for the session, taken once whatever follows.
 response oidc_callback(const page_context& p, std::string_view query,
                        const http::request_header<>& request, request_context& ctx) {
-    std::map<std::string, std::string> params;
-    try {
-        params = parse_query(query);
-    } catch (const http_problem&) {
-        params.clear(); // an unreadable answer names no request
-    }
-    auto pending =
-        p.a.oidc().empty() ? std::nullopt : p.a.recipients().take_request(param(params, "state"));
-    if (!pending || pending->request.method != "oidc")
+    auto params = query_params(query);
+    auto pending = p.a.oidc().empty()
+                       ? std::nullopt
+                       : p.a.recipients().take_request(param(params, "state"), "oidc");
+    if (!pending)
         return identification_gone(p);
     ctx.letter_id = pending->request.letter_id;
     auto back = return_page(p, *pending);
@@ -576,10 +643,7 @@ response oidc_callback(const page_context& p, std::string_view query,
     auto* rp = p.a.oidc_provider(name);
 
     // The browser that began it, and no other, brings the answer back.
-    auto browser = binding_hash(cookie_of(request, oidc_cookie_name));
-    auto kept = pending->secrets.value("browser", "");
-    if (!rp || kept.size() != browser.size() ||
-        CRYPTO_memcmp(kept.data(), browser.data(), kept.size()) != 0) {
+    if (!rp || !same_browser(request, oidc_binding, *pending)) {
         log_event(log_level::warn, "oidc-refused",
                   {{"request", ctx.id}, {"provider", name}, {"reason", "other_browser"}});
         return identification_gone(back);
@@ -615,7 +679,7 @@ response oidc_callback(const page_context& p, std::string_view query,
                                       verdict.identity->to_person_claims());
         res = identity_answer(back, outcome, ctx);
     }
-    res.set(http::field::set_cookie, oidc_cookie(back, "", 0));
+    res.set(http::field::set_cookie, binding_cookie(back, oidc_binding, "", 0));
     return res;
 }
 
@@ -628,6 +692,15 @@ response unavailable(const page_context& p, const request_context& ctx, const st
             "Nothing was recorded. Try again in a few minutes."));
     res.set(http::field::retry_after, "30");
     return res;
+}
+
+response too_large_page(app& a, const http::request_header<>& request, std::string_view query) {
+    page_context p{a, pick_language(query, {}, request), "-", request.version()};
+    return message_page(p, 413, p.t("Demande trop volumineuse", "Request too large"),
+                        p.t("Cette demande dépasse la taille admise : rien n'a été lu, "
+                            "enregistré ni ouvert. Recommencez depuis le lien de votre avis.",
+                            "This request is larger than allowed: nothing was read, recorded "
+                            "or opened. Start again from the link in your notice."));
 }
 
 response handle_recipient(app& a, const route_match& m, const http::request_header<>& request,
@@ -644,7 +717,8 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
     auto op = m.matched->op;
     if (op == operation::demo_node_sign_in || op == operation::demo_node_answer)
         return handle_demo_node(a, op, query, form, request.version());
-    if (op == operation::saml_acs || op == operation::oidc_callback) {
+    if (op == operation::saml_acs || op == operation::saml_complete ||
+        op == operation::oidc_callback) {
         // The identity provider's answer: no link in the path, no session cookie.
         page_context p{a, pick_language(query, form, request), "-", request.version()};
         try {
@@ -652,6 +726,8 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
                 return saml_acs(p, form, ctx);
             if (request.method() != http::verb::get)
                 return identification_gone(p); // HEAD would spend the request
+            if (op == operation::saml_complete)
+                return saml_complete(p, query, request, ctx);
             return oidc_callback(p, query, request, ctx);
         } catch (const std::exception& e) {
             return unavailable(p, ctx, e);
@@ -705,23 +781,8 @@ response handle_recipient(app& a, const route_match& m, const http::request_head
             return letter_page(p, *view);
         }
 
-        if (op == operation::recipient_saml_start) {
-            auto* sp = a.saml();
-            if (!sp || view->identified)
-                return redirect(p, p.link());
-            auto level = eidas_level_for(p, *view);
-            // The answer comes back with the RelayState, which names what is remembered;
-            // the AuthnRequest's ID is what its InResponseTo must be.
-            auto relay_state = crypto::random_id("_sceau-");
-            // A company's letter asks for the legal person too (eIDAS legal person data set).
-            bool company =
-                !protocols::recipient_from_json(view->letter.recipient_json).legal_name.empty();
-            auto authn = sp->make_authn_request(level, relay_state, company);
-            access.remember_request(
-                *view, p.token, "saml", relay_state, level, {{"authn_request_id", authn.id}},
-                std::chrono::minutes(a.settings().identification.request_minutes));
-            return redirect(p, authn.redirect_url);
-        }
+        if (op == operation::recipient_saml_start)
+            return saml_start(p, *view);
 
         if (op == operation::recipient_oidc_start) {
             if (request.method() != http::verb::get)

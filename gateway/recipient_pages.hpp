@@ -32,6 +32,11 @@ response handle_recipient(app& a, const route_match& m,
                           std::string_view query, const std::string& body, request_context& ctx,
                           std::optional<file_download>& download);
 
+/// The page for a request to the recipient's pages with a body over its limit (413):
+/// nothing was read, recorded or opened.
+response too_large_page(app& a, const boost::beast::http::request_header<>& request,
+                        std::string_view query);
+
 /// Text made safe for HTML content and for quoted attribute values.
 using protocols::html_escape;
 

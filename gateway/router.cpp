@@ -66,6 +66,7 @@ const std::vector<route>& routes() {
         {verb::get, "/r/{token}/auth/oidc/{provider}", operation::recipient_oidc_start, false},
         {verb::get, "/assets/recipient.css", operation::recipient_stylesheet, false},
         {verb::post, "/auth/saml/acs", operation::saml_acs, false},
+        {verb::get, "/auth/saml/complete", operation::saml_complete, false},
         {verb::get, "/auth/saml/metadata", operation::saml_metadata, false},
         {verb::get, "/v1/audit/checkpoint", operation::audit_checkpoint, false},
         {verb::get, "/v1/audit/inclusion/{id}", operation::audit_inclusion, false, true},
@@ -91,6 +92,7 @@ bool is_recipient_page(operation op) noexcept {
     case operation::recipient_saml_start:
     case operation::recipient_oidc_start:
     case operation::saml_acs:
+    case operation::saml_complete:
     case operation::oidc_callback:
     case operation::demo_node_sign_in:
     case operation::demo_node_answer:

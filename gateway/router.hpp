@@ -35,6 +35,7 @@ enum class operation {
     recipient_oidc_start,
     recipient_stylesheet,
     saml_acs,
+    saml_complete,
     saml_metadata,
     audit_checkpoint,
     audit_inclusion,

@@ -205,19 +205,26 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             auto query = question == std::string_view::npos ? std::string_view()
                                                             : target.substr(question + 1);
             auto deadline = started + limits.request_timeout;
+            bool recipient_page = false;
 
             try {
                 if (auto framing = framing_problem(req))
                     throw http_problem(problem_kind::bad_framing, *framing);
                 auto m = match_route(req.method(), path);
-                if (m.matched)
+                if (m.matched) {
                     ctx.route = std::string(m.matched->pattern);
+                    recipient_page = is_recipient_page(m.matched->op);
+                }
 
                 if (m.matched && m.matched->op == operation::create_letter) {
                     res = co_await deposit(stream, buffer, parser, ctx, body_read, deadline);
                 } else {
-                    // Small requests: a body, if any, is read and ignored within a limit.
-                    if (parser.content_length().value_or(0) > small_body_limit ||
+                    // Small requests: a body, if any, is read and ignored within a limit. The
+                    // eIDAS node's answer at the ACS may be as large as the SP accepts.
+                    auto body_limit = small_body_limit;
+                    if (m.matched && m.matched->op == operation::saml_acs && app_.saml())
+                        body_limit = std::max(body_limit, app_.saml()->max_form_bytes());
+                    if (parser.content_length().value_or(0) > body_limit ||
                         (parser.chunked() && !m.matched))
                         throw http_problem(problem_kind::body_too_large,
                                            "this request takes no large body");
@@ -231,7 +238,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                                 throw http_problem(problem_kind::bad_request, "connection lost");
                         }
                         rest.emplace(std::move(parser));
-                        rest->body_limit(small_body_limit);
+                        rest->body_limit(body_limit);
                         stream.expires_after(limits.idle_timeout);
                         co_await http::async_read(stream, buffer, *rest,
                                                   asio::redirect_error(asio::use_awaitable, ec));
@@ -257,7 +264,12 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                     }
                 }
             } catch (const http_problem& p) {
-                res = make_problem(p.kind(), p.what(), version, p.extra());
+                if (recipient_page && p.kind() == problem_kind::body_too_large)
+                    res = too_large_page(
+                        app_, rest ? static_cast<const http::request_header<>&>(rest->get()) : req,
+                        query);
+                else
+                    res = make_problem(p.kind(), p.what(), version, p.extra());
             } catch (const storage::storage_error& e) {
                 log_event(log_level::error, "storage-error",
                           {{"request", ctx.id}, {"error", e.what()}});

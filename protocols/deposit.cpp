@@ -15,9 +15,9 @@ namespace {
 
 party sender_party(const storage::sender_record& s, const std::string& when) {
     party p;
-    p.attributes.emplace_back(uri::common_name, s.name);
+    p.attributes.emplace_back(attribute::common_name, s.name);
     if (!s.company.empty())
-        p.attributes.emplace_back(uri::legal_name, s.company);
+        p.attributes.emplace_back(attribute::legal_name, s.company);
     p.email = s.email;
     // The operator identified the sender when it created the account (CPCE R.53-1);
     // the sender then authenticated this deposit with its API key.

@@ -2,6 +2,7 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/error.hpp"
+#include "protocols/identification.hpp"
 
 namespace sceau::protocols {
 namespace {
@@ -239,15 +240,15 @@ crypto::xml_doc_ptr build_evidence(const evidence_draft& d, const std::string& e
 party recipient_party(const recipient& r) {
     party p;
     if (!r.family_name.empty())
-        p.attributes.emplace_back(uri::family_name, r.family_name);
+        p.attributes.emplace_back(attribute::family_name, r.family_name);
     if (!r.given_name.empty())
-        p.attributes.emplace_back(uri::given_name, r.given_name);
+        p.attributes.emplace_back(attribute::given_name, r.given_name);
     if (!r.birth_date.empty())
-        p.attributes.emplace_back(uri::birth_date, r.birth_date);
+        p.attributes.emplace_back(attribute::birth_date, r.birth_date);
     if (!r.person_identifier.empty())
-        p.attributes.emplace_back(uri::person_identifier, r.person_identifier);
+        p.attributes.emplace_back(attribute::person_identifier, r.person_identifier);
     if (!r.legal_name.empty())
-        p.attributes.emplace_back(uri::legal_name, r.legal_name);
+        p.attributes.emplace_back(attribute::legal_name, r.legal_name);
     p.email = r.email;
     return p;
 }

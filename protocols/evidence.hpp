@@ -10,27 +10,13 @@
 
 namespace sceau::protocols {
 
-/// URIs of ETSI EN 319 522 and eIDAS that evidence records use.
+/// URIs of ETSI EN 319 522 that evidence records use (attribute names: identification.hpp).
 namespace uri {
 inline constexpr std::string_view evidence_ns = "http://uri.etsi.org/19522/v1#";
 inline constexpr std::string_view saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion";
 inline constexpr std::string_view event_prefix = "http://uri.etsi.org/19522/Event/";
 inline constexpr std::string_view consent_mode =
     "http://uri.etsi.org/19522/v1#/consignment/consent";
-inline constexpr std::string_view family_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName";
-inline constexpr std::string_view given_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentGivenName";
-inline constexpr std::string_view birth_date =
-    "http://eidas.europa.eu/attributes/naturalperson/DateOfBirth";
-inline constexpr std::string_view person_identifier =
-    "http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier";
-inline constexpr std::string_view legal_name =
-    "http://eidas.europa.eu/attributes/legalperson/LegalName";
-inline constexpr std::string_view legal_person_identifier =
-    "http://eidas.europa.eu/attributes/legalperson/LegalPersonIdentifier";
-/// X.520 commonName (SAML X.500 attribute profile): a name given as one string.
-inline constexpr std::string_view common_name = "urn:oid:2.5.4.3";
 /// Sceau's own extension elements inside ev:Extension.
 inline constexpr std::string_view sceau_ns = "urn:sceau:evidence:1";
 inline constexpr std::string_view sha256 = "http://www.w3.org/2001/04/xmlenc#sha256";

@@ -114,10 +114,10 @@ evidence_draft draft_for(const storage::letter_record& letter, const storage::se
     d.id = crypto::random_id("evd_");
     d.event = std::string(event_name);
     d.policies = provider.policies;
-    d.issuer.attributes.emplace_back(uri::legal_name, provider.name);
-    d.sender.attributes.emplace_back(uri::common_name, sender.name);
+    d.issuer.attributes.emplace_back(attribute::legal_name, provider.name);
+    d.sender.attributes.emplace_back(attribute::common_name, sender.name);
     if (!sender.company.empty())
-        d.sender.attributes.emplace_back(uri::legal_name, sender.company);
+        d.sender.attributes.emplace_back(attribute::legal_name, sender.company);
     d.sender.email = sender.email;
     d.recipient = recipient_party(recipient_from_json(letter.recipient_json));
     d.letter_id = letter.id;

@@ -2,6 +2,7 @@
 
 #include "protocols/deposit.hpp"
 #include "protocols/evidence.hpp"
+#include "protocols/identification.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/database.hpp"
 
@@ -39,26 +40,6 @@ std::optional<letter_status> status_from_string(std::string_view s) noexcept;
 /// The state machine: the status after `event`, or nothing when the event is not allowed
 /// in `from`. Pure, so that every transition and every illegal one is tested alone.
 std::optional<letter_status> next_status(letter_status from, letter_event event) noexcept;
-
-/// How the recipient was identified, as the acceptance or refusal evidence records it
-/// (EN 319 522-3 AssuranceLevelsDetails).
-struct identification {
-    std::string method;   ///< URI, e.g. urn:sceau:identification:email-code
-    std::string level;    ///< LoA URI, e.g. http://eidas.europa.eu/LoA/low
-    std::string provider; ///< who vouched: the identity provider, or the mail domain
-    std::string time;     ///< RFC 3339
-    std::vector<std::pair<std::string, std::string>> attributes; ///< asserted, eIDAS URIs
-};
-
-namespace identification_method {
-inline constexpr std::string_view email_code = "urn:sceau:identification:email-code";
-} // namespace identification_method
-
-namespace loa {
-inline constexpr std::string_view low = "http://eidas.europa.eu/LoA/low";
-inline constexpr std::string_view substantial = "http://eidas.europa.eu/LoA/substantial";
-inline constexpr std::string_view high = "http://eidas.europa.eu/LoA/high";
-} // namespace loa
 
 /// The answer of a transition.
 struct transition_result {

@@ -6,7 +6,7 @@
 #include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
 #include "protocols/evidence.hpp"
-#include "protocols/recipient_access.hpp"
+#include "protocols/identification.hpp"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -429,14 +429,14 @@ identification verified_identity::to_identification() const {
     who.level = loa;
     who.provider = issuer;
     who.time = crypto::format_utc(authenticated_at);
-    who.attributes.emplace_back(uri::given_name, given_names);
+    who.attributes.emplace_back(attribute::given_name, given_names);
     if (usage_name.empty()) {
-        who.attributes.emplace_back(uri::family_name, family_name);
+        who.attributes.emplace_back(attribute::family_name, family_name);
     } else {
-        who.attributes.emplace_back(uri::family_name, usage_name);
-        who.attributes.emplace_back(birth_name_attribute, family_name);
+        who.attributes.emplace_back(attribute::family_name, usage_name);
+        who.attributes.emplace_back(attribute::birth_name, family_name);
     }
-    who.attributes.emplace_back(uri::birth_date, birth_date);
+    who.attributes.emplace_back(attribute::birth_date, birth_date);
     who.attributes.emplace_back(subject_attribute, subject);
     return who;
 }
@@ -493,7 +493,7 @@ relying_party::relying_party(provider_config config, http_fetcher& http, crypto:
     if (c.acr_levels.empty())
         throw std::invalid_argument("a provider needs an acr table");
     for (const auto& [acr, level] : c.acr_levels) {
-        if (acr.empty() || (level != loa::low && level != loa::substantial && level != loa::high))
+        if (acr.empty() || loa::rank(level) == 0)
             throw std::invalid_argument("acr " + acr + " maps to " + level +
                                         ", not an eIDAS level");
     }

@@ -3,7 +3,7 @@
 #include "crypto/jws.hpp"
 #include "crypto/timestamp.hpp"
 #include "protocols/http_fetch.hpp"
-#include "protocols/lifecycle.hpp"
+#include "protocols/identification.hpp"
 #include "protocols/matching.hpp"
 
 #include <nlohmann/json.hpp>
@@ -24,10 +24,6 @@ inline constexpr std::string_view identification_method = "urn:sceau:identificat
 
 /// The provider's subject identifier (`sub`), as the evidence records it.
 inline constexpr std::string_view subject_attribute = "urn:sceau:attribute:oidc:sub";
-
-/// eIDAS BirthName: the family name at birth, when the usage name differs from it.
-inline constexpr std::string_view birth_name_attribute =
-    "http://eidas.europa.eu/attributes/naturalperson/BirthName";
 
 /// A provider's endpoints (OpenID Connect Discovery 1.0 section 3).
 struct provider_metadata {

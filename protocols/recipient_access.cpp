@@ -11,22 +11,64 @@
 namespace sceau::protocols {
 namespace {
 
-int rank_of(std::string_view level) {
-    if (level == loa::high)
-        return 3;
-    if (level == loa::substantial)
-        return 2;
-    if (level == loa::low)
-        return 1;
-    return 0;
-}
-
 std::string code_hash(const storage::recipient_session& s, const std::string& code) {
     return crypto::to_hex(crypto::sha256::of(s.id_hash + ":" + code));
 }
 
 bool same(const std::string& a, const std::string& b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+/// Asserted attributes as the store keeps them: [{"name": URI, "value": text}, ...].
+nlohmann::json attributes_json(const std::vector<std::pair<std::string, std::string>>& attributes) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [name, value] : attributes)
+        out.push_back({{"name", name}, {"value", value}});
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> attributes_of(const nlohmann::json& stored) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (stored.is_array()) {
+        for (const auto& a : stored)
+            out.emplace_back(a.value("name", ""), a.value("value", ""));
+    }
+    return out;
+}
+
+nlohmann::json answer_json(const recipient_access::verified_answer& answer) {
+    if (!answer.who)
+        return {{"refusal", answer.refusal}};
+    const auto& who = *answer.who;
+    nlohmann::json asserted = nlohmann::json::array();
+    for (const auto& c : answer.asserted)
+        asserted.push_back({{"family_name", c.family_name},
+                            {"given_names", c.given_names},
+                            {"birth_date", c.birth_date},
+                            {"person_identifier", c.person_identifier}});
+    return {{"who",
+             {{"method", who.method},
+              {"level", who.level},
+              {"provider", who.provider},
+              {"time", who.time},
+              {"attributes", attributes_json(who.attributes)}}},
+            {"asserted", asserted}};
+}
+
+recipient_access::verified_answer answer_of(const nlohmann::json& held) {
+    recipient_access::verified_answer out;
+    const auto& who = held.contains("who") ? held.at("who") : nlohmann::json();
+    if (!who.is_object()) {
+        out.refusal = held.value("refusal", "");
+        return out;
+    }
+    out.who = identification{who.value("method", ""), who.value("level", ""),
+                             who.value("provider", ""), who.value("time", ""),
+                             attributes_of(who.value("attributes", nlohmann::json()))};
+    for (const auto& c : held.value("asserted", nlohmann::json::array()))
+        out.asserted.push_back({c.value("family_name", ""), c.value("given_names", ""),
+                                c.value("birth_date", ""), c.value("person_identifier", "")});
+    return out;
 }
 
 /// "claire.martin@example.org" -> "c***n@example.org": enough for the recipient to
@@ -46,17 +88,6 @@ std::string mask(const std::string& email) {
 
 std::string_view required_level(std::string_view kind, std::string_view lre_level) {
     return kind == "lre" ? lre_level : email_control_loa;
-}
-
-bool level_satisfies(std::string_view level, std::string_view required) {
-    if (level == required)
-        return true;
-    int have = rank_of(level);
-    int need = rank_of(required);
-    // An eIDAS level satisfies the e-mail control level and any lower eIDAS level.
-    if (required == email_control_loa)
-        return have > 0;
-    return need > 0 && have >= need;
 }
 
 recipient_access::recipient_access(storage::database& db, lifecycle& letters, mailer& mail,
@@ -212,38 +243,54 @@ recipient_access::verify_result recipient_access::verify_code(recipient_view& v,
 }
 
 void recipient_access::identified(recipient_view& v, const identification& who) {
-    nlohmann::json attributes = nlohmann::json::array();
-    for (const auto& [name, value] : who.attributes)
-        attributes.push_back({{"name", name}, {"value", value}});
     v.session.identified_method = who.method;
     v.session.identified_loa = who.level;
     v.session.identified_by = who.provider;
     v.session.identified_at = who.time;
-    v.session.identity = attributes.dump();
+    v.session.identity = attributes_json(who.attributes).dump();
     db_.update_session(v.session);
     v.identified = true;
     v.may_decide =
         v.letter.status == "notified" && level_satisfies(who.level, level_for(v.letter.kind));
 }
 
-void recipient_access::remember_request(const recipient_view& v, const std::string& token,
-                                        const std::string& method, const std::string& request_id,
-                                        const std::string& required_loa,
-                                        const nlohmann::json& secrets,
-                                        std::chrono::minutes lifetime) {
+std::string recipient_access::remember_request(const recipient_view& v, const std::string& token,
+                                               const std::string& method,
+                                               const std::string& request_id,
+                                               const std::string& required_loa,
+                                               const nlohmann::json& secrets,
+                                               std::chrono::minutes lifetime) {
+    auto browser = crypto::to_base64url(crypto::random_bytes(32));
+    pending_identification p;
+    p.request.id = request_id;
+    p.request.session_hash = v.session.id_hash;
+    p.request.letter_id = v.letter.id;
+    p.request.method = method;
+    p.request.required_loa = required_loa;
+    p.secrets = secrets;
+    p.return_path = "/r/" + token;
+    p.browser_hash = token_hash(browser);
+    keep(std::move(p), lifetime);
+    return browser;
+}
+
+void recipient_access::keep(pending_identification p, std::chrono::minutes lifetime) {
     auto now = clock_();
-    auto kept = secrets;
-    kept["return"] = "/r/" + token;
-    db_.insert_identification_request({request_id, v.session.id_hash, v.letter.id, method,
-                                       kept.dump(), required_loa, crypto::format_utc(now),
-                                       crypto::format_utc(now + lifetime)});
+    auto kept = std::move(p.secrets);
+    kept["return"] = std::move(p.return_path);
+    kept["browser"] = std::move(p.browser_hash);
+    p.request.secrets = kept.dump();
+    p.request.created_at = crypto::format_utc(now);
+    p.request.expires_at = crypto::format_utc(now + lifetime);
+    db_.insert_identification_request(p.request);
 }
 
 std::optional<recipient_access::pending_identification>
-recipient_access::take_request(const std::string& request_id) {
+recipient_access::take_request(const std::string& request_id, const std::string& method) {
     if (request_id.empty() || request_id.size() > 128)
         return std::nullopt;
-    auto request = db_.take_identification_request(request_id, crypto::format_utc(clock_()));
+    auto request =
+        db_.take_identification_request(request_id, method, crypto::format_utc(clock_()));
     if (!request)
         return std::nullopt;
     pending_identification out;
@@ -251,9 +298,38 @@ recipient_access::take_request(const std::string& request_id) {
     if (!out.secrets.is_object())
         return std::nullopt;
     out.return_path = out.secrets.value("return", "");
+    out.browser_hash = out.secrets.value("browser", "");
     out.secrets.erase("return");
+    out.secrets.erase("browser");
     out.request = std::move(*request);
     return out;
+}
+
+bool recipient_access::same_browser(const pending_identification& pending,
+                                    const std::string& browser_secret) {
+    return !pending.browser_hash.empty() && !browser_secret.empty() &&
+           browser_secret.size() <= 128 && same(token_hash(browser_secret), pending.browser_hash);
+}
+
+std::string recipient_access::hold_answer(const pending_identification& taken,
+                                          const verified_answer& answer,
+                                          std::chrono::minutes lifetime) {
+    auto id = crypto::to_base64url(crypto::random_bytes(32));
+    auto held = taken;
+    held.request.id = id;
+    held.request.method += "-answer";
+    held.secrets = answer_json(answer);
+    keep(std::move(held), lifetime);
+    return id;
+}
+
+std::optional<recipient_access::held_answer>
+recipient_access::take_answer(const std::string& answer_id, const std::string& method) {
+    auto pending = take_request(answer_id, method + "-answer");
+    if (!pending)
+        return std::nullopt;
+    auto answer = answer_of(pending->secrets);
+    return held_answer{std::move(*pending), std::move(answer)};
 }
 
 recipient_access::identity_outcome
@@ -296,12 +372,10 @@ recipient_access::complete(const storage::identification_request& request,
         return identity_outcome::identified;
     }
 
-    nlohmann::json attributes = nlohmann::json::array();
-    for (const auto& [name, value] : who.attributes)
-        attributes.push_back({{"name", name}, {"value", value}});
     db_.insert_identification_attempt({crypto::random_id("ida_"), letter->id, who.method,
                                        who.provider, std::string(to_string(outcome)),
-                                       attributes.dump(), crypto::format_utc(clock_())});
+                                       attributes_json(who.attributes).dump(),
+                                       crypto::format_utc(clock_())});
     return outcome == match_outcome::review ? identity_outcome::review : identity_outcome::no_match;
 }
 
@@ -315,11 +389,7 @@ identification recipient_access::identification_of(const storage::recipient_sess
     who.level = s.identified_loa;
     who.provider = s.identified_by;
     who.time = s.identified_at;
-    auto attributes = nlohmann::json::parse(s.identity, nullptr, false);
-    if (attributes.is_array()) {
-        for (const auto& a : attributes)
-            who.attributes.emplace_back(a.value("name", ""), a.value("value", ""));
-    }
+    who.attributes = attributes_of(nlohmann::json::parse(s.identity, nullptr, false));
     return who;
 }
 
@@ -375,7 +445,8 @@ std::optional<storage::document_record> recipient_access::hand_over(const recipi
 }
 
 int recipient_access::sweep_sessions() {
-    return db_.delete_expired_sessions(crypto::format_utc(clock_()));
+    auto now = crypto::format_utc(clock_());
+    return db_.delete_expired_sessions(now) + db_.delete_expired_identification_requests(now);
 }
 
 } // namespace sceau::protocols

@@ -25,19 +25,11 @@ struct recipient_access_options {
     std::string lre_level = std::string(loa::substantial); ///< or loa::high
 };
 
-/// The level of assurance an e-mail code gives: control of a mailbox, which is not an
-/// eIDAS level (not even low), so it is named as what it is.
-inline constexpr std::string_view email_control_loa = "urn:sceau:loa:email-control";
-
 /// The level a kind of letter needs before it can be accepted or refused: `lre` needs an
 /// eIDAS level, at least substantial (`lre_level` may raise it to high); `ere` accepts
 /// the e-mail code.
 std::string_view required_level(std::string_view kind,
                                 std::string_view lre_level = loa::substantial);
-
-/// Whether `level` satisfies `required` (high satisfies substantial; an unknown level
-/// satisfies nothing but itself).
-bool level_satisfies(std::string_view level, std::string_view required);
 
 /// What a recipient's session may see and do. The letter stays unnamed (no sender,
 /// subject or reference) until it is accepted; the gateway's pages only show what this
@@ -95,19 +87,53 @@ public:
     /// Keeps, for `lifetime`, what an identification begun at an identity provider needs
     /// when its answer comes back without the session's cookie: the session, the letter,
     /// the level asked for, the method's secrets, and the link to return to (held only
-    /// until the answer is taken).
-    void remember_request(const recipient_view& v, const std::string& token,
-                          const std::string& method, const std::string& request_id,
-                          const std::string& required_loa, const nlohmann::json& secrets,
-                          std::chrono::minutes lifetime = std::chrono::minutes(10));
+    /// until the answer is taken). Returns a fresh secret for the browser that begins it,
+    /// to be set as a cookie: only its hash is kept, and same_browser() tells whether an
+    /// answer came back to that browser (RFC 6749 section 10.12).
+    std::string remember_request(const recipient_view& v, const std::string& token,
+                                 const std::string& method, const std::string& request_id,
+                                 const std::string& required_loa, const nlohmann::json& secrets,
+                                 std::chrono::minutes lifetime = std::chrono::minutes(10));
 
     struct pending_identification {
         storage::identification_request request;
-        nlohmann::json secrets;  ///< as remembered, without the return link
-        std::string return_path; ///< /r/TOKEN
+        nlohmann::json secrets;   ///< as remembered, without the return link and the hash
+        std::string return_path;  ///< /r/TOKEN
+        std::string browser_hash; ///< of the secret given to the browser that began it
     };
-    /// The request an answer names, taken once; nothing if unknown, used or expired.
-    std::optional<pending_identification> take_request(const std::string& request_id);
+    /// The request of `method` an answer names, taken once; nothing if unknown, used,
+    /// expired, or of another method (which is then left as it was).
+    std::optional<pending_identification> take_request(const std::string& request_id,
+                                                       const std::string& method);
+
+    /// Whether `browser_secret`, as the browser brought it back, is the secret given to
+    /// the browser that began `pending` (constant time).
+    static bool same_browser(const pending_identification& pending,
+                             const std::string& browser_secret);
+
+    /// A verified answer of an identity provider: who it identified, under which names,
+    /// or why it was refused.
+    struct verified_answer {
+        std::optional<identification> who;
+        std::vector<person_claim> asserted;
+        std::string refusal; ///< the reason code, when `who` is empty
+    };
+
+    /// Holds `answer` to the taken request `taken` for a later step that the browser which
+    /// began it reaches with its cookie: the SAML ACS gets the node's answer by a cross-site
+    /// POST, which brings no SameSite=Lax cookie. Kept for `lifetime` as a request of method
+    /// "METHOD-answer" for the same session, letter, level, link and browser, under a fresh
+    /// random ID, which is returned.
+    std::string hold_answer(const pending_identification& taken, const verified_answer& answer,
+                            std::chrono::minutes lifetime = std::chrono::minutes(2));
+
+    struct held_answer {
+        pending_identification pending;
+        verified_answer answer;
+    };
+    /// The answer held under `answer_id` for a request of `method`, taken once; nothing if
+    /// unknown, used, expired or held for another method.
+    std::optional<held_answer> take_answer(const std::string& answer_id, const std::string& method);
 
     enum class identity_outcome { identified, no_match, review, session_gone };
     /// An identity provider vouched for `asserted`: if it is the person the sender named
@@ -130,7 +156,8 @@ public:
     /// served. Nothing for a letter not accepted.
     std::optional<storage::document_record> hand_over(const recipient_view& v, int position);
 
-    /// Removes expired sessions; returns how many.
+    /// Removes expired sessions and identification requests (with the answers held for
+    /// completion, and the identities in them); returns how many.
     int sweep_sessions();
 
     identification identification_of(const storage::recipient_session& s) const;
@@ -141,6 +168,7 @@ public:
 
 private:
     choice_outcome decide(const recipient_view& v, bool accept);
+    void keep(pending_identification p, std::chrono::minutes lifetime);
 
     storage::database& db_;
     lifecycle& letters_;

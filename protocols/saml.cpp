@@ -240,11 +240,11 @@ public:
         auto instant = time(statement, "AuthnInstant", "the authentication");
         if (instant && now_ + config_.clock_skew < *instant)
             add(refusal::not_yet_valid, "the authentication is dated in the future");
-        if (rank_of(*ref) == 0) {
+        if (loa::rank(*ref) == 0) {
             add(refusal::loa_unknown, "unknown level of assurance " + *ref);
             return std::nullopt;
         }
-        if (rank_of(required_loa) == 0 || rank_of(*ref) < rank_of(required_loa)) {
+        if (loa::rank(required_loa) == 0 || !level_satisfies(*ref, required_loa)) {
             add(refusal::loa_too_low,
                 "level " + *ref + " is below the required " + std::string(required_loa));
             return std::nullopt;
@@ -537,10 +537,15 @@ service_provider::service_provider(sp_config config, replay_cache& replays, cryp
         throw std::invalid_argument("SAML: the clock skew must be between 0 and 10 minutes");
 }
 
+std::size_t service_provider::max_form_bytes() const {
+    return 3 * (config_.max_response_bytes + 80) +
+           std::string_view("SAMLResponse=&RelayState=").size();
+}
+
 authn_request service_provider::make_authn_request(std::string_view required_loa,
                                                    std::string_view relay_state,
                                                    bool legal_person) const {
-    if (rank_of(required_loa) == 0)
+    if (loa::rank(required_loa) == 0)
         throw std::invalid_argument("SAML: unknown level of assurance " +
                                     std::string(required_loa));
     if (relay_state.size() > 80)

@@ -2,7 +2,7 @@
 
 #include "crypto/certificate.hpp"
 #include "crypto/timestamp.hpp"
-#include "protocols/lifecycle.hpp"
+#include "protocols/identification.hpp"
 #include "protocols/matching.hpp"
 
 #include <chrono>
@@ -18,22 +18,6 @@ namespace sceau::protocols::saml {
 
 /// The identification method recorded for an eIDAS SAML identification.
 inline constexpr std::string_view identification_method = "urn:sceau:identification:eidas-saml";
-
-/// eIDAS attribute names (eIDAS SAML Attribute Profile, minimum data sets).
-namespace attribute {
-inline constexpr std::string_view person_identifier =
-    "http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier";
-inline constexpr std::string_view family_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName";
-inline constexpr std::string_view given_name =
-    "http://eidas.europa.eu/attributes/naturalperson/CurrentGivenName";
-inline constexpr std::string_view birth_date =
-    "http://eidas.europa.eu/attributes/naturalperson/DateOfBirth";
-inline constexpr std::string_view legal_person_identifier =
-    "http://eidas.europa.eu/attributes/legalperson/LegalPersonIdentifier";
-inline constexpr std::string_view legal_name =
-    "http://eidas.europa.eu/attributes/legalperson/LegalName";
-} // namespace attribute
 
 /// The eIDAS node as its SAML metadata describes it (SAML metadata section 2.4.3).
 struct node_metadata {
@@ -210,6 +194,11 @@ public:
     verification verify_response(std::string_view saml_response,
                                  std::string_view expected_in_response_to,
                                  std::string_view required_loa);
+
+    /// The largest HTTP-POST binding form (SAML bindings section 3.5.4) that can carry a
+    /// SAMLResponse of `max_response_bytes`: the response and a RelayState of 80 bytes with
+    /// every byte percent-encoded (three bytes each, a form's worst case), and the names.
+    std::size_t max_form_bytes() const;
 
     const sp_config& config() const { return config_; }
 

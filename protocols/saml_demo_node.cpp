@@ -133,7 +133,7 @@ demo_request demo_node::read_request(std::string_view saml_request) const {
         throw std::invalid_argument("the AuthnRequest has no usable ID");
     xmlNode* context = only_child(root, ns::protocol, "RequestedAuthnContext");
     out.level = plain_text(only_child(context, ns::assertion, "AuthnContextClassRef")).value_or("");
-    if (rank_of(out.level) == 0)
+    if (loa::rank(out.level) == 0)
         throw std::invalid_argument("the AuthnRequest asks for no eIDAS level");
     xmlNode* extensions = only_child(root, ns::protocol, "Extensions");
     for (xmlNode* a : children(only_child(extensions, ns::eidas, "RequestedAttributes"), ns::eidas,
@@ -146,7 +146,7 @@ demo_request demo_node::read_request(std::string_view saml_request) const {
 
 std::string demo_node::respond(const demo_request& request, const demo_person& who,
                                std::string_view level) const {
-    if (rank_of(level) == 0)
+    if (loa::rank(level) == 0)
         throw std::invalid_argument("unknown level of assurance " + std::string(level));
     check_person(who);
     auto identifier =

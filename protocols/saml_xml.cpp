@@ -1,7 +1,6 @@
 #include "protocols/saml_xml.hpp"
 
 #include "crypto/xml.hpp"
-#include "protocols/lifecycle.hpp"
 
 #include <ctime>
 
@@ -123,16 +122,6 @@ bool is_calendar_date(std::string_view s) {
         return false;
     auto t = parse_time(std::string(s) + "T00:00:00Z");
     return t.has_value();
-}
-
-int rank_of(std::string_view level) {
-    if (level == loa::high)
-        return 3;
-    if (level == loa::substantial)
-        return 2;
-    if (level == loa::low)
-        return 1;
-    return 0;
 }
 
 } // namespace sceau::protocols::saml::detail

@@ -65,7 +65,4 @@ std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view
 /// A real calendar date written YYYY-MM-DD.
 bool is_calendar_date(std::string_view s);
 
-/// 3 for high, 2 for substantial, 1 for low, 0 for anything else.
-int rank_of(std::string_view level);
-
 } // namespace sceau::protocols::saml::detail

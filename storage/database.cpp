@@ -1065,7 +1065,8 @@ void database::insert_identification_request(const identification_request& r) {
 }
 
 std::optional<identification_request>
-database::take_identification_request(const std::string& id, const std::string& now) {
+database::take_identification_request(const std::string& id, const std::string& method,
+                                      const std::string& now) {
     try {
         soci::session sql(*pool_);
         std::unique_lock lock(write_mutex_, std::defer_lock);
@@ -1075,24 +1076,40 @@ database::take_identification_request(const std::string& id, const std::string& 
         soci::indicator used = soci::i_ok;
         std::string used_at;
         sql << "SELECT id, session_hash, letter_id, method, secrets, required_loa, created_at, "
-               "expires_at, used_at FROM identification_requests WHERE id = :i",
+               "expires_at, used_at FROM identification_requests WHERE id = :i AND method = :m",
             soci::into(r.id), soci::into(r.session_hash), soci::into(r.letter_id),
             soci::into(r.method), soci::into(r.secrets), soci::into(r.required_loa),
             soci::into(r.created_at), soci::into(r.expires_at), soci::into(used_at, used),
-            soci::use(id);
+            soci::use(id), soci::use(method);
         if (!sql.got_data() || used != soci::i_null || r.expires_at <= now)
             return std::nullopt;
         // Used once, and its secrets (the return link among them) gone from the store.
         soci::statement take =
             (sql.prepare << "UPDATE identification_requests SET used_at = :n, secrets = '' "
-                            "WHERE id = :i AND used_at IS NULL",
-             soci::use(now), soci::use(id));
+                            "WHERE id = :i AND method = :m AND used_at IS NULL",
+             soci::use(now), soci::use(id), soci::use(method));
         take.execute(true);
         if (take.get_affected_rows() != 1)
             return std::nullopt; // a concurrent answer took it first
         return r;
     } catch (const soci::soci_error& e) {
         rethrow(e, "taking an identification request");
+    }
+}
+
+int database::delete_expired_identification_requests(const std::string& now) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::statement st = (sql.prepare << "DELETE FROM identification_requests WHERE "
+                                             "expires_at < :n",
+                              soci::use(now));
+        st.execute(true);
+        return static_cast<int>(st.get_affected_rows());
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "removing expired identification requests");
     }
 }
 

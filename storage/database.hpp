@@ -122,11 +122,14 @@ public:
 
     // Identification at identity providers.
     void insert_identification_request(const identification_request& request);
-    /// The request `id`, marked used and its secrets erased from the store, if it exists,
-    /// is unused and has not expired at `now`; nothing otherwise. Two concurrent calls
-    /// never both get it.
+    /// The request `id` of `method`, marked used and its secrets erased from the store, if
+    /// it exists, is unused and has not expired at `now`; nothing otherwise, and a request
+    /// of another method is left as it was. Two concurrent calls never both get it.
     std::optional<identification_request> take_identification_request(const std::string& id,
+                                                                      const std::string& method,
                                                                       const std::string& now);
+    /// Removes the requests expired before `now`, taken or not; returns how many.
+    int delete_expired_identification_requests(const std::string& now);
     void insert_identification_attempt(const identification_attempt& attempt);
     std::vector<identification_attempt> identification_attempts(const std::string& letter_id);
     // Share links to proof bundles.

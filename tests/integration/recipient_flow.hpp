@@ -56,6 +56,36 @@ inline std::string from_outbox(const std::filesystem::path& outbox, const std::s
     }
 }
 
+/// The letter's status as its sender reads it.
+inline std::string letter_status(deposit_fixture& f, const std::string& id) {
+    auto r = f.client.get(f.server.url("/v1/letters/" + id), f.auth());
+    REQUIRE(r.status == 200);
+    return r.json()["status"].get<std::string>();
+}
+
+/// Deposits `letter_json` with a PDF and waits until it is notified; returns its id and the
+/// link of its notice.
+inline std::pair<std::string, std::string> notified_letter(deposit_fixture& f,
+                                                           const std::string& letter_json) {
+    const std::string link_pattern = R"((http://\S+/r/[A-Za-z0-9_-]+))";
+    auto outbox = f.server.data_dir() / "outbox";
+    std::size_t links = 0;
+    for (const auto& t : outbox_texts(outbox))
+        links += std::regex_search(t, std::regex(link_pattern)) ? 1 : 0;
+    auto r = f.deposit(letter_json, hostile("pdf/p00-positive-control.pdf"));
+    REQUIRE(r.status == 201);
+    auto link = from_outbox(outbox, link_pattern, links + 1);
+    REQUIRE(!link.empty());
+    // The notice leaves just before the letter is recorded as notified, and its link opens
+    // the letter from then on.
+    auto id = r.json()["id"].get<std::string>();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (letter_status(f, id) != "notified" && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(letter_status(f, id) == "notified");
+    return {id, link};
+}
+
 class recipient_browser {
 public:
     explicit recipient_browser(std::string link)

@@ -21,24 +21,9 @@ struct pages_fixture : deposit_fixture {
 
     std::filesystem::path outbox() const { return server.data_dir() / "outbox"; }
 
-    /// Deposits an ere letter and returns the link of its notice.
+    /// Deposits an ere letter; returns its id and the link of its notice.
     std::pair<std::string, std::string> notified_letter() {
-        const std::string link_pattern = R"((http://\S+/r/[A-Za-z0-9_-]+))";
-        std::size_t links = 0;
-        for (const auto& t : outbox_texts(outbox()))
-            links += std::regex_search(t, std::regex(link_pattern)) ? 1 : 0;
-        auto r = deposit(letter_ere, hostile("pdf/p00-positive-control.pdf"));
-        REQUIRE(r.status == 201);
-        auto link = from_outbox(outbox(), link_pattern, links + 1);
-        REQUIRE(!link.empty());
-        // The notice leaves just before the letter is recorded as notified, and its link
-        // opens the letter from then on.
-        auto id = r.json()["id"].get<std::string>();
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (letter(id)["status"] != "notified" && std::chrono::steady_clock::now() < until)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        REQUIRE(letter(id)["status"] == "notified");
-        return {id, link};
+        return sceau::test::notified_letter(*this, letter_ere);
     }
 
     json letter(const std::string& id) {

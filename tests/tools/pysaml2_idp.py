@@ -15,7 +15,8 @@ Usage: pysaml2_idp.py WORK KEY CERT USERS.json
              only
   USERS      {"login": {"loa": "http://eidas.europa.eu/LoA/...", "attributes": {...},
                         "sign": "both", "algorithm": "rsa-sha256"}}: attributes by
-             pysaml2's local names (PersonIdentifier, FamilyName, FirstName, DateOfBirth),
+             pysaml2's local names (PersonIdentifier, FamilyName, FirstName, DateOfBirth,
+             CurrentAddress),
              which the eIDAS attribute map below turns into the eIDAS URIs; "sign" is
              "assertion", "response" or "both" (the default); "algorithm" is rsa-sha1,
              rsa-sha256 (the default) or rsa-sha512, with the digest of the same size
@@ -55,6 +56,7 @@ NAMES = {
     "FamilyName": NATURAL + "CurrentFamilyName",
     "FirstName": NATURAL + "CurrentGivenName",
     "DateOfBirth": NATURAL + "DateOfBirth",
+    "CurrentAddress": NATURAL + "CurrentAddress",
     "LegalPersonIdentifier": LEGAL + "LegalPersonIdentifier",
     "LegalName": LEGAL + "LegalName",
 }

@@ -33,18 +33,34 @@ def lre_letter():
 
 
 def saml_start(browser, token, lang="fr"):
-    """The landing page's eIDAS link, followed: returns where it sends the browser."""
+    """The landing page's eIDAS link, followed: returns where it sends the browser, which
+    it marks with a cookie for the completion step."""
     page = landing(browser, token, lang)
     link = f"/r/{token}/auth/saml?lang={lang}"
     check(f'href="{link}"' in page.text, f"the landing page offers no eIDAS link: {page.text}")
     started = expect_status(browser.get(link), 303)
+    cookie = started.headers.get("Set-Cookie", "")
+    check("sceau_saml=" in cookie and "Path=/auth/saml/complete" in cookie and
+          "HttpOnly" in cookie and "SameSite=Lax" in cookie, f"the browser cookie: {cookie}")
     return started.headers["Location"]
 
 
 def post_to_acs(browser, acs, fields):
-    """What a browser does with the HTTP-POST binding's form."""
+    """What a browser does with the HTTP-POST binding's form: posts it to the ACS, which
+    verifies it, says nothing of the letter, and sends the browser on to the completion
+    step. Returns the completion's answer, or the ACS's own when it expected no answer."""
     check(acs.endswith("/auth/saml/acs"), f"the answer goes to {acs}, not to the ACS")
-    return browser.post_form(acs, {k: fields[k] for k in ("SAMLResponse", "RelayState")})
+    answer = browser.post_form(acs, {k: fields[k] for k in ("SAMLResponse", "RelayState")})
+    if answer.status != 303:
+        return answer
+    completion = answer.headers["Location"]
+    check(completion.startswith("/auth/saml/complete?answer="),
+          f"the ACS sends the browser to {completion}")
+    check(not secrets_in(answer.seen_bytes()), f"the ACS shows {secrets_in(answer.seen_bytes())}")
+    done = browser.get(completion)
+    check(done.status == 400 or browser.cookie("sceau_saml") is None,
+          "the completion leaves the browser's cookie")
+    return done
 
 
 def expect_identified(browser, answer, token):
@@ -261,6 +277,9 @@ def case_demo_refused(run):
 
 CLAIRE = {"PersonIdentifier": "FR/FR/1985021700042", "FamilyName": "Martin",
           "FirstName": "Claire", "DateOfBirth": "1985-02-17"}
+# An attribute the gateway does not ask for, long enough to make the answer larger than the
+# 64 KiB of other small requests (and, twice as long, than the 256 KiB a SAMLResponse may be).
+ADDRESS = "QWRyZXNzZSBwb3N0YWxlIGRlIGTDqW1vbnN0cmF0aW9u" * 3300
 USERS = {
     "claire": {"loa": LOA + "substantial", "attributes": CLAIRE},
     "claire-response-signed": {"loa": LOA + "high", "attributes": CLAIRE, "sign": "response"},
@@ -268,6 +287,9 @@ USERS = {
                                 "sign": "assertion", "algorithm": "rsa-sha512"},
     "claire-low": {"loa": LOA + "low", "attributes": CLAIRE},
     "claire-sha1": {"loa": LOA + "substantial", "attributes": CLAIRE, "algorithm": "rsa-sha1"},
+    "claire-large": {"loa": LOA + "substantial", "attributes": dict(CLAIRE, CurrentAddress=ADDRESS)},
+    "claire-oversized": {"loa": LOA + "substantial",
+                         "attributes": dict(CLAIRE, CurrentAddress=ADDRESS * 2)},
     "mallory": {"loa": LOA + "substantial",
                 "attributes": {"PersonIdentifier": "FR/FR/1990060100666", "FamilyName": "Dupont",
                                "FirstName": "Mallory", "DateOfBirth": "1990-06-01"}},
@@ -382,9 +404,10 @@ def with_pysaml2(case):
 def case_pysaml2(run, node, gateway, sender):
     """LRE through a pysaml2 eIDAS node: deposit, notice, identification of the named
     person at substantial, acceptance, download, every record verified. The node signs the
-    Response and the Assertion with RSA-SHA256 and exclusive C14N; two more letters are
-    identified with the Response alone signed at level high, and the Assertion alone
-    signed with RSA-SHA512."""
+    Response and the Assertion with RSA-SHA256 and exclusive C14N; three more letters are
+    identified with the Response alone signed at level high, the Assertion alone signed
+    with RSA-SHA512, and an answer of about 200 KiB (an attribute not asked for makes it
+    larger than the other small requests may be)."""
     letter, token = deposit_and_notify(run, sender, lre_letter())
     browser = Client(gateway.base)
     acs, fields = node.login(saml_start(browser, token), "claire")
@@ -396,18 +419,22 @@ def case_pysaml2(run, node, gateway, sender):
                               "CurrentFamilyName": "Martin", "CurrentGivenName": "Claire",
                               "DateOfBirth": "1985-02-17"})
 
-    for user in ("claire-response-signed", "claire-assertion-sha512"):
+    for user in ("claire-response-signed", "claire-assertion-sha512", "claire-large"):
         other, other_token = deposit_and_notify(run, sender, lre_letter())
         browser = Client(gateway.base)
         acs, fields = node.login(saml_start(browser, other_token), user)
+        if user == "claire-large":
+            form = urllib.parse.urlencode(fields)
+            check(len(form) > 64 << 10 and len(fields["SAMLResponse"]) < 256 << 10,
+                  f"the large answer is {len(fields['SAMLResponse'])} bytes, {len(form)} as a form")
         expect_identified(browser, post_to_acs(browser, acs, fields), other_token)
 
 
 @with_pysaml2
 def case_pysaml2_refusals(run, node, gateway, sender):
-    """Against the pysaml2 node: another person opens nothing and is recorded; level low
-    and a SHA-1 signature are refused; a response posted again, or by another session, is
-    refused."""
+    """Against the pysaml2 node: another person opens nothing and is recorded; level low,
+    a SHA-1 signature and an answer over the 256 KiB a SAMLResponse may be are refused; a
+    response posted again, or by another session, is refused."""
     letter, token = deposit_and_notify(run, sender, lre_letter())
     browser = Client(gateway.base)
 
@@ -419,8 +446,12 @@ def case_pysaml2_refusals(run, node, gateway, sender):
           f"attempts recorded: {attempts(gateway, letter['id'])}")
 
     for user, reason in (("claire-low", "loa_too_low"),
-                         ("claire-sha1", "signature_algorithm_refused")):
+                         ("claire-sha1", "signature_algorithm_refused"),
+                         ("claire-oversized", "malformed_message")):
         acs, fields = node.login(saml_start(browser, token), user)
+        if user == "claire-oversized":
+            check(len(fields["SAMLResponse"]) > 256 << 10,
+                  f"the oversized answer is {len(fields['SAMLResponse'])} bytes")
         expect_nothing_opened(gateway, sender, browser, post_to_acs(browser, acs, fields),
                               letter["id"], token, "Identification refusée", reason)
 

@@ -80,6 +80,8 @@ TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[
     refused("[webhooks]\nbatch = 0\n");
     refused("[webhooks]\nretries = 5\n");
     refused("[webhooks]\ntimeout_ms = 0\n");
+    refused("[saml]\nmax_response_bytes = 1023\n");
+    refused("[saml]\nmax_response_bytes = 4194305\n");
 }
 
 TEST_CASE("the webhooks, mail and lifecycle sections are read", "[gateway][config]") {
@@ -121,6 +123,10 @@ TEST_CASE("the demo eIDAS node is off by default and never stands next to a real
     auto signed_node = config::load(dir / "node.toml");
     CHECK_FALSE(signed_node.saml.demo_node);
     CHECK(signed_node.saml.node_metadata_signer == dir / "federation.pem");
+    CHECK(signed_node.saml.max_response_bytes == 256u << 10);
+    test::write_file(dir / "large.toml",
+                     "[saml]\ndemo_node = true\nmax_response_bytes = 1048576\n");
+    CHECK(config::load(dir / "large.toml").saml.max_response_bytes == 1u << 20);
     for (auto node : {"node_metadata = \"node.xml\"", "node_certificate = \"node.pem\""}) {
         test::write_file(dir / "both.toml", std::string("[saml]\ndemo_node = true\n") + node +
                                                 "\nnode_entity_id = \"https://node.example\"\n");

@@ -3,6 +3,7 @@
 #include "crypto/timestamp.hpp"
 #include "crypto/xades.hpp"
 #include "protocols/evidence.hpp"
+#include "protocols/identification.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,9 +17,10 @@ protocols::evidence_draft sample_draft() {
     d.id = "evd_unittest";
     d.event = std::string(protocols::event::submission_acceptance);
     d.letter_id = "ltr_unittest";
-    d.issuer.attributes = {{std::string(protocols::uri::legal_name), "Sceau demo provider"}};
-    d.sender.attributes = {{std::string(protocols::uri::common_name), "Maître Durand"},
-                           {std::string(protocols::uri::legal_name), "Étude Durand & Associés"}};
+    d.issuer.attributes = {{std::string(protocols::attribute::legal_name), "Sceau demo provider"}};
+    d.sender.attributes = {
+        {std::string(protocols::attribute::common_name), "Maître Durand"},
+        {std::string(protocols::attribute::legal_name), "Étude Durand & Associés"}};
     d.sender.email = "contact@durand.example";
     protocols::recipient r;
     r.email = "claire.martin@example.org";

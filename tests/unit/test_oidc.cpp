@@ -558,7 +558,7 @@ TEST_CASE("a signed userinfo supplies the identity, the usage name counts as a f
     auto attributes = attributes_of(v.identity->to_identification());
     CHECK(attributes["http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName"] ==
           "Martin");
-    CHECK(attributes[std::string(oidc::birth_name_attribute)] == "Dupont");
+    CHECK(attributes[std::string(protocols::attribute::birth_name)] == "Dupont");
 
     // Userinfo about someone else, or in plain JSON contradicting the token: refused.
     f.op.answers["https://op.example.test/userinfo"] = {

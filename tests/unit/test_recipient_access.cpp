@@ -265,6 +265,13 @@ TEST_CASE("levels of assurance: high satisfies substantial, the e-mail code only
     CHECK(level_satisfies(loa::substantial, email_control_loa));
     CHECK(required_level("lre") == loa::substantial);
     CHECK(required_level("ere") == email_control_loa);
+
+    // As the configuration names them; nothing else is a level.
+    CHECK(loa::named("high") == loa::high);
+    CHECK(loa::named("low") == loa::low);
+    CHECK(loa::named("medium").empty());
+    CHECK(loa::named("").empty());
+    CHECK(loa::rank(loa::named("substantial")) == 2);
 }
 
 TEST_CASE("the content is handed over only after acceptance, and recorded once",
@@ -361,11 +368,11 @@ std::pair<std::string, storage::identification_request> oidc_request(recipient_f
     auto state = crypto::random_id("st-");
     f.access.remember_request(v, token, "oidc", state, std::string(loa::substantial),
                               {{"nonce", "n-4c21"}});
-    auto pending = f.access.take_request(state);
+    auto pending = f.access.take_request(state, "oidc");
     REQUIRE(pending);
     CHECK(pending->secrets.at("nonce") == "n-4c21");
     CHECK(pending->return_path == "/r/" + token);
-    CHECK_FALSE(f.access.take_request(state)); // once
+    CHECK_FALSE(f.access.take_request(state, "oidc")); // once
     return {id, pending->request};
 }
 
@@ -433,6 +440,71 @@ TEST_CASE("a usage name given besides the birth name matches the name the sender
           recipient_access::identity_outcome::no_match);
 }
 
+TEST_CASE("an identification request is taken by its own method only, and knows its browser",
+          "[protocols][recipient][binding]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link(claire_lre);
+    auto v = f.session_on(token);
+    auto browser = f.access.remember_request(v, token, "saml", "_relay-2",
+                                             std::string(loa::substantial), {{"k", "v"}});
+    auto other =
+        f.access.remember_request(v, token, "saml", "_relay-3", std::string(loa::substantial), {});
+    CHECK(browser.size() >= 43); // 256 bits
+    CHECK(browser != other);
+
+    // Another method's answer naming it changes nothing.
+    CHECK_FALSE(f.access.take_request("_relay-2", "oidc"));
+    CHECK_FALSE(f.access.take_answer("_relay-2", "saml"));
+    auto pending = f.access.take_request("_relay-2", "saml");
+    REQUIRE(pending);
+    CHECK(pending->secrets == nlohmann::json{{"k", "v"}}); // neither the link nor the hash
+    CHECK(recipient_access::same_browser(*pending, browser));
+    CHECK_FALSE(recipient_access::same_browser(*pending, other));
+    CHECK_FALSE(recipient_access::same_browser(*pending, ""));
+    CHECK_FALSE(recipient_access::same_browser(*pending, browser + "x"));
+}
+
+TEST_CASE("an answer held for completion is taken once, for its method, with its verdict",
+          "[protocols][recipient][binding]") {
+    recipient_fixture f;
+    auto [id, token] = f.notified_link(claire_lre);
+    auto v = f.session_on(token);
+    auto browser =
+        f.access.remember_request(v, token, "saml", "_relay-4", std::string(loa::high), {});
+    auto pending = f.access.take_request("_relay-4", "saml");
+    REQUIRE(pending);
+
+    auto refused = f.access.hold_answer(*pending, {std::nullopt, {}, "loa_too_low"});
+    CHECK_FALSE(f.access.take_request(refused, "saml")); // not a request to answer again
+    CHECK_FALSE(f.access.take_answer(refused, "oidc"));
+    auto held = f.access.take_answer(refused, "saml");
+    REQUIRE(held);
+    CHECK_FALSE(held->answer.who);
+    CHECK(held->answer.refusal == "loa_too_low");
+    CHECK(held->pending.request.session_hash == v.session.id_hash);
+    CHECK(held->pending.request.letter_id == id);
+    CHECK(held->pending.request.required_loa == loa::high);
+    CHECK(held->pending.return_path == "/r/" + token);
+    CHECK(recipient_access::same_browser(held->pending, browser));
+    CHECK_FALSE(f.access.take_answer(refused, "saml")); // once
+
+    identification who{"m", "l", "p", "t", {{"a", "1"}, {"b", "2"}}};
+    auto identified = f.access.hold_answer(
+        *pending,
+        {who, {{"Martin", "Claire", "1985-02-17", ""}, {"Dupont", "Claire", "", ""}}, ""});
+    held = f.access.take_answer(identified, "saml");
+    REQUIRE(held);
+    REQUIRE(held->answer.who);
+    CHECK(held->answer.who->method == "m");
+    CHECK(held->answer.who->level == "l");
+    CHECK(held->answer.who->provider == "p");
+    CHECK(held->answer.who->time == "t");
+    CHECK(held->answer.who->attributes == who.attributes);
+    REQUIRE(held->answer.asserted.size() == 2);
+    CHECK(held->answer.asserted[1].family_name == "Dupont");
+    CHECK(held->answer.asserted[0].birth_date == "1985-02-17");
+}
+
 TEST_CASE("an eIDAS identification is recorded with its level, node, time and the asserted "
           "attributes, kept apart from the sender's naming",
           "[protocols][recipient][evidence]") {
@@ -442,26 +514,33 @@ TEST_CASE("an eIDAS identification is recorded with its level, node, time and th
         R"("given_name":"Claire","birth_date":"1985-02-17"},"consent_reference":"c-1"})");
     auto v = f.session_on(token);
 
-    // As the ACS does it: the request remembered at the start, taken with the answer.
-    f.access.remember_request(v, token, "saml", "_relay-1", std::string(loa::substantial),
-                              {{"authn_request_id", "_authn-1"}});
-    auto pending = f.access.take_request("_relay-1");
+    // As the gateway does it: the request remembered at the start, taken by the ACS with
+    // the node's answer, whose verdict is held for the completion in the same browser.
+    auto browser =
+        f.access.remember_request(v, token, "saml", "_relay-1", std::string(loa::substantial),
+                                  {{"authn_request_id", "_authn-1"}});
+    auto pending = f.access.take_request("_relay-1", "saml");
     REQUIRE(pending);
     CHECK(pending->secrets.value("authn_request_id", "") == "_authn-1");
     CHECK(pending->return_path == "/r/" + token);
-    CHECK_FALSE(f.access.take_request("_relay-1")); // once
+    CHECK_FALSE(f.access.take_request("_relay-1", "saml")); // once
 
     const std::string node = "https://eidas-node.example.test/metadata";
     identification who{"urn:sceau:identification:eidas-saml",
                        std::string(loa::substantial),
                        node,
                        "2026-12-03T10:15:29.000Z",
-                       {{std::string(uri::family_name), "MARTIN"},
-                        {std::string(uri::given_name), "Claire"},
-                        {std::string(uri::birth_date), "1985-02-17"},
-                        {std::string(uri::person_identifier), "FR/FR/12345"}}};
-    REQUIRE(f.access.complete(pending->request, who,
-                              {"MARTIN", "Claire", "1985-02-17", "FR/FR/12345"}) ==
+                       {{std::string(attribute::family_name), "MARTIN"},
+                        {std::string(attribute::given_name), "Claire"},
+                        {std::string(attribute::birth_date), "1985-02-17"},
+                        {std::string(attribute::person_identifier), "FR/FR/12345"}}};
+    auto held_id = f.access.hold_answer(
+        *pending, {who, {{"MARTIN", "Claire", "1985-02-17", "FR/FR/12345"}}, ""});
+    auto held = f.access.take_answer(held_id, "saml");
+    REQUIRE(held);
+    REQUIRE(recipient_access::same_browser(held->pending, browser));
+    REQUIRE(held->answer.who);
+    REQUIRE(f.access.complete(held->pending.request, *held->answer.who, held->answer.asserted) ==
             recipient_access::identity_outcome::identified);
     auto session = f.db->session(v.session.id_hash); // as the next page reads it
 

@@ -213,10 +213,10 @@ TEST_CASE("the genuine eIDAS response is accepted and identifies Élodie Marchan
     CHECK(who.time == "2025-03-14T10:15:29.000Z");
     std::map<std::string, std::string> attributes(who.attributes.begin(), who.attributes.end());
     CHECK(attributes.size() == 4);
-    CHECK(attributes[std::string(saml::attribute::person_identifier)] == "XX/FR/8F2C1A90B7");
-    CHECK(attributes[std::string(saml::attribute::family_name)] == "Marchand");
-    CHECK(attributes[std::string(saml::attribute::given_name)] == "Élodie");
-    CHECK(attributes[std::string(saml::attribute::birth_date)] == "1985-04-03");
+    CHECK(attributes[std::string(protocols::attribute::person_identifier)] == "XX/FR/8F2C1A90B7");
+    CHECK(attributes[std::string(protocols::attribute::family_name)] == "Marchand");
+    CHECK(attributes[std::string(protocols::attribute::given_name)] == "Élodie");
+    CHECK(attributes[std::string(protocols::attribute::birth_date)] == "1985-04-03");
 
     protocols::person_claim declared{"MARCHAND", "Élodie", "1985-04-03", ""};
     CHECK(protocols::match_person(declared, id.to_person_claim()) ==
@@ -602,7 +602,7 @@ TEST_CASE("the AuthnRequest asks for the level, is schema-valid and verifies wit
         CHECK_THAT(xml, Catch::Matchers::Contains("AssertionConsumerServiceURL=\"" +
                                                   std::string(acs) + "\""));
         CHECK_THAT(xml, Catch::Matchers::Contains("<saml:Issuer>" + std::string(sp_entity)));
-        CHECK_THAT(xml, Catch::Matchers::Contains(std::string(saml::attribute::birth_date)));
+        CHECK_THAT(xml, Catch::Matchers::Contains(std::string(protocols::attribute::birth_date)));
     }
     CHECK_THAT(request.xml, !Catch::Matchers::Contains("Signature"));
     CHECK_THAT(request.xml, Catch::Matchers::Contains(
@@ -634,7 +634,7 @@ TEST_CASE("the AuthnRequest asks for the level, is schema-valid and verifies wit
 
     CHECK(sp.sp().make_authn_request(loa::high, "").xml.find("LoA/high") != std::string::npos);
     CHECK_THAT(sp.sp().make_authn_request(loa::substantial, "", true).xml,
-               Catch::Matchers::Contains(std::string(saml::attribute::legal_name)));
+               Catch::Matchers::Contains(std::string(protocols::attribute::legal_name)));
     CHECK_THROWS_AS(sp.sp().make_authn_request("urn:example:loa:gold", ""), std::invalid_argument);
     CHECK_THROWS_AS(sp.sp().make_authn_request(loa::substantial, std::string(81, 'r')),
                     std::invalid_argument);
@@ -914,7 +914,7 @@ TEST_CASE("a company's letter asks for the legal person, which the demo node ass
     demo_setup demo;
     auto saml_request = demo.saml_request(loa::substantial, true);
     auto xml = inflate_raw(crypto::from_base64(saml_request));
-    CHECK_THAT(xml, Catch::Matchers::Contains(std::string(saml::attribute::legal_name) +
+    CHECK_THAT(xml, Catch::Matchers::Contains(std::string(protocols::attribute::legal_name) +
                                               "\" NameFormat=\"" +
                                               "urn:oasis:names:tc:SAML:2.0:attrname-format:uri" +
                                               "\" isRequired=\"false\""));

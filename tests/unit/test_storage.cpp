@@ -211,7 +211,8 @@ TEST_CASE("a blob published by two deposits survives the failure of one", "[stor
     CHECK(blobs.exists(sha));
 }
 
-TEST_CASE("an identification request is taken once, and not after it expired", "[storage]") {
+TEST_CASE("an identification request is taken once, by its own method, and not after it expired",
+          "[storage]") {
     store_fixture f;
     f.deposit("ltr_1", "snd_a", "2026-12-03T10:00:00.000Z");
     storage::identification_request r{"_req-1",
@@ -226,16 +227,26 @@ TEST_CASE("an identification request is taken once, and not after it expired", "
     r.id = "_req-2";
     f.db->insert_identification_request(r);
 
-    CHECK_FALSE(f.db->take_identification_request("_req-unknown", "2026-12-03T10:01:00.000Z"));
-    auto taken = f.db->take_identification_request("_req-1", "2026-12-03T10:01:00.000Z");
+    CHECK_FALSE(
+        f.db->take_identification_request("_req-unknown", "saml", "2026-12-03T10:01:00.000Z"));
+    // Another method's answer naming it finds nothing, and leaves it as it was.
+    CHECK_FALSE(f.db->take_identification_request("_req-1", "oidc", "2026-12-03T10:01:00.000Z"));
+    auto taken = f.db->take_identification_request("_req-1", "saml", "2026-12-03T10:01:00.000Z");
     REQUIRE(taken);
     CHECK(taken->session_hash == "session-hash");
     CHECK(taken->letter_id == "ltr_1");
     CHECK(taken->required_loa == "http://eidas.europa.eu/LoA/substantial");
     // A replayed answer finds nothing: the request was used.
-    CHECK_FALSE(f.db->take_identification_request("_req-1", "2026-12-03T10:02:00.000Z"));
+    CHECK_FALSE(f.db->take_identification_request("_req-1", "saml", "2026-12-03T10:02:00.000Z"));
     // An answer after the request's lifetime finds nothing either.
-    CHECK_FALSE(f.db->take_identification_request("_req-2", "2026-12-03T10:10:00.000Z"));
+    CHECK_FALSE(f.db->take_identification_request("_req-2", "saml", "2026-12-03T10:10:00.000Z"));
+
+    // Expired requests, taken or not, are swept; a live one stays.
+    r.id = "_req-3";
+    r.expires_at = "2026-12-03T10:30:00.000Z";
+    f.db->insert_identification_request(r);
+    CHECK(f.db->delete_expired_identification_requests("2026-12-03T10:20:00.000Z") == 2);
+    CHECK(f.db->take_identification_request("_req-3", "saml", "2026-12-03T10:20:00.000Z"));
 
     f.db->insert_identification_attempt({"ida_1", "ltr_1", "saml", "https://node.example", "review",
                                          "[]", "2026-12-03T10:01:00.000Z"});
