@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 
 #include <fstream>
 
@@ -100,20 +101,44 @@ signer_identity signer_identity::from_pem(std::string_view key_pem, std::string_
     return id;
 }
 
-x509_ptr certificate_cache::decode(std::span<const std::uint8_t> der) const {
+known_certificate::known_certificate(std::span<const std::uint8_t> der) {
+    const unsigned char* p = der.data();
+    cert.reset(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!cert || p != der.data() + der.size())
+        throw_openssl(errc::bad_certificate, "decoding a certificate");
+    // As X509_digest computes it: over the DER OpenSSL encodes, should the bytes given
+    // differ from it.
+    fingerprint = sha256::of(to_der(cert.get()));
+
+    // RFC 5652 section 10.2.4: IssuerAndSerialNumber ::= SEQUENCE { issuer Name,
+    // serialNumber CertificateSerialNumber }, as a SignerInfo names its signer. The
+    // structure only borrows the certificate's name and serial to encode them.
+    PKCS7_ISSUER_AND_SERIAL id{X509_get_issuer_name(cert.get()),
+                               const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert.get()))};
+    unsigned char* out = nullptr;
+    int n = i2d_PKCS7_ISSUER_AND_SERIAL(&id, &out);
+    if (n <= 0)
+        throw_openssl(errc::bad_certificate, "encoding a certificate's issuer and serial");
+    issuer_and_serial.assign(out, out + n);
+    OPENSSL_free(out);
+
+    if (EVP_PKEY* pkey = X509_get0_pubkey(cert.get()))
+        key = std::make_unique<key_verifier>(pkey);
+    ERR_clear_error(); // a key OpenSSL cannot read verifies nothing
+}
+
+std::shared_ptr<const known_certificate>
+certificate_cache::find(std::span<const std::uint8_t> der) const {
     std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
     {
         std::lock_guard lock(mutex_);
         if (auto it = known_.find(key); it != known_.end())
-            return clone(it->second.get());
+            return it->second;
     }
-    const unsigned char* p = der.data();
-    x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (!cert || p != der.data() + der.size())
-        throw_openssl(errc::bad_certificate, "decoding a certificate");
+    auto cert = std::make_shared<const known_certificate>(der);
     std::lock_guard lock(mutex_);
     if (known_.size() < capacity_)
-        known_.emplace(std::string(key), clone(cert.get()));
+        known_.emplace(std::string(key), cert);
     return cert;
 }
 

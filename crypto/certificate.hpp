@@ -1,9 +1,12 @@
 #pragma once
 
+#include "crypto/key_verifier.hpp"
 #include "crypto/openssl.hpp"
+#include "crypto/sha256.hpp"
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -40,6 +43,17 @@ struct signer_identity {
     static signer_identity from_pem(std::string_view key_pem, std::string_view chain_pem);
 };
 
+/// A certificate decoded once, with what verifiers ask of it for every record.
+struct known_certificate {
+    x509_ptr cert;
+    sha256_digest fingerprint;         ///< SHA-256 of its DER, as X509_digest gives it
+    bytes issuer_and_serial;           ///< its IssuerAndSerialNumber in DER (RFC 5652 10.2.4)
+    std::unique_ptr<key_verifier> key; ///< its public key; null when OpenSSL cannot read it
+
+    /// Throws error(bad_certificate) unless `der` is exactly one DER certificate.
+    explicit known_certificate(std::span<const std::uint8_t> der);
+};
+
 /// Certificates decoded once: a verifier meets the same few certificates in every record
 /// and token, and OpenSSL 3 decodes a certificate's public key at great cost. Keyed by
 /// the DER bytes; holds at most `capacity` certificates, then decodes without keeping.
@@ -51,12 +65,12 @@ public:
 
     /// The certificate of `der`, which must be exactly one DER certificate. Throws
     /// error(bad_certificate).
-    x509_ptr decode(std::span<const std::uint8_t> der) const;
+    std::shared_ptr<const known_certificate> find(std::span<const std::uint8_t> der) const;
 
 private:
     std::size_t capacity_;
     mutable std::mutex mutex_;
-    mutable std::map<std::string, x509_ptr, std::less<>> known_;
+    mutable std::map<std::string, std::shared_ptr<const known_certificate>, std::less<>> known_;
 };
 
 /// An X509_STORE holding the given trust anchors.

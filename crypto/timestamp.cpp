@@ -26,6 +26,16 @@ asn1_integer_ptr random_positive_integer(std::size_t bytes_count) {
     return out;
 }
 
+int two_digits(std::string_view s, std::size_t at) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + 2, v);
+    if (ec != std::errc{} || p != s.data() + at + 2)
+        throw error(errc::tsa_response_malformed, "bad GeneralizedTime");
+    return v;
+}
+
+} // namespace
+
 std::string integer_hex(const ASN1_INTEGER* value) {
     bignum_ptr bn(ASN1_INTEGER_to_BN(value, nullptr));
     if (!bn)
@@ -45,16 +55,6 @@ std::string oid_text(const ASN1_OBJECT* oid) {
         throw error(errc::tsa_response_malformed, "unreadable policy OID");
     return std::string(buffer, static_cast<std::size_t>(n));
 }
-
-int two_digits(std::string_view s, std::size_t at) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + 2, v);
-    if (ec != std::errc{} || p != s.data() + at + 2)
-        throw error(errc::tsa_response_malformed, "bad GeneralizedTime");
-    return v;
-}
-
-} // namespace
 
 std::chrono::system_clock::time_point parse_generalized_time(std::string_view s) {
     // RFC 3161 section 2.4.2: YYYYMMDDhhmmss[.s...]Z, no trailing zeros, always UTC.

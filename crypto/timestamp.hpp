@@ -49,6 +49,14 @@ timestamp_token describe_token(bytes der);
 /// The same from its TSTInfo, already decoded.
 timestamp_token describe_token(TS_TST_INFO* info, bytes der);
 
+/// An INTEGER in lower-case hex, as timestamp_token::serial gives it. Throws
+/// error(tsa_response_malformed).
+std::string integer_hex(const ASN1_INTEGER* value);
+
+/// An OBJECT IDENTIFIER in dotted form, as timestamp_token::policy gives it. Throws
+/// error(tsa_response_malformed).
+std::string oid_text(const ASN1_OBJECT* oid);
+
 /// Parses an ASN.1 GeneralizedTime as RFC 3161 restricts it: YYYYMMDDhhmmss[.f*]Z.
 std::chrono::system_clock::time_point parse_generalized_time(std::string_view text);
 

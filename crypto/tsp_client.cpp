@@ -3,29 +3,22 @@
 #include "crypto/certificate.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/error.hpp"
+#include "crypto/tsp_support.hpp"
 
 #include <curl/curl.h>
 #include <openssl/err.h>
-#include <openssl/ess.h>
 #include <openssl/objects.h>
-#include <openssl/x509v3.h>
 
 #include <cctype>
-#include <optional>
 #include <string_view>
 #include <utility>
 
 namespace sceau::crypto {
 namespace {
 
+using namespace tsp;
 using ts_status_info_ptr = std::unique_ptr<TS_STATUS_INFO, c_deleter<TS_STATUS_INFO_free>>;
-using ts_tst_info_ptr = std::unique_ptr<TS_TST_INFO, c_deleter<TS_TST_INFO_free>>;
-using x509_algor_ptr = std::unique_ptr<X509_ALGOR, c_deleter<X509_ALGOR_free>>;
 using x509_store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, c_deleter<X509_STORE_CTX_free>>;
-using eku_ptr = std::unique_ptr<EXTENDED_KEY_USAGE, c_deleter<EXTENDED_KEY_USAGE_free>>;
-using ess_signing_cert_ptr = std::unique_ptr<ESS_SIGNING_CERT, c_deleter<ESS_SIGNING_CERT_free>>;
-using ess_signing_cert_v2_ptr =
-    std::unique_ptr<ESS_SIGNING_CERT_V2, c_deleter<ESS_SIGNING_CERT_V2_free>>;
 using curl_ptr = std::unique_ptr<CURL, c_deleter<curl_easy_cleanup>>;
 using curl_slist_ptr = std::unique_ptr<curl_slist, c_deleter<curl_slist_free_all>>;
 using curl_url_ptr = std::unique_ptr<CURLU, c_deleter<curl_url_cleanup>>;
@@ -42,65 +35,6 @@ std::string printable(std::string_view text, std::size_t limit = 200) {
     if (text.size() > limit)
         out += "...";
     return out;
-}
-
-std::string integer_text(const ASN1_INTEGER* value) {
-    char* text = i2s_ASN1_INTEGER(nullptr, value);
-    if (!text) {
-        ERR_clear_error();
-        return "(unreadable)";
-    }
-    std::string out(text);
-    OPENSSL_free(text);
-    return out;
-}
-
-std::string name_text(const X509_NAME* name) {
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
-        ERR_clear_error();
-        return "(unreadable)";
-    }
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string oid_name(const ASN1_OBJECT* oid) {
-    if (int nid = OBJ_obj2nid(oid); nid != NID_undef)
-        return OBJ_nid2sn(nid);
-    char buffer[128];
-    int n = OBJ_obj2txt(buffer, sizeof buffer, oid, 1);
-    return n > 0 && n < static_cast<int>(sizeof buffer) ? std::string(buffer) : "(long OID)";
-}
-
-// SHA-1 is acceptable only where RFC 3161 section 2.4.1 fixes it: in ESSCertID (v1).
-bool strong_digest(int nid) {
-    switch (nid) {
-    case NID_sha256:
-    case NID_sha384:
-    case NID_sha512:
-    case NID_sha3_256:
-    case NID_sha3_384:
-    case NID_sha3_512:
-        return true;
-    default:
-        return false;
-    }
-}
-
-// Steps into the DER SEQUENCE at `p`; returns where its contents end.
-const unsigned char* enter_sequence(const unsigned char*& p, const unsigned char* end, errc code,
-                                    std::string_view what) {
-    long length = 0;
-    int tag = 0;
-    int xclass = 0;
-    int ret = ASN1_get_object(&p, &length, &tag, &xclass, end - p);
-    if (ret != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE || xclass != V_ASN1_UNIVERSAL) {
-        ERR_clear_error();
-        throw error(code, std::string(what) + " is not a DER SEQUENCE");
-    }
-    return p + length;
 }
 
 ts_req_ptr decode_request(std::span<const std::uint8_t> der) {
@@ -173,89 +107,6 @@ std::string describe_status(const TS_STATUS_INFO* info) {
     return out;
 }
 
-pkcs7_ptr decode_token(std::span<const std::uint8_t> der) {
-    const unsigned char* p = der.data();
-    pkcs7_ptr token(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-    if (!token || p != der.data() + der.size())
-        throw_openssl(errc::tsa_response_malformed, "decoding the time-stamp token");
-    return token;
-}
-
-PKCS7_SIGNER_INFO* only_signer_info(PKCS7* token) {
-    // RFC 3161 section 2.4.2: the token MUST NOT carry any signature but the TSA's.
-    STACK_OF(PKCS7_SIGNER_INFO)* infos = PKCS7_get_signer_info(token);
-    int count = sk_PKCS7_SIGNER_INFO_num(infos);
-    if (count != 1)
-        throw error(errc::tsa_response_malformed,
-                    "the token carries " + std::to_string(count < 0 ? 0 : count) +
-                        " signatures; RFC 3161 allows the TSA's alone");
-    return sk_PKCS7_SIGNER_INFO_value(infos, 0);
-}
-
-// The certificates of the token, then the known ones: where the signer is looked for and
-// where path building finds its intermediates.
-x509_stack_ptr candidate_certificates(PKCS7* token, const std::vector<x509_ptr>& known) {
-    x509_stack_ptr out(sk_X509_new_null());
-    if (!out)
-        throw_openssl(errc::openssl_failure, "certificate list");
-    auto push = [&](X509* cert) {
-        auto ref = clone(cert);
-        if (sk_X509_push(out.get(), ref.get()) <= 0)
-            throw_openssl(errc::openssl_failure, "certificate list");
-        ref.release(); // the stack owns it now
-    };
-
-    STACK_OF(X509)* carried = token->d.sign->cert;
-    for (int i = 0; i < sk_X509_num(carried); ++i)
-        push(sk_X509_value(carried, i));
-    for (const auto& cert : known)
-        push(cert.get());
-    return out;
-}
-
-X509* find_signer(PKCS7_SIGNER_INFO* signer_info, STACK_OF(X509) * candidates,
-                  std::size_t known_count) {
-    const PKCS7_ISSUER_AND_SERIAL* id = signer_info->issuer_and_serial;
-    if (X509* cert = X509_find_by_issuer_and_serial(candidates, id->issuer, id->serial))
-        return cert;
-    throw error(errc::tsa_signer_unknown,
-                "the token does not carry the certificate of its signer (issuer " +
-                    name_text(id->issuer) + ", serial " + integer_text(id->serial) +
-                    ") and no known TSA certificate is that one (" + std::to_string(known_count) +
-                    " known)");
-}
-
-void check_timestamping_usage(X509* signer) {
-    // RFC 3161 section 2.3: the TSA certificate MUST contain only one instance of the
-    // extended key usage field, with only KeyPurposeID id-kp-timeStamping, marked critical.
-    int critical = -1;
-    eku_ptr usages(static_cast<EXTENDED_KEY_USAGE*>(
-        X509_get_ext_d2i(signer, NID_ext_key_usage, &critical, nullptr)));
-    ERR_clear_error();
-    std::string who = "TSA certificate " + subject_text(signer);
-    if (critical == -2)
-        throw error(errc::tsa_signer_usage_invalid,
-                    who + " has more than one extended key usage extension");
-    if (!usages && critical == -1)
-        throw error(errc::tsa_signer_usage_invalid,
-                    who + " has no extended key usage; RFC 3161 requires timeStamping");
-    if (!usages)
-        throw error(errc::tsa_signer_usage_invalid, who + " has an unreadable extended key usage");
-
-    int count = sk_ASN1_OBJECT_num(usages.get());
-    if (count != 1 || OBJ_obj2nid(sk_ASN1_OBJECT_value(usages.get(), 0)) != NID_time_stamp) {
-        std::string found;
-        for (int i = 0; i < count; ++i)
-            found += (i ? ", " : "") + oid_name(sk_ASN1_OBJECT_value(usages.get(), i));
-        throw error(errc::tsa_signer_usage_invalid, who + " has extended key usages {" + found +
-                                                        "}; RFC 3161 allows timeStamping alone");
-    }
-    if (critical != 1)
-        throw error(errc::tsa_signer_usage_invalid,
-                    who + " has a timeStamping extended key usage that is not marked critical, "
-                          "as RFC 3161 section 2.3 requires");
-}
-
 void check_chain(X509_STORE* store, X509* signer, STACK_OF(X509) * untrusted) {
     x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
     if (!ctx || X509_STORE_CTX_init(ctx.get(), store, signer, untrusted) != 1)
@@ -275,88 +126,6 @@ void check_chain(X509_STORE* store, X509* signer, STACK_OF(X509) * untrusted) {
         throw error(errc::tsa_signer_usage_invalid, who + " is unfit for time-stamping: " + why);
     throw error(errc::tsa_signer_untrusted,
                 who + " is not trusted: " + why + " (depth " + std::to_string(depth) + ")");
-}
-
-template <typename T, typename Decode>
-T decode_attribute(const ASN1_TYPE* attribute, Decode decode, const char* what) {
-    if (attribute->type != V_ASN1_SEQUENCE)
-        throw error(errc::tsa_ess_mismatch, std::string(what) + " is not a SEQUENCE");
-    const ASN1_STRING* der = attribute->value.sequence;
-    const unsigned char* p = ASN1_STRING_get0_data(der);
-    const unsigned char* end = p + ASN1_STRING_length(der);
-    T out(decode(nullptr, &p, end - p));
-    if (!out || p != end)
-        throw_openssl(errc::tsa_ess_mismatch, std::string("decoding ") + what);
-    return out;
-}
-
-void check_ess_v2_hash_algorithms(const ASN1_STRING* der) {
-    // RFC 5035 section 3: SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2,
-    // policies OPTIONAL }; ESSCertIDv2 ::= SEQUENCE { hashAlgorithm DEFAULT id-sha256,
-    // certHash, issuerSerial OPTIONAL }. OpenSSL's structures are opaque: walk the DER.
-    const unsigned char* p = ASN1_STRING_get0_data(der);
-    const unsigned char* end = p + ASN1_STRING_length(der);
-    enter_sequence(p, end, errc::tsa_ess_mismatch, "SigningCertificateV2");
-    const unsigned char* certs_end = enter_sequence(p, end, errc::tsa_ess_mismatch, "certs");
-    while (p < certs_end) {
-        const unsigned char* id_end =
-            enter_sequence(p, certs_end, errc::tsa_ess_mismatch, "ESSCertIDv2");
-        int nid = NID_sha256;
-        if (p < id_end && *p == (V_ASN1_CONSTRUCTED | V_ASN1_SEQUENCE)) {
-            x509_algor_ptr algorithm(d2i_X509_ALGOR(nullptr, &p, id_end - p));
-            if (!algorithm)
-                throw_openssl(errc::tsa_ess_mismatch, "decoding ESSCertIDv2 hashAlgorithm");
-            nid = OBJ_obj2nid(algorithm->algorithm);
-        }
-        if (!strong_digest(nid))
-            throw error(errc::tsa_ess_mismatch,
-                        "ESSCertIDv2 identifies a certificate by " + std::string(OBJ_nid2sn(nid)) +
-                            "; SHA-1 is allowed only in ESSCertID, weaker hashes nowhere");
-        p = id_end;
-    }
-}
-
-void check_signing_certificate(PKCS7_SIGNER_INFO* signer_info, X509* signer) {
-    // RFC 3161 section 2.4.1: ESS SigningCertificate (ESSCertID, SHA-1, RFC 2634), or since
-    // RFC 5816 SigningCertificateV2 (ESSCertIDv2, RFC 5035); either binds the signer
-    // certificate into the signed attributes.
-    const ASN1_TYPE* v1 =
-        PKCS7_get_signed_attribute(signer_info, NID_id_smime_aa_signingCertificate);
-    const ASN1_TYPE* v2 =
-        PKCS7_get_signed_attribute(signer_info, NID_id_smime_aa_signingCertificateV2);
-    if (!v1 && !v2)
-        throw error(errc::tsa_ess_mismatch,
-                    "the token has no ESS signing certificate attribute, v1 or v2");
-
-    ess_signing_cert_ptr ess_v1;
-    ess_signing_cert_v2_ptr ess_v2;
-    if (v1)
-        ess_v1 =
-            decode_attribute<ess_signing_cert_ptr>(v1, d2i_ESS_SIGNING_CERT, "SigningCertificate");
-    if (v2) {
-        check_ess_v2_hash_algorithms(v2->value.sequence);
-        ess_v2 = decode_attribute<ess_signing_cert_v2_ptr>(v2, d2i_ESS_SIGNING_CERT_V2,
-                                                           "SigningCertificateV2");
-    }
-
-    x509_stack_ptr chain(sk_X509_new_null());
-    auto ref = clone(signer);
-    if (!chain || sk_X509_push(chain.get(), ref.get()) <= 0)
-        throw_openssl(errc::openssl_failure, "certificate list");
-    ref.release(); // the stack owns it now
-    if (OSSL_ESS_check_signing_certs(ess_v1.get(), ess_v2.get(), chain.get(), 1) != 1)
-        throw_openssl(errc::tsa_ess_mismatch,
-                      "the ESS signing certificate attribute does not identify " +
-                          subject_text(signer));
-}
-
-void check_signature_digest(PKCS7_SIGNER_INFO* signer_info) {
-    X509_ALGOR* digest = nullptr;
-    PKCS7_SIGNER_INFO_get0_algs(signer_info, nullptr, &digest, nullptr);
-    int nid = digest ? OBJ_obj2nid(digest->algorithm) : NID_undef;
-    if (!strong_digest(nid))
-        throw error(errc::tsa_signature_invalid,
-                    "the token is signed over a " + std::string(OBJ_nid2sn(nid)) + " digest");
 }
 
 // OpenSSL's own verification of the token: the signature, the signer's path and ESS
@@ -408,13 +177,6 @@ bool same_algorithm(const X509_ALGOR* a, const X509_ALGOR* b) {
     X509_ALGOR_get0(&oid_b, &type_b, nullptr, b);
     auto none = [](int type) { return type == V_ASN1_UNDEF || type == V_ASN1_NULL; };
     return OBJ_cmp(oid_a, oid_b) == 0 && none(type_a) && none(type_b);
-}
-
-std::string describe_imprint(TS_MSG_IMPRINT* imprint) {
-    const ASN1_OCTET_STRING* digest = TS_MSG_IMPRINT_get_msg(imprint);
-    return oid_name(TS_MSG_IMPRINT_get_algo(imprint)->algorithm) + " " +
-           to_hex({ASN1_STRING_get0_data(digest),
-                   static_cast<std::size_t>(ASN1_STRING_length(digest))});
 }
 
 void check_imprint(TS_REQ* request, TS_TST_INFO* info) {
@@ -611,13 +373,14 @@ timestamp_token verify_timestamp_response(std::span<const std::uint8_t> request_
 
     // Who signed, and may they stamp time for us?
     auto candidates = candidate_certificates(token.get(), trust.known_tsa_certificates);
-    X509* signer = find_signer(signer_info, candidates.get(), trust.known_tsa_certificates.size());
+    X509* signer = find_signer(signer_info->issuer_and_serial, candidates.get(),
+                               trust.known_tsa_certificates.size());
     check_timestamping_usage(signer);
     auto store = make_store(trust.anchors);
     X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN); // an anchor need not be a root
     check_chain(store.get(), signer, candidates.get());
-    check_signing_certificate(signer_info, signer);
-    check_signature_digest(signer_info);
+    check_signing_certificate(signing_certificate_attributes(signer_info->auth_attr), signer);
+    check_signature_digest(signer_info->digest_alg);
     verify_signature(token.get(), std::move(store), std::move(candidates));
 
     // Does what they signed answer this request?
@@ -626,201 +389,6 @@ timestamp_token verify_timestamp_response(std::span<const std::uint8_t> request_
     check_policy(request.get(), info.get(), trust.policy_oid);
 
     return describe_token(bytes(reply.token.begin(), reply.token.end()));
-}
-
-namespace {
-
-time_t asn1_time(const ASN1_TIME* t) {
-    std::tm tm{};
-    if (ASN1_TIME_to_tm(t, &tm) != 1)
-        throw_openssl(errc::tsa_response_malformed, "reading a certificate's validity");
-    return timegm(&tm);
-}
-
-struct der_element {
-    const unsigned char* start;
-    const unsigned char* content;
-    const unsigned char* end;
-    int tag;
-    int type; ///< V_ASN1_UNIVERSAL, V_ASN1_CONTEXT_SPECIFIC...
-    bool constructed;
-};
-
-der_element next_element(const unsigned char*& at, const unsigned char* limit) {
-    der_element e{at, nullptr, nullptr, 0, 0, false};
-    long length = 0;
-    int ret = ASN1_get_object(&at, &length, &e.tag, &e.type, limit - at);
-    if ((ret & 0x80) || (ret & 0x01)) { // an error, or an indefinite length: not DER
-        ERR_clear_error();
-        throw error(errc::tsa_response_malformed, "the time-stamp token is not DER");
-    }
-    e.constructed = (ret & V_ASN1_CONSTRUCTED) != 0;
-    e.content = at;
-    e.end = at + length;
-    at = e.end;
-    return e;
-}
-
-/// A token without its certificates, and the DER of each certificate it carried.
-struct split_token {
-    bytes without_certificates;
-    std::vector<std::span<const std::uint8_t>> certificates;
-};
-
-/// Takes the certificates out of a token (RFC 5652 section 5.1: ContentInfo holding
-/// SignedData, whose `certificates [0] IMPLICIT` is optional and outside what is signed),
-/// so that OpenSSL decodes them once per verifier rather than once per token.
-split_token split_certificates(std::span<const std::uint8_t> der) {
-    const unsigned char* p = der.data();
-    const unsigned char* end = der.data() + der.size();
-    auto info = next_element(p, end);
-    if (info.end != end || !info.constructed || info.tag != V_ASN1_SEQUENCE)
-        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
-    const unsigned char* q = info.content;
-    auto oid = next_element(q, info.end);
-    auto wrap = next_element(q, info.end);
-    if (oid.tag != V_ASN1_OBJECT || wrap.type != V_ASN1_CONTEXT_SPECIFIC || wrap.tag != 0 ||
-        wrap.end != info.end)
-        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
-    const unsigned char* r = wrap.content;
-    auto signed_data = next_element(r, wrap.end);
-    if (signed_data.tag != V_ASN1_SEQUENCE || signed_data.end != wrap.end)
-        throw error(errc::tsa_response_malformed, "the time-stamp token holds no SignedData");
-
-    split_token out;
-    std::optional<der_element> certs;
-    for (const unsigned char* s = signed_data.content; s < signed_data.end;) {
-        auto e = next_element(s, signed_data.end);
-        if (e.type == V_ASN1_CONTEXT_SPECIFIC && e.tag == 0 && e.constructed)
-            certs = e;
-    }
-    if (!certs) {
-        out.without_certificates.assign(der.begin(), der.end());
-        return out;
-    }
-    for (const unsigned char* c = certs->content; c < certs->end;) {
-        auto cert = next_element(c, certs->end);
-        out.certificates.emplace_back(cert.start, static_cast<std::size_t>(cert.end - cert.start));
-    }
-
-    // The same token, its lengths recomputed, without the certificates element.
-    auto kept =
-        static_cast<int>((signed_data.end - signed_data.content) - (certs->end - certs->start));
-    int signed_size = ASN1_object_size(1, kept, V_ASN1_SEQUENCE);
-    int wrap_size = ASN1_object_size(1, signed_size, 0);
-    auto info_length = static_cast<int>(oid.end - oid.start) + wrap_size;
-    out.without_certificates.resize(
-        static_cast<std::size_t>(ASN1_object_size(1, info_length, V_ASN1_SEQUENCE)));
-    unsigned char* o = out.without_certificates.data();
-    ASN1_put_object(&o, 1, info_length, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-    o = std::copy(oid.start, oid.end, o);
-    ASN1_put_object(&o, 1, signed_size, 0, V_ASN1_CONTEXT_SPECIFIC);
-    ASN1_put_object(&o, 1, kept, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-    o = std::copy(signed_data.content, certs->start, o);
-    std::copy(certs->end, signed_data.end, o);
-    return out;
-}
-
-} // namespace
-
-timestamp_verifier::timestamp_verifier(tsp_trust trust)
-    : trust_(std::move(trust))
-    , store_(make_store(trust_.anchors)) {
-    X509_STORE_set_flags(store_.get(), X509_V_FLAG_PARTIAL_CHAIN); // an anchor need not be a root
-}
-
-timestamp_verifier::signer_check
-timestamp_verifier::check_signer(X509* signer, STACK_OF(X509) * candidates) const {
-    auto fingerprint = fingerprint_sha256(signer);
-    {
-        std::lock_guard lock(mutex_);
-        if (auto it = checked_.find(fingerprint); it != checked_.end())
-            return it->second;
-    }
-    signer_check out;
-    try {
-        check_timestamping_usage(signer);
-        x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
-        if (!ctx || X509_STORE_CTX_init(ctx.get(), store_.get(), signer, candidates) != 1)
-            throw_openssl(errc::openssl_failure, "certificate verification context");
-        X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_TIMESTAMP_SIGN);
-        // Validity is compared with each token's genTime, not with today.
-        X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME);
-        if (X509_verify_cert(ctx.get()) != 1) {
-            std::string why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
-            ERR_clear_error();
-            throw error(errc::tsa_signer_untrusted,
-                        "TSA certificate " + subject_text(signer) + " is not trusted: " + why);
-        }
-        out.not_after = std::numeric_limits<time_t>::max();
-        STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
-        for (int i = 0; i < sk_X509_num(chain); ++i) {
-            X509* c = sk_X509_value(chain, i);
-            out.not_before = std::max(out.not_before, asn1_time(X509_get0_notBefore(c)));
-            out.not_after = std::min(out.not_after, asn1_time(X509_get0_notAfter(c)));
-        }
-    } catch (const error& e) {
-        out.problem = e.what();
-        out.code = static_cast<errc>(e.code().value());
-        return out; // not remembered: a failure is rare and its message names the case
-    }
-    std::lock_guard lock(mutex_);
-    checked_.emplace(fingerprint, out);
-    return out;
-}
-
-timestamp_token timestamp_verifier::verify(std::span<const std::uint8_t> token_der,
-                                           const sha256_digest& imprint) const {
-    auto split = split_certificates(token_der);
-    auto token = decode_token(split.without_certificates);
-    if (!PKCS7_type_is_signed(token.get()) || !token->d.sign)
-        throw error(errc::tsa_response_malformed, "the time-stamp token is not CMS SignedData");
-    ts_tst_info_ptr info(PKCS7_to_TS_TST_INFO(token.get()));
-    if (!info)
-        throw_openssl(errc::tsa_response_malformed, "reading the TSTInfo of the token");
-    if (TS_TST_INFO_get_version(info.get()) != 1)
-        throw error(errc::tsa_response_malformed, "the TSTInfo is not version 1");
-    PKCS7_SIGNER_INFO* signer_info = only_signer_info(token.get());
-
-    // Who signed, and could they stamp time when they did?
-    std::vector<x509_ptr> known;
-    for (const auto& der : split.certificates)
-        known.push_back(certificates_.decode(der));
-    for (const auto& c : trust_.known_tsa_certificates)
-        known.push_back(clone(c.get()));
-    auto candidates = candidate_certificates(token.get(), known);
-    X509* signer = find_signer(signer_info, candidates.get(), trust_.known_tsa_certificates.size());
-    auto check = check_signer(signer, candidates.get());
-    if (!check.problem.empty())
-        throw error(check.code, check.problem);
-    auto described = describe_token(info.get(), bytes(token_der.begin(), token_der.end()));
-    auto at = std::chrono::system_clock::to_time_t(described.time);
-    if (at < check.not_before || at > check.not_after)
-        throw error(errc::tsa_signer_untrusted, "TSA certificate " + subject_text(signer) +
-                                                    " was not valid at the token's genTime");
-    check_signing_certificate(signer_info, signer);
-    check_signature_digest(signer_info);
-
-    // The CMS signature over the signed attributes, and their digest of the TSTInfo.
-    bio_ptr content(PKCS7_dataInit(token.get(), nullptr));
-    if (!content)
-        throw_openssl(errc::tsa_response_malformed, "reading the token's content");
-    char buffer[4096];
-    while (BIO_read(content.get(), buffer, sizeof buffer) > 0) {
-    }
-    if (PKCS7_signatureVerify(content.get(), token.get(), signer_info, signer) != 1)
-        throw_openssl(errc::tsa_signature_invalid, "the time-stamp token's signature");
-
-    // What it stamps.
-    TS_MSG_IMPRINT* stamped = TS_TST_INFO_get_msg_imprint(info.get());
-    const ASN1_OCTET_STRING* value = TS_MSG_IMPRINT_get_msg(stamped);
-    bool same = OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(stamped)->algorithm) == NID_sha256 &&
-                static_cast<std::size_t>(ASN1_STRING_length(value)) == imprint.size() &&
-                std::equal(imprint.begin(), imprint.end(), ASN1_STRING_get0_data(value));
-    if (!same)
-        throw error(errc::tsa_imprint_mismatch, "the token stamps " + describe_imprint(stamped) +
-                                                    ", not SHA-256 " + to_hex(imprint));
-    return described;
 }
 
 rfc3161_client::rfc3161_client(options opts)

@@ -3,29 +3,16 @@
 #include "crypto/error.hpp"
 #include "crypto/openssl.hpp"
 #include "crypto/timestamp.hpp"
+#include "crypto/timestamp_verifier.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace sceau::crypto {
-
-/// What a verifier of RFC 3161 replies trusts.
-struct tsp_trust {
-    /// Certificates a TSA certificate must chain to. Any certificate may be an anchor, a
-    /// root or not.
-    std::vector<x509_ptr> anchors;
-    /// TSA certificates to use when a token does not carry its signer's certificate
-    /// (certReq absent, or a TSA that ignores it). Knowing one does not make it trusted.
-    std::vector<x509_ptr> known_tsa_certificates;
-    /// The TSA policy every token must carry, dotted; empty accepts any policy.
-    std::string policy_oid;
-};
 
 /// Verifies a DER TimeStampResp against the DER TimeStampReq it answers (RFC 3161
 /// sections 2.4.1 and 2.4.2) and returns its token. Certificates are checked against the
@@ -37,37 +24,6 @@ struct tsp_trust {
 timestamp_token verify_timestamp_response(std::span<const std::uint8_t> request_der,
                                           std::span<const std::uint8_t> response_der,
                                           const tsp_trust& trust);
-
-/// Verifies time-stamp tokens found in stored evidence: long after they were issued, and
-/// many of them (an audit reads every record's two). A token holds when its TSA
-/// certificate has the critical timeStamping usage alone (RFC 3161 section 2.3), chains to
-/// an anchor and was valid at the token's genTime; its ESS signing certificate attribute
-/// names that certificate; its signature is over a strong digest and verifies; and its
-/// message imprint is SHA-256 of what the caller says it stamps. Paths are built once per
-/// TSA certificate and remembered. Thread-safe.
-class timestamp_verifier {
-public:
-    explicit timestamp_verifier(tsp_trust trust);
-
-    /// Throws error with a tsa_* code naming the first fault.
-    timestamp_token verify(std::span<const std::uint8_t> token_der,
-                           const sha256_digest& imprint) const;
-
-private:
-    struct signer_check {
-        std::string problem; ///< empty: the TSA certificate is fit and trusted
-        errc code = errc::tsa_signer_untrusted;
-        time_t not_before = 0;
-        time_t not_after = 0;
-    };
-    signer_check check_signer(X509* signer, STACK_OF(X509) * candidates) const;
-
-    tsp_trust trust_;
-    x509_store_ptr store_;
-    certificate_cache certificates_;
-    mutable std::mutex mutex_;
-    mutable std::map<std::string, signer_check> checked_; ///< by certificate fingerprint
-};
 
 /// An external TSA reached over HTTP (RFC 3161 section 3.4). Each stamp sends a fresh
 /// request and verifies the reply before returning it. Thread-safe if the transport is;

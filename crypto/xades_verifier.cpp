@@ -8,7 +8,9 @@
 #include "crypto/xmldsig.hpp"
 
 #include <libxml/uri.h>
+#include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <xmlsec/transforms.h>
 #include <xmlsec/xmldsig.h>
 
@@ -23,6 +25,7 @@ using dsig::is_dsig;
 using dsig::text_of;
 using dsig::x;
 using x509_store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, c_deleter<X509_STORE_CTX_free>>;
+using ecdsa_sig_ptr = std::unique_ptr<ECDSA_SIG, c_deleter<ECDSA_SIG_free>>;
 
 [[noreturn]] void refuse(errc code, const std::string& what) {
     throw error(code, what);
@@ -48,6 +51,8 @@ xmlNode* only_child(xmlNode* parent, std::string_view local, const char* where) 
 struct reference_shape {
     std::string uri; ///< unescaped for detached objects
     bool properties; ///< the SignedProperties reference
+    std::string digest_method;
+    xmlNode* digest_value;
 };
 
 std::vector<std::string> transforms_of(xmlNode* transforms) {
@@ -100,12 +105,16 @@ std::vector<reference_shape> check_signed_info(xmlNode* info, bool enveloped) {
             if (uri.size() < 2 || uri.front() != '#')
                 refuse(errc::signature_reference_mismatch,
                        "the SignedProperties reference does not point into the signature");
-            if (!transforms.empty() &&
+            // Without a transform the node-set would be canonicalised inclusively (XML-DSig
+            // section 4.4.3.2); an enveloped seal of Sceau names exclusive C14N.
+            if ((!transforms.empty() || enveloped) &&
                 (transforms.size() != 1 || transforms[0] != dsig_algorithms::exc_c14n))
                 refuse(errc::signature_transform_refused,
-                       "the SignedProperties reference may only be canonicalised");
+                       enveloped ? "the SignedProperties reference of a seal is canonicalised "
+                                   "by exclusive C14N and nothing else"
+                                 : "the SignedProperties reference may only be canonicalised");
             ++properties;
-            out.push_back({uri.substr(1), true});
+            out.push_back({uri.substr(1), true, digest, inner[at + 1]});
             continue;
         }
         if (!uri.empty() && uri.front() == '#')
@@ -119,14 +128,14 @@ std::vector<reference_shape> check_signed_info(xmlNode* info, bool enveloped) {
                 refuse(errc::signature_transform_refused,
                        "the document reference must be URI=\"\" with enveloped-signature then "
                        "exclusive C14N");
-            out.push_back({"", false});
+            out.push_back({"", false, digest, inner[at + 1]});
             continue;
         }
         if (uri.empty() || uri.find('#') != std::string::npos || !transforms.empty())
             refuse(errc::signature_transform_refused,
                    "a detached reference names a whole object, without transform: " + uri);
         char* plain = xmlURIUnescapeString(uri.c_str(), 0, nullptr);
-        out.push_back({plain ? std::string(plain) : uri, false});
+        out.push_back({plain ? std::string(plain) : uri, false, digest, inner[at + 1]});
         xmlFree(plain);
     }
     if (properties != 1)
@@ -178,12 +187,123 @@ const EVP_MD* digest_for(const std::string& uri) {
     refuse(errc::signature_algorithm_refused, "certificate digest " + uri + " is not allowed");
 }
 
-bool digest_matches(X509* cert, const EVP_MD* md, const bytes& expected) {
+bool digest_matches(const known_certificate& cert, const EVP_MD* md, const bytes& expected) {
+    if (EVP_MD_get_type(md) == NID_sha256)
+        return std::equal(cert.fingerprint.begin(), cert.fingerprint.end(), expected.begin(),
+                          expected.end());
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (X509_digest(cert, md, out, &n) != 1)
+    if (X509_digest(cert.cert.get(), md, out, &n) != 1)
         throw_openssl(errc::openssl_failure, "certificate digest");
     return n == expected.size() && std::equal(out, out + n, expected.begin());
+}
+
+/// The implementation of an allowed DigestMethod, fetched once.
+const EVP_MD* reference_digest(std::string_view uri) {
+    int nid = uri == dsig_algorithms::sha256   ? NID_sha256
+              : uri == dsig_algorithms::sha384 ? NID_sha384
+              : uri == dsig_algorithms::sha512 ? NID_sha512
+                                               : NID_undef;
+    const EVP_MD* md = fetched_digest(nid);
+    if (!md)
+        refuse(errc::signature_algorithm_refused,
+               "digest method " + std::string(uri) + " is not allowed");
+    return md;
+}
+
+/// What an allowed SignatureMethod needs: its digest and the type of key (RFC 6931
+/// sections 2.3.2 and 2.3.6, RFC 4051 section 3.3).
+struct signature_method {
+    const EVP_MD* md;
+    int key_type;
+};
+
+signature_method signature_method_of(std::string_view uri) {
+    using namespace dsig_algorithms;
+    bool ec = uri == ecdsa_sha256 || uri == ecdsa_sha384 || uri == ecdsa_sha512;
+    bool rsa = uri == rsa_sha256 || uri == rsa_sha384 || uri == rsa_sha512;
+    int nid = (uri == ecdsa_sha256 || uri == rsa_sha256)   ? NID_sha256
+              : (uri == ecdsa_sha384 || uri == rsa_sha384) ? NID_sha384
+                                                           : NID_sha512;
+    if (!ec && !rsa)
+        refuse(errc::signature_algorithm_refused,
+               "signature method " + std::string(uri) + " is not allowed");
+    return {fetched_digest(nid), ec ? EVP_PKEY_EC : EVP_PKEY_RSA};
+}
+
+/// An XML-DSig ECDSA value, r then s each as wide as the group order (RFC 4051 section
+/// 3.3), as the DER ECDSA-Sig-Value OpenSSL verifies; empty when it has another size.
+bytes ecdsa_der(const bytes& value, int order_bits) {
+    auto width = static_cast<std::size_t>((order_bits + 7) / 8);
+    if (width == 0 || value.size() != 2 * width)
+        return {};
+    ecdsa_sig_ptr sig(ECDSA_SIG_new());
+    BIGNUM* r = BN_bin2bn(value.data(), static_cast<int>(width), nullptr);
+    BIGNUM* s = BN_bin2bn(value.data() + width, static_cast<int>(width), nullptr);
+    if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) { // takes r and s
+        BN_free(r);
+        BN_free(s);
+        throw_openssl(errc::openssl_failure, "ECDSA signature");
+    }
+    int n = i2d_ECDSA_SIG(sig.get(), nullptr);
+    bytes out(n > 0 ? static_cast<std::size_t>(n) : 0);
+    unsigned char* p = out.data();
+    if (n <= 0 || i2d_ECDSA_SIG(sig.get(), &p) != n)
+        throw_openssl(errc::openssl_failure, "ECDSA signature");
+    return out;
+}
+
+/// XML-DSig core validation (section 3.2) of an enveloped seal whose shape holds: each
+/// reference's digest over its exclusive canonical form, in order, then the signature
+/// value over the exclusive canonical SignedInfo, with the signer's key alone. A failure
+/// says what the xmlsec1 path says of it.
+void check_enveloped_directly(xmlDoc* doc, xmlNode* sig, xmlNode* signed_info, xmlNode* value,
+                              xmlNode* signed_props, const std::vector<reference_shape>& references,
+                              const std::string& method, const known_certificate& signer) {
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    auto hash = [&](const EVP_MD* md, xmlNode* node, c14n_scope scope) {
+        if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1)
+            throw_openssl(errc::openssl_failure, "digest context");
+        exclusive_c14n_digest(doc, node, scope, ctx.get());
+        if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1)
+            throw_openssl(errc::openssl_failure, "digest");
+        return std::span<const std::uint8_t>(digest, size);
+    };
+    auto base64_or_nothing = [](xmlNode* n) {
+        try {
+            return from_base64(dsig::text(n));
+        } catch (const error&) {
+            return bytes(); // matches nothing
+        }
+    };
+
+    // Section 3.2.1: the references. The document's is URI "" then the enveloped-signature
+    // transform: the whole document without this ds:Signature (section 6.6.4).
+    for (const auto& r : references) {
+        auto computed =
+            r.properties
+                ? hash(reference_digest(r.digest_method), signed_props, c14n_scope::subtree)
+                : hash(reference_digest(r.digest_method), sig, c14n_scope::all_but_the_subtree);
+        auto expected = base64_or_nothing(r.digest_value);
+        if (!std::equal(computed.begin(), computed.end(), expected.begin(), expected.end()))
+            refuse(errc::signature_invalid,
+                   r.properties ? "the signed properties were changed after signing"
+                                : "the digest of the document differs: it was changed after "
+                                  "signing");
+    }
+
+    // Section 3.2.2: the signature over SignedInfo, canonicalised as its
+    // CanonicalizationMethod says (exclusive, checked with the shape).
+    auto m = signature_method_of(method);
+    auto signed_digest = hash(m.md, signed_info, c14n_scope::subtree);
+    auto raw = base64_or_nothing(value);
+    bool fits = signer.key && signer.key->type() == m.key_type;
+    auto signature = fits && m.key_type == EVP_PKEY_EC ? ecdsa_der(raw, signer.key->bits()) : raw;
+    if (!fits || signature.empty() || !signer.key->verify(m.md, signed_digest, signature))
+        refuse(errc::signature_invalid, "the signature value does not verify with the "
+                                        "certificate's key");
 }
 
 time_t time_of(const ASN1_TIME* t) {
@@ -201,6 +321,59 @@ int digits(std::string_view s, std::size_t at, std::size_t n) {
         v = v * 10 + (s[i] - '0');
     }
     return v;
+}
+
+/// The same with xmlsec1, restricted to the allowed transforms, the key set beforehand.
+/// Appends the data references to `out`.
+void verify_with_xmlsec(xmlNode* sig, X509* signer, bool enveloped,
+                        const std::vector<detached_object>* objects,
+                        const std::vector<reference_shape>& references, xades_verified& out) {
+    auto ctx = dsig::restricted_context();
+    // xmlsec1 calls a relative URI "remote"; it can reach only the objects given here,
+    // since no other input handler is registered (xml_library_init).
+    ctx->enabledReferenceUris = static_cast<xmlSecTransformUriType>(
+        xmlSecTransformUriTypeSameDocument |
+        (enveloped ? xmlSecTransformUriTypeEmpty : xmlSecTransformUriTypeRemote));
+    ctx->flags |=
+        XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS | XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
+    ctx->signKey = dsig::public_key_of(signer).release(); // the context owns it
+    int rc = 0;
+    if (objects) {
+        detached_objects_scope readable(*objects);
+        rc = xmlSecDSigCtxVerify(ctx.get(), sig);
+    } else {
+        rc = xmlSecDSigCtxVerify(ctx.get(), sig);
+    }
+    ERR_clear_error();
+    // The return code only says that processing ran; a mismatch leaves status invalid.
+    if (rc < 0 && objects)
+        refuse(errc::signature_invalid, "a signed object is missing or unreadable");
+    if (rc < 0 || ctx->status != xmlSecDSigStatusSucceeded) {
+        for (xmlSecSize i = 0; i < xmlSecPtrListGetSize(&ctx->signedInfoReferences); ++i) {
+            auto* ref = static_cast<xmlSecDSigReferenceCtx*>(
+                xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
+            if (ref && ref->status != xmlSecDSigStatusSucceeded && i < references.size())
+                refuse(errc::signature_invalid,
+                       references[i].properties
+                           ? "the signed properties were changed after signing"
+                           : "the digest of " +
+                                 (references[i].uri.empty() ? std::string("the document")
+                                                            : references[i].uri) +
+                                 " differs: it was changed after signing");
+        }
+        refuse(errc::signature_invalid, "the signature value does not verify with the "
+                                        "certificate's key");
+    }
+    if (xmlSecPtrListGetSize(&ctx->signedInfoReferences) != references.size())
+        refuse(errc::signature_invalid, "not every reference was checked");
+    for (xmlSecSize i = 0; i < references.size(); ++i) {
+        auto* ref = static_cast<xmlSecDSigReferenceCtx*>(
+            xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
+        if (!ref || ref->status != xmlSecDSigStatusSucceeded)
+            refuse(errc::signature_invalid, "the digest of " + references[i].uri + " differs");
+        if (!references[i].properties)
+            out.references.push_back(references[i].uri);
+    }
 }
 
 } // namespace
@@ -253,8 +426,9 @@ std::chrono::system_clock::time_point parse_xsd_datetime(std::string_view s) {
     return std::chrono::system_clock::from_time_t(timegm(&tm)) + fraction - offset;
 }
 
-xades_verifier::xades_verifier(std::vector<x509_ptr> anchors)
+xades_verifier::xades_verifier(std::vector<x509_ptr> anchors, verification_path path)
     : anchors_(std::move(anchors))
+    , path_(path)
     , store_(make_store(anchors_)) {
     xml_library_init();
     X509_STORE_set_flags(store_.get(), X509_V_FLAG_PARTIAL_CHAIN); // an anchor need not be a root
@@ -280,9 +454,11 @@ xades_verified xades_verifier::verify_detached(xmlDoc* doc, xmlNode* signature,
     return verify(doc, signature, false, &objects);
 }
 
-xades_verifier::path_check xades_verifier::check_path(X509* signer,
-                                                      const std::vector<x509_ptr>& carried) const {
-    auto fingerprint = fingerprint_sha256(signer);
+xades_verifier::path_check
+xades_verifier::check_path(const known_certificate& signer_entry,
+                           const std::vector<certificate_ref>& carried) const {
+    const auto& fingerprint = signer_entry.fingerprint;
+    X509* signer = signer_entry.cert.get();
     {
         std::lock_guard lock(mutex_);
         if (auto it = checked_.find(fingerprint); it != checked_.end())
@@ -291,7 +467,7 @@ xades_verifier::path_check xades_verifier::check_path(X509* signer,
 
     x509_stack_ptr untrusted(sk_X509_new_null());
     for (const auto& c : carried) {
-        auto ref = clone(c.get());
+        auto ref = clone(c->cert.get());
         if (!untrusted || sk_X509_push(untrusted.get(), ref.get()) <= 0)
             throw_openssl(errc::openssl_failure, "certificate list");
         ref.release(); // the stack owns it now
@@ -394,7 +570,7 @@ xades_verified xades_verifier::verify(xmlDoc* doc, xmlNode* sig, bool enveloped,
     auto expected = base64_of(digest_parts[1], "the certificate digest");
 
     // 4. The certificates carried in KeyInfo; the signer is the one the properties name.
-    std::vector<x509_ptr> carried;
+    std::vector<certificate_ref> carried;
     for (xmlNode* data : element_children(parts[2])) {
         if (!is_dsig(data, "X509Data"))
             continue;
@@ -403,22 +579,24 @@ xades_verified xades_verifier::verify(xmlDoc* doc, xmlNode* sig, bool enveloped,
                 continue;
             auto der = base64_of(c, "an X509Certificate");
             try {
-                carried.push_back(certificates_.decode(der));
+                carried.push_back(certificates_.find(der));
             } catch (const error&) {
                 refuse(errc::signature_malformed, "a KeyInfo certificate is not DER");
             }
         }
     }
+    certificate_ref signer;
     for (const auto& c : carried) {
-        if (digest_matches(c.get(), md, expected)) {
-            out.signer = clone(c.get());
+        if (digest_matches(*c, md, expected)) {
+            signer = c;
             break;
         }
     }
-    if (!out.signer)
+    if (!signer)
         refuse(errc::signature_reference_mismatch,
                "SigningCertificateV2 names none of the certificates in KeyInfo");
-    auto path = check_path(out.signer.get(), carried);
+    out.signer = clone(signer->cert.get());
+    auto path = check_path(*signer, carried);
     if (!path.problem.empty())
         refuse(errc::signature_invalid, path.problem);
     auto signed_at = std::chrono::system_clock::to_time_t(out.signing_time);
@@ -427,56 +605,22 @@ xades_verified xades_verifier::verify(xmlDoc* doc, xmlNode* sig, bool enveloped,
                                             " was not valid at the signing time");
 
     // 5. The signature itself, with the signer's key alone.
-    auto ctx = dsig::restricted_context();
-    // xmlsec1 calls a relative URI "remote"; it can reach only the objects given here,
-    // since no other input handler is registered (xml_library_init).
-    ctx->enabledReferenceUris = static_cast<xmlSecTransformUriType>(
-        xmlSecTransformUriTypeSameDocument |
-        (enveloped ? xmlSecTransformUriTypeEmpty : xmlSecTransformUriTypeRemote));
-    ctx->flags |=
-        XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS | XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
-    ctx->signKey = dsig::public_key_of(out.signer.get()).release(); // the context owns it
-    int rc = 0;
-    if (objects) {
-        detached_objects_scope readable(*objects);
-        rc = xmlSecDSigCtxVerify(ctx.get(), sig);
+    if (enveloped && path_ == verification_path::direct) {
+        check_enveloped_directly(doc, sig, parts[0], parts[1], signed_props, references,
+                                 attribute(element_children(parts[0])[1], "Algorithm"), *signer);
+        out.references.push_back("");
     } else {
-        rc = xmlSecDSigCtxVerify(ctx.get(), sig);
-    }
-    ERR_clear_error();
-    // The return code only says that processing ran; a mismatch leaves status invalid.
-    if (rc < 0 && objects)
-        refuse(errc::signature_invalid, "a signed object is missing or unreadable");
-    if (rc < 0 || ctx->status != xmlSecDSigStatusSucceeded) {
-        for (xmlSecSize i = 0; i < xmlSecPtrListGetSize(&ctx->signedInfoReferences); ++i) {
-            auto* ref = static_cast<xmlSecDSigReferenceCtx*>(
-                xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
-            if (ref && ref->status != xmlSecDSigStatusSucceeded && i < references.size())
-                refuse(errc::signature_invalid,
-                       references[i].properties
-                           ? "the signed properties were changed after signing"
-                           : "the digest of " +
-                                 (references[i].uri.empty() ? std::string("the document")
-                                                            : references[i].uri) +
-                                 " differs: it was changed after signing");
-        }
-        refuse(errc::signature_invalid, "the signature value does not verify with the "
-                                        "certificate's key");
-    }
-    if (xmlSecPtrListGetSize(&ctx->signedInfoReferences) != references.size())
-        refuse(errc::signature_invalid, "not every reference was checked");
-    for (xmlSecSize i = 0; i < references.size(); ++i) {
-        auto* ref = static_cast<xmlSecDSigReferenceCtx*>(
-            xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
-        if (!ref || ref->status != xmlSecDSigStatusSucceeded)
-            refuse(errc::signature_invalid, "the digest of " + references[i].uri + " differs");
-        if (!references[i].properties)
-            out.references.push_back(references[i].uri);
+        verify_with_xmlsec(sig, out.signer.get(), enveloped, objects, references, out);
     }
 
     // 6. The SignatureTimeStamp, if any, and what it must cover (EN 319 132-1 clause 5.3).
-    xmlNode* value = parts[1];
-    out.timestamp_imprint = sha256::of(exclusive_c14n(doc, value));
+    evp_md_ctx_ptr imprint(EVP_MD_CTX_new());
+    unsigned int size = 0;
+    if (!imprint || EVP_DigestInit_ex2(imprint.get(), fetched_digest(NID_sha256), nullptr) != 1)
+        throw_openssl(errc::openssl_failure, "digest context");
+    exclusive_c14n_digest(doc, parts[1], c14n_scope::subtree, imprint.get());
+    if (EVP_DigestFinal_ex(imprint.get(), out.timestamp_imprint.data(), &size) != 1)
+        throw_openssl(errc::openssl_failure, "digest");
     xmlNode* unsigned_props = only_child(qualifying, "UnsignedProperties", "QualifyingProperties");
     xmlNode* usp = unsigned_props ? only_child(unsigned_props, "UnsignedSignatureProperties",
                                                "UnsignedProperties")

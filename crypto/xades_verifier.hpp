@@ -4,6 +4,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/openssl.hpp"
 #include "crypto/sha256.hpp"
+#include "crypto/verification_path.hpp"
 #include "crypto/xml.hpp"
 
 #include <chrono>
@@ -26,19 +27,27 @@ struct xades_verified {
 
 /// Verifies XAdES baseline signatures (ETSI EN 319 132-1) against trust anchors only.
 ///
-/// Before xmlsec1 runs, the ds:Signature must have the shape Sceau signs: exclusive C14N,
-/// an allowed SignatureMethod and DigestMethods; exactly one Reference typed
-/// SignedProperties, to the SignedProperties of the one QualifyingProperties of the
-/// signature (xades/xa01, xa02 of the hostile corpus); the data references, enveloped
-/// (URI "" with enveloped-signature and exclusive C14N) or detached (a URI naming an
-/// object, no transform, no fragment); KeyInfo with the certificates. SigningTime must be
-/// an xsd:dateTime (xa04); SigningCertificateV2 must name one of the KeyInfo certificates,
-/// which must chain to an anchor and be valid at SigningTime. Certificate paths are built
-/// once per signer certificate and remembered. Thread-safe: one verifier serves every
-/// thread of an audit.
+/// Before any digest is computed, the ds:Signature must have the shape Sceau signs:
+/// exclusive C14N, an allowed SignatureMethod and DigestMethods; exactly one Reference
+/// typed SignedProperties, to the SignedProperties of the one QualifyingProperties of the
+/// signature (xades/xa01, xa02 of the hostile corpus), canonicalised by exclusive C14N in
+/// an enveloped seal; the data references, enveloped (URI "" with enveloped-signature and
+/// exclusive C14N) or detached (a URI naming an object, no transform, no fragment);
+/// KeyInfo with the certificates. SigningTime must be an xsd:dateTime (xa04);
+/// SigningCertificateV2 must name one of the KeyInfo certificates, which must chain to an
+/// anchor and be valid at SigningTime. Certificate paths are built once per signer
+/// certificate and remembered.
+///
+/// The digests and the signature value of an enveloped seal are then checked on the
+/// direct path by default: exclusive canonical forms (libxml2) hashed as they are made, the
+/// signature verified with a key context kept per certificate (XML-DSig core validation,
+/// section 3.2). On the library path, and for detached signatures always, xmlsec1 checks
+/// them, restricted to the transforms above. Thread-safe: one verifier serves every thread
+/// of an audit.
 class xades_verifier {
 public:
-    explicit xades_verifier(std::vector<x509_ptr> anchors);
+    explicit xades_verifier(std::vector<x509_ptr> anchors,
+                            verification_path path = verification_path::direct);
 
     /// The enveloped signature that is the last child of the root element. Throws error
     /// with a signature_* code, or bad_certificate when the signer is not trusted.
@@ -55,15 +64,18 @@ private:
         time_t not_before = 0;
         time_t not_after = 0; ///< the narrowest validity over the path
     };
+    using certificate_ref = std::shared_ptr<const known_certificate>;
     xades_verified verify(xmlDoc* doc, xmlNode* signature, bool enveloped,
                           const std::vector<detached_object>* objects) const;
-    path_check check_path(X509* signer, const std::vector<x509_ptr>& carried) const;
+    path_check check_path(const known_certificate& signer,
+                          const std::vector<certificate_ref>& carried) const;
 
     std::vector<x509_ptr> anchors_;
+    verification_path path_;
     x509_store_ptr store_;
     certificate_cache certificates_;
     mutable std::mutex mutex_;
-    mutable std::map<std::string, path_check> checked_; ///< by signer fingerprint
+    mutable std::map<sha256_digest, path_check> checked_; ///< by signer fingerprint
 };
 
 /// Parses an xsd:dateTime as XML Schema 1.0 writes it, with at most one time zone

@@ -30,14 +30,82 @@ void on_internal_subset(void* ctx, const xmlChar*, const xmlChar*, const xmlChar
 void no_generic_errors(void*, const char*, ...) {}
 void no_structured_errors(void*, xmlErrorPtr) {}
 
-int subtree_visible(void* target, xmlNodePtr node, xmlNodePtr parent) {
-    // Namespace nodes share the layout of xmlNode up to `type`; their element is `parent`.
-    xmlNodePtr n = node != nullptr && node->type == XML_NAMESPACE_DECL ? parent : node;
-    for (; n != nullptr; n = n->parent) {
-        if (n == static_cast<xmlNodePtr>(target))
-            return 1;
-    }
+int digest_write(void* context, const char* data, int size) {
+    return EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context), data,
+                            static_cast<std::size_t>(size)) == 1
+               ? size
+               : -1;
+}
+
+int digest_close(void*) {
     return 0;
+}
+
+/// While it lives, the document's tree holds only what a canonical form covers, so that
+/// libxml2 canonicalises it whole, without a visibility callback: it would otherwise walk
+/// every node of the document, the invisible ones at nearly the cost of the others. For
+/// a subtree, the document's children are the node alone; for the rest, the node's parent
+/// skips it. Only links are changed (the node keeps its parent, so the namespaces in
+/// scope resolve as before), and they are put back as they were.
+class c14n_view {
+public:
+    c14n_view(xmlDoc* doc, xmlNode* node, c14n_scope scope)
+        : doc_(doc)
+        , node_(node)
+        , scope_(scope)
+        , doc_children_(doc->children)
+        , doc_last_(doc->last)
+        , prev_(node->prev)
+        , next_(node->next) {
+        if (scope_ == c14n_scope::subtree) {
+            doc->children = doc->last = node;
+            node->prev = node->next = nullptr;
+            return;
+        }
+        // The parent is an element or the document, whose links are laid out alike.
+        xmlNode* parent = node->parent;
+        parent_children_ = parent->children;
+        parent_last_ = parent->last;
+        (prev_ ? prev_->next : parent->children) = next_;
+        (next_ ? next_->prev : parent->last) = prev_;
+    }
+
+    ~c14n_view() {
+        if (scope_ == c14n_scope::subtree) {
+            doc_->children = doc_children_;
+            doc_->last = doc_last_;
+            node_->prev = prev_;
+            node_->next = next_;
+            return;
+        }
+        xmlNode* parent = node_->parent;
+        if (prev_)
+            prev_->next = node_;
+        if (next_)
+            next_->prev = node_;
+        parent->children = parent_children_;
+        parent->last = parent_last_;
+    }
+
+    c14n_view(const c14n_view&) = delete;
+    c14n_view& operator=(const c14n_view&) = delete;
+
+private:
+    xmlDoc* doc_;
+    xmlNode* node_;
+    c14n_scope scope_;
+    xmlNode* doc_children_;
+    xmlNode* doc_last_;
+    xmlNode* prev_;
+    xmlNode* next_;
+    xmlNode* parent_children_ = nullptr;
+    xmlNode* parent_last_ = nullptr;
+};
+
+/// Exclusive C14N 1.0 without comments of what `scope` selects, into `out`.
+bool canonicalise(xmlDoc* doc, xmlNode* node, c14n_scope scope, xmlOutputBuffer* out) {
+    c14n_view view(doc, node, scope);
+    return xmlC14NExecute(doc, nullptr, nullptr, XML_C14N_EXCLUSIVE_1_0, nullptr, 0, out) >= 0;
 }
 
 // The detached objects xmlsec1 may read on this thread (detached_objects_scope).
@@ -150,12 +218,20 @@ std::string exclusive_c14n(xmlDoc* doc, xmlNode* node) {
     xml_output_ptr out(xmlAllocOutputBuffer(nullptr));
     if (!out)
         throw error(errc::xml_malformed, "c14n buffer");
-    if (xmlC14NExecute(doc, subtree_visible, node, XML_C14N_EXCLUSIVE_1_0, nullptr, 0, out.get()) <
-        0)
+    if (!canonicalise(doc, node, c14n_scope::subtree, out.get()))
         throw error(errc::xml_malformed, "exclusive canonicalisation failed");
     xmlOutputBufferFlush(out.get());
     const xmlChar* content = xmlOutputBufferGetContent(out.get());
     return std::string(reinterpret_cast<const char*>(content), xmlOutputBufferGetSize(out.get()));
+}
+
+void exclusive_c14n_digest(xmlDoc* doc, xmlNode* node, c14n_scope scope, EVP_MD_CTX* digest) {
+    // The output buffer owns nothing of `digest`; closing it only flushes.
+    xml_output_ptr out(xmlOutputBufferCreateIO(digest_write, digest_close, digest, nullptr));
+    if (!out)
+        throw error(errc::xml_malformed, "c14n buffer");
+    if (!canonicalise(doc, node, scope, out.get()) || xmlOutputBufferClose(out.release()) < 0)
+        throw error(errc::xml_malformed, "exclusive canonicalisation failed");
 }
 
 xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name) {

@@ -49,7 +49,21 @@ xml_doc_ptr parse_xml(std::string_view data);
 std::string serialize(xmlDoc* doc);
 
 /// Exclusive XML canonicalisation 1.0 (without comments) of `node` and its descendants.
+/// Like exclusive_c14n_digest(), it rearranges the tree's links for the time of the call:
+/// no other thread may read the document meanwhile.
 std::string exclusive_c14n(xmlDoc* doc, xmlNode* node);
+
+/// What of a document a canonical form covers.
+enum class c14n_scope {
+    subtree,             ///< the node and its descendants ("#id", SignedInfo)
+    all_but_the_subtree, ///< the whole document without them (URI "" then the
+                         ///< enveloped-signature transform, XML-DSig section 6.6.4)
+};
+
+/// Feeds the exclusive canonical form (without comments) of what `scope` selects around
+/// `node` into `digest`, an initialised context, without building it in memory. Throws
+/// error(xml_malformed).
+void exclusive_c14n_digest(xmlDoc* doc, xmlNode* node, c14n_scope scope, EVP_MD_CTX* digest);
 
 /// Text helpers for building documents with the tree API.
 xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name);

@@ -1,12 +1,14 @@
 #include "crypto/certificate.hpp"
 #include "crypto/error.hpp"
 #include "crypto/sha256.hpp"
+#include "crypto/timestamp_verifier.hpp"
 #include "crypto/tsp_client.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pkcs7.h>
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -86,12 +88,14 @@ std::string refusal_text(const bytes& request, const bytes& response, const tsp_
     }
 }
 
-bytes encode(TS_REQ* request) {
-    int n = i2d_TS_REQ(request, nullptr);
+// The DER OpenSSL's own encoder gives a value.
+template <typename T>
+bytes encode(const T* value, int (*i2d)(const T*, unsigned char**)) {
+    int n = i2d(value, nullptr);
     REQUIRE(n > 0);
     bytes der(static_cast<std::size_t>(n));
     unsigned char* p = der.data();
-    i2d_TS_REQ(request, &p);
+    i2d(value, &p);
     return der;
 }
 
@@ -106,7 +110,7 @@ ts_req_ptr decode(const bytes& der) {
 bytes q_ok_with(const std::function<void(TS_REQ*)>& change) {
     auto request = decode(hostile("q-ok.tsq"));
     change(request.get());
-    return encode(request.get());
+    return encode(request.get(), i2d_TS_REQ);
 }
 
 // A TSA built of OpenSSL's responder and the corpus's tsa-good key: what answers the client
@@ -680,4 +684,165 @@ TEST_CASE("the client takes http and https URLs only", "[crypto][tsp]") {
         CHECK_THROWS_AS(rfc3161_client(client_options(url)), error);
     }
     CHECK_NOTHROW(rfc3161_client(client_options("https://tsa.example/tsr")));
+}
+
+namespace {
+
+// The token of a reply, encoded by OpenSSL's own code (the same bytes for a DER reply).
+bytes token_of(const bytes& reply) {
+    const unsigned char* p = reply.data();
+    ts_resp_ptr response(d2i_TS_RESP(nullptr, &p, static_cast<long>(reply.size())));
+    REQUIRE(response);
+    PKCS7* token = TS_RESP_get_token(response.get());
+    REQUIRE(token);
+    return encode(token, i2d_PKCS7);
+}
+
+// The stored-token verifier on each of its paths, with the same trust.
+struct both_paths {
+    timestamp_verifier direct;
+    timestamp_verifier library;
+
+    explicit both_paths(const std::function<tsp_trust()>& trust)
+        : direct(trust(), verification_path::direct)
+        , library(trust(), verification_path::library) {}
+};
+
+std::error_code stored_refusal(const timestamp_verifier& v, const bytes& token,
+                               const sha256_digest& imprint) {
+    try {
+        v.verify(token, imprint);
+        return {};
+    } catch (const error& e) {
+        UNSCOPED_INFO(e.what());
+        return e.code();
+    }
+}
+
+// What both paths say of a stored token; a test fails when they differ.
+std::error_code agreed_refusal(const both_paths& paths, const bytes& token,
+                               const sha256_digest& imprint) {
+    auto direct = stored_refusal(paths.direct, token, imprint);
+    auto library = stored_refusal(paths.library, token, imprint);
+    CHECK(direct == library);
+    return library;
+}
+
+} // namespace
+
+TEST_CASE("stored tokens of the corpus get the same verdict on both verification paths",
+          "[crypto][tsp][hostile]") {
+    auto digest = data_digest();
+    auto check = [&](const bytes& reply, bool know_tsa_good, std::error_code expected) {
+        both_paths paths([&] { return corpus_trust(know_tsa_good); });
+        CHECK(agreed_refusal(paths, token_of(reply), digest) == expected);
+    };
+    const std::error_code holds;
+
+    check(hostile("t00-ok.tsr"), false, holds);
+    check(hostile("t02-reply-without-nonce.tsr"), false, holds); // no request to answer here
+    check(hostile("t03-no-cert-in-token.tsr"), true, holds);
+    check(hostile("t03-no-cert-in-token.tsr"), false, errc::tsa_signer_unknown);
+    check(hostile("t05-ess-signingcertificate-v1-sha1.tsr"), false, holds);
+    check(hostile("t07-gentime-fractional.tsr"), false, holds);
+    check(hostile("t08-granted-with-mods-status1.tsr"), false, holds);
+    check(hostile("t11-signed-by-cert-without-timestamping-eku.tsr"), false,
+          errc::tsa_signer_usage_invalid);
+    check(generated("g00-cms-good.tsr"), false, holds);
+    check(generated("g01-eku-not-critical.tsr"), false, errc::tsa_signer_usage_invalid);
+    check(generated("g02-eku-timestamping-and-serverauth.tsr"), false,
+          errc::tsa_signer_usage_invalid);
+    check(generated("g03-ess-v2-md5.tsr"), false, errc::tsa_ess_mismatch);
+    check(generated("g04-ess-twin-certificate.tsr"), true, errc::tsa_ess_mismatch);
+    check(generated("g05-signer-digest-sha1.tsr"), false, errc::tsa_signature_invalid);
+
+    both_paths paths([] { return corpus_trust(); });
+    auto token = token_of(hostile("t00-ok.tsr"));
+    CHECK(agreed_refusal(paths, token, sha256::of(hostile("other-data.bin"))) ==
+          errc::tsa_imprint_mismatch);
+    auto later = token;
+    std::string_view gen_time = "20261203191440Z";
+    auto at = std::search(later.begin(), later.end(), gen_time.begin(), gen_time.end());
+    REQUIRE(at != later.end());
+    at[11] = '5'; // 19:15:40, inside the signed TSTInfo
+    CHECK(agreed_refusal(paths, later, digest) == errc::tsa_signature_invalid);
+
+    // What both read of a token that holds.
+    auto direct = paths.direct.verify(token, digest);
+    auto library = paths.library.verify(token, digest);
+    CHECK(direct.time == library.time);
+    CHECK(direct.serial == "0e");
+    CHECK(library.serial == "0e");
+    CHECK(direct.policy == "1.2.3.4.1");
+    CHECK(library.policy == "1.2.3.4.1");
+    CHECK(direct.der == token);
+}
+
+TEST_CASE("every changed byte, cut or addition of a stored token gets the same verdict on both "
+          "paths, and none inside what the TSA signed holds",
+          "[crypto][tsp][hostile]") {
+    auto digest = data_digest();
+    auto token = token_of(hostile("t00-ok.tsr"));
+    both_paths paths([] { return corpus_trust(); });
+    REQUIRE(agreed_refusal(paths, token, digest) == std::error_code{});
+
+    // Where the signed parts lie, found with OpenSSL's PKCS#7 code: the TSTInfo, the signed
+    // attributes and the signature value; and the TSA's certificate.
+    const unsigned char* p = token.data();
+    pkcs7_ptr decoded(d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())));
+    REQUIRE(decoded);
+    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(decoded.get()), 0);
+    unsigned char* attributes = nullptr;
+    int attributes_size = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &attributes,
+                                        ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
+    REQUIRE(attributes_size > 2);
+    std::vector<std::pair<std::size_t, std::size_t>> signed_parts;
+    auto locate = [&](const unsigned char* data, int size) {
+        auto at = std::search(token.begin(), token.end(), data, data + size);
+        REQUIRE(at != token.end());
+        auto from = static_cast<std::size_t>(at - token.begin());
+        signed_parts.emplace_back(from, from + static_cast<std::size_t>(size));
+    };
+    const ASN1_OCTET_STRING* tst = decoded->d.sign->contents->d.other->value.octet_string;
+    locate(ASN1_STRING_get0_data(tst), ASN1_STRING_length(tst));
+    locate(attributes + 2, attributes_size - 2); // after the SET's tag and one-octet length
+    OPENSSL_free(attributes);
+    locate(ASN1_STRING_get0_data(si->enc_digest), ASN1_STRING_length(si->enc_digest));
+    auto tsa = to_der(certificate("hostile/keys/tsa-good-cert.pem").get());
+    locate(tsa.data(), static_cast<int>(tsa.size()));
+    auto is_signed = [&](std::size_t i) {
+        return std::any_of(signed_parts.begin(), signed_parts.end(),
+                           [&](const auto& part) { return i >= part.first && i < part.second; });
+    };
+
+    // What may change without notice is outside the signature and unused: the versions, the
+    // signature algorithm's identifier, the TSA root the token carries (the anchor is the
+    // verifier's own).
+    for (std::size_t i = 0; i < token.size(); ++i) {
+        for (std::uint8_t flip : {0x01, 0x80, 0xff}) {
+            auto changed = token;
+            changed[i] ^= flip;
+            INFO("byte " << i << " ^ " << int(flip));
+            if (!agreed_refusal(paths, changed, digest))
+                CHECK(!is_signed(i));
+        }
+    }
+
+    for (std::size_t n = 0; n < token.size(); ++n) {
+        INFO("cut to " << n << " bytes");
+        CHECK(agreed_refusal(paths, bytes(token.begin(), token.begin() + static_cast<long>(n)),
+                             digest) == errc::tsa_response_malformed);
+    }
+    auto longer = token;
+    longer.push_back(0);
+    CHECK(agreed_refusal(paths, longer, digest) == errc::tsa_response_malformed);
+
+    // The same token in BER, its ContentInfo of indefinite length: not DER, refused.
+    REQUIRE(token[0] == 0x30);
+    REQUIRE(token[1] == 0x82);
+    bytes indefinite{0x30, 0x80};
+    indefinite.insert(indefinite.end(), token.begin() + 4, token.end());
+    indefinite.insert(indefinite.end(), {0x00, 0x00});
+    CHECK(agreed_refusal(paths, indefinite, digest) == errc::tsa_response_malformed);
+    CHECK(ERR_peek_error() == 0);
 }

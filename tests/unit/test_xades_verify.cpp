@@ -8,9 +8,12 @@
 #include "crypto/xades.hpp"
 #include "crypto/xades_verifier.hpp"
 #include "protocols/evidence.hpp"
+#include "protocols/record_check.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <cctype>
 
 using namespace sceau;
 
@@ -60,6 +63,43 @@ struct sealed_record {
     }
 };
 
+/// The verifiers of an audit on each verification path, with the sample root as anchor.
+struct both_paths {
+    crypto::xades_verifier direct_seals{pem_file("certs-sample/root-ca.pem"),
+                                        crypto::verification_path::direct};
+    crypto::xades_verifier library_seals{pem_file("certs-sample/root-ca.pem"),
+                                         crypto::verification_path::library};
+    crypto::timestamp_verifier direct_stamps{{pem_file("certs-sample/root-ca.pem"), {}, {}},
+                                             crypto::verification_path::direct};
+    crypto::timestamp_verifier library_stamps{{pem_file("certs-sample/root-ca.pem"), {}, {}},
+                                              crypto::verification_path::library};
+
+    /// Each check of the record and whether it holds ("seal holds", "event time-stamp
+    /// fails"...), as both paths find it; a test fails where they differ.
+    std::vector<std::string> judge(const std::string& xml) const {
+        auto direct = outcomes(protocols::check_record(xml, direct_seals, direct_stamps, false));
+        auto library = outcomes(protocols::check_record(xml, library_seals, library_stamps, false));
+        CHECK(direct == library);
+        return library;
+    }
+
+    static std::vector<std::string> outcomes(const protocols::record_check& checked) {
+        std::vector<std::string> out;
+        for (const auto& c : checked.checks)
+            out.push_back(
+                c.item.substr(0, c.item.find(" of ")) +
+                (c.outcome == protocols::check_result::verdict::holds ? " holds" : " fails"));
+        return out;
+    }
+};
+
+/// `xml` with the first `from` replaced by `to`.
+std::string with(std::string xml, std::string_view from, std::string_view to) {
+    auto at = xml.find(from);
+    REQUIRE(at != std::string::npos);
+    return xml.replace(at, from.size(), to);
+}
+
 } // namespace
 
 TEST_CASE("the genuine XAdES signature of the corpus verifies with its seal certificate",
@@ -70,6 +110,14 @@ TEST_CASE("the genuine XAdES signature of the corpus verifies with its seal cert
     CHECK(crypto::format_utc(r.signing_time) == "2025-03-14T10:15:30.000Z");
     CHECK(r.references == std::vector<std::string>{""});
     CHECK(r.signature_timestamp.empty()); // B-B: no time-stamp
+
+    // The same with xmlsec1 checking the digests and the signature value.
+    crypto::xades_verifier library(pem_file("tests/fixtures/hostile/keys/erds-seal-cert.pem"),
+                                   crypto::verification_path::library);
+    auto doc = crypto::parse_xml(test::read_file(
+        test::source_path("tests/fixtures/hostile/xades/xa00-positive-control.xml")));
+    CHECK(crypto::format_utc(library.verify_enveloped(doc.get()).signing_time) ==
+          "2025-03-14T10:15:30.000Z");
 }
 
 TEST_CASE("an unreferenced QualifyingProperties placed first is refused, not read",
@@ -181,4 +229,81 @@ TEST_CASE("a time-stamp token holds only for what it stamps and for a trusted TS
     auto damaged = token.der;
     damaged[damaged.size() - 10] ^= 0x01; // inside the signature value
     CHECK_THROWS_AS(stamps.verify(damaged, digest), crypto::error);
+}
+
+TEST_CASE("both verification paths judge a sealed record and its variants alike, as XML-DSig "
+          "with exclusive C14N defines them",
+          "[crypto][xades][tsp]") {
+    sealed_record s;
+    both_paths paths;
+    using list = std::vector<std::string>;
+    const list all_hold{"seal holds", "signature time-stamp holds", "event time-stamp holds"};
+    auto seal_of = [&](const std::string& xml) { return paths.judge(xml).front(); };
+
+    CHECK(paths.judge(s.xml) == all_hold);
+
+    // What canonicalisation leaves as it was (W3C exc-c14n section 3, C14N 1.0 section 2):
+    // comments, character references, CDATA sections, the quotes around attribute values,
+    // a namespace declaration nothing uses, and one already in scope.
+    CHECK(seal_of(with(s.xml, "<ev:MessageIdentifier>", "<ev:MessageIdentifier><!-- x -->")) ==
+          "seal holds");
+    CHECK(seal_of(with(s.xml, "<ds:SignatureMethod", "<!-- x --><ds:SignatureMethod")) ==
+          "seal holds");
+    CHECK(seal_of(with(s.xml, ">ltr_verifytest<", ">ltr_&#118;erifytest<")) == "seal holds");
+    CHECK(seal_of(with(s.xml, ">ltr_verifytest<", "><![CDATA[ltr_verifytest]]><")) == "seal holds");
+    CHECK(seal_of(with(s.xml, "isCritical=\"false\"", "isCritical='false'")) == "seal holds");
+    CHECK(seal_of(with(s.xml, "<ev:Evidence ", "<ev:Evidence xmlns:unused=\"urn:x\" ")) ==
+          "seal holds");
+    // ds is declared on the root too: SignedInfo and SignedProperties take it from there.
+    CHECK(seal_of(with(s.xml, "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"",
+                       "<ds:Signature")) == "seal holds");
+
+    // What it keeps: a processing instruction, an element's prefix (in the same namespace),
+    // one character.
+    CHECK(seal_of(with(s.xml, "<ev:Evidence ", "<?sceau x?><ev:Evidence ")) == "seal fails");
+    CHECK(seal_of(with(s.xml, "<ds:SignatureMethod", "<?sceau x?><ds:SignatureMethod")) ==
+          "seal fails");
+    CHECK(seal_of(with(with(s.xml, "<ev:MessageIdentifier>",
+                            "<e:MessageIdentifier xmlns:e=\"http://uri.etsi.org/19522/v1#\">"),
+                       "</ev:MessageIdentifier>", "</e:MessageIdentifier>")) == "seal fails");
+    CHECK(seal_of(with(s.xml, ">ltr_verifytest<", ">ltr_verifytesu<")) == "seal fails");
+
+    // The SignatureValue's line breaks are its base64's, not the signature's; the
+    // SignatureTimeStamp covers its canonical form, line breaks included.
+    auto value = s.xml.find("<ds:SignatureValue>") + 19;
+    auto spaced = s.xml;
+    spaced.insert(value + 8, "\n");
+    CHECK(paths.judge(spaced) ==
+          list{"seal holds", "signature time-stamp fails", "event time-stamp holds"});
+    auto shorter = s.xml;
+    shorter.erase(value, 4); // r and s no longer the size of the group order, twice over
+    CHECK(seal_of(shorter) == "seal fails");
+}
+
+TEST_CASE("every changed letter or digit of a sealed record gets the same verdict on both "
+          "verification paths, and none in the sealed content holds",
+          "[crypto][xades][tsp][hostile]") {
+    sealed_record s;
+    both_paths paths;
+    // Sealed: everything before the signature but the namespace declarations, which the
+    // canonical form leaves out where nothing uses them.
+    auto signature = s.xml.find("<ds:Signature");
+    auto in_declaration = [&](std::size_t i) {
+        auto start = s.xml.rfind(" xmlns", i);
+        return start != std::string::npos && s.xml.find('"', s.xml.find('"', start) + 1) > i;
+    };
+    for (std::size_t i = 0; i < s.xml.size(); i += 2) {
+        char c = s.xml[i];
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+            continue;
+        auto changed = s.xml;
+        changed[i] = std::isdigit(static_cast<unsigned char>(c)) ? (c == '9' ? '0' : c + 1)
+                     : c == 'z'                                  ? 'a'
+                     : c == 'Z'                                  ? 'A'
+                                                                 : c + 1;
+        INFO("character " << i << ": " << c << " -> " << changed[i]);
+        auto verdict = paths.judge(changed);
+        if (i < signature && !in_declaration(i) && !verdict.empty())
+            CHECK(verdict.front() != "seal holds");
+    }
 }
