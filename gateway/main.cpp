@@ -171,6 +171,7 @@ struct audit_request {
     std::string previous; ///< a checkpoint note kept from an earlier audit
     unsigned threads = 0;
     bool json = false;
+    bool cross_check = false;
 };
 
 /// `sceau audit`: every finding with what and where, a summary; exit status 1 on any.
@@ -179,6 +180,7 @@ int audit(const common_options& o, const audit_request& r) {
     protocols::audit_options options;
     options.anchors = anchors_of(r.trust_files);
     options.threads = r.threads;
+    options.cross_check = r.cross_check;
     if (!r.previous.empty())
         options.previous_checkpoint = crypto::read_small_file(r.previous, 64 << 10);
 
@@ -422,6 +424,9 @@ int main(int argc, char** argv) {
                      "a signed checkpoint kept from an earlier audit: the log must extend it")
         ->check(CLI::ExistingFile);
     audit_cmd->add_option("--threads", audit_args.threads, "verifying threads (default: cores)");
+    audit_cmd->add_flag("--cross-check", audit_args.cross_check,
+                        "verify every record again with xmlsec1 and OpenSSL's PKCS#7 code, and "
+                        "report where they disagree with the audit's own verification");
     audit_cmd->add_flag("--json", audit_args.json, "print a JSON report");
 
     CLI11_PARSE(cli, argc, argv);

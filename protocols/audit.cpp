@@ -11,6 +11,7 @@
 #include "protocols/record_check.hpp"
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -111,12 +112,53 @@ struct record_outcome {
     crypto::x509_ptr sealer;
 };
 
+/// The verifiers of seals and time-stamps, on one verification path.
+struct record_verifiers {
+    crypto::xades_verifier seals;
+    crypto::timestamp_verifier stamps;
+
+    record_verifiers(const std::vector<crypto::x509_ptr>& anchors, crypto::verification_path path)
+        : seals(copies(anchors), path)
+        , stamps({copies(anchors), {}, {}}, path) {}
+
+    static std::vector<crypto::x509_ptr> copies(const std::vector<crypto::x509_ptr>& certs) {
+        std::vector<crypto::x509_ptr> out;
+        for (const auto& c : certs)
+            out.push_back(crypto::clone(c.get()));
+        return out;
+    }
+};
+
+/// Whether the library path finds what the direct path found, check by check; a finding
+/// for each check where they part.
+void cross_check(std::string_view xml, const record_check& direct,
+                 const record_verifiers& reference, const std::string& where,
+                 std::vector<check_result>& findings) {
+    auto library = check_record(xml, reference.seals, reference.stamps, false);
+    auto said = [](const check_result* c) {
+        if (!c)
+            return std::string("nothing");
+        return c->outcome == verdict::holds ? std::string("it holds")
+                                            : "it fails (" + c->detail + ")";
+    };
+    for (std::size_t i = 0; i < std::max(direct.checks.size(), library.checks.size()); ++i) {
+        const auto* a = i < direct.checks.size() ? &direct.checks[i] : nullptr;
+        const auto* b = i < library.checks.size() ? &library.checks[i] : nullptr;
+        if (a && b && a->item == b->item && a->outcome == b->outcome)
+            continue;
+        findings.push_back({(a ? a->item : b->item) + " " + where, verdict::fails,
+                            "the verification paths disagree: the direct one says " + said(a) +
+                                ", xmlsec1 and OpenSSL's PKCS#7 code say " + said(b)});
+    }
+}
+
 record_outcome audit_record(const storage::evidence_record& row, const std::string& where,
-                            const crypto::xades_verifier& seals,
-                            const crypto::timestamp_verifier& stamps) {
+                            const record_verifiers& verifiers, const record_verifiers* reference) {
     record_outcome out;
     out.leaf = crypto::merkle::leaf_hash(row.xml);
-    auto checked = check_record(row.xml, seals, stamps, false);
+    auto checked = check_record(row.xml, verifiers.seals, verifiers.stamps, false);
+    if (reference)
+        cross_check(row.xml, checked, *reference, where, out.findings);
     for (auto& c : checked.checks) {
         if (c.outcome != verdict::holds)
             out.findings.push_back({c.item + " " + where, c.outcome, std::move(c.detail)});
@@ -184,9 +226,12 @@ public:
     void add(crypto::x509_ptr cert) {
         if (!cert)
             return;
-        auto fingerprint = crypto::fingerprint_sha256(cert.get());
         std::lock_guard lock(mutex_);
-        certs_.emplace(fingerprint, std::move(cert));
+        for (const auto& [_, known] : certs_) {
+            if (X509_cmp(known.get(), cert.get()) == 0) // nearly every record: no hashing
+                return;
+        }
+        certs_.emplace(crypto::fingerprint_sha256(cert.get()), std::move(cert));
     }
 
     /// Whether one of the seal keys signed the note under `origin`.
@@ -317,6 +362,45 @@ void check_letter(const storage::letter_record& l, const std::map<std::string, r
     }
 }
 
+/// A letter's documents: the digests the store keeps must be the ones sealed at the
+/// deposit, and the bytes kept must still hash to them. Counts the documents re-hashed.
+void check_documents(const storage::letter_record& l,
+                     const std::map<std::string, record_facts>& facts, audit_source& source,
+                     verification_report& findings, std::int64_t& rehashed) {
+    for (const auto& e : l.evidence) {
+        auto f = facts.find(e.id);
+        if (f == facts.end() || f->second.event != event::submission_acceptance)
+            continue;
+        for (const auto& d : l.documents) {
+            auto at = static_cast<std::size_t>(d.position - 1);
+            if (d.position < 1 || at >= f->second.part_digests.size() ||
+                f->second.part_digests[at] != d.sha256)
+                findings.fails("document " + std::to_string(d.position) + " of letter " + l.id,
+                               "the store's digest " + d.sha256 + " is not the one sealed in " +
+                                   e.id);
+        }
+    }
+    for (const auto& d : l.documents) {
+        if (!d.stored || !d.purged_at.empty())
+            continue;
+        auto digest = source.document_digest(d.sha256);
+        std::string where = "document " + std::to_string(d.position) + " of letter " + l.id;
+        if (!digest)
+            findings.fails(where,
+                           "its bytes (" + d.sha256 + ") are missing, and no purge is recorded");
+        else if (*digest != d.sha256)
+            findings.fails(where, "the stored bytes hash to " + *digest + ", not " + d.sha256 +
+                                      ": the file was changed");
+        ++rehashed;
+    }
+}
+
+/// What the audit reads of the archive after the log.
+struct rest_of_archive {
+    std::optional<std::vector<storage::letter_record>> letters;
+    std::vector<std::string> unknown_files;
+};
+
 } // namespace
 
 std::unique_ptr<audit_source>
@@ -332,13 +416,11 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
     audit_report report;
     auto& findings = report.findings;
 
-    std::vector<crypto::x509_ptr> seal_anchors, tsa_anchors;
-    for (const auto& a : options.anchors) {
-        seal_anchors.push_back(crypto::clone(a.get()));
-        tsa_anchors.push_back(crypto::clone(a.get()));
-    }
-    crypto::xades_verifier seals(std::move(seal_anchors));
-    crypto::timestamp_verifier stamps({std::move(tsa_anchors), {}, {}});
+    record_verifiers verifiers(options.anchors, crypto::verification_path::direct);
+    std::optional<record_verifiers> reference;
+    if (options.cross_check)
+        reference.emplace(options.anchors, crypto::verification_path::library);
+    const auto& stamps = verifiers.stamps;
     sealers keys;
     std::map<std::string, record_facts> facts;
 
@@ -373,20 +455,35 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
     };
 
     // 1. The log, in order: each entry backed by its record, each record verified, the
-    //    root recomputed from the records' bytes. Pages are verified in parallel.
+    //    root recomputed from the records' bytes. Pages are verified in parallel; the next
+    //    page is read meanwhile, and after the last one what the letter checks need, so
+    //    that the store works while the cores verify.
     auto end = source.log_end();
     auto unlogged = source.unlogged_records();
     std::int64_t total = end + (unlogged ? static_cast<std::int64_t>(unlogged->size()) : 0);
+    auto read_page = [&](std::int64_t start) { return source.log_entries(start, page_size); };
+    auto read_rest = [&] { return rest_of_archive{source.letters(), source.unknown_files()}; };
+    std::future<std::vector<storage::audited_entry>> next_page;
+    std::future<rest_of_archive> rest;
+    if (end > 0)
+        next_page = std::async(std::launch::async, read_page, 0);
+    else
+        rest = std::async(std::launch::async, read_rest);
     std::int64_t expected = 0;
     for (std::int64_t start = 0; start < end; start += page_size) {
-        auto page = source.log_entries(start, page_size);
+        auto page = next_page.get();
+        if (start + page_size < end)
+            next_page = std::async(std::launch::async, read_page, start + page_size);
+        else
+            rest = std::async(std::launch::async, read_rest);
         std::vector<record_outcome> outcomes(page.size());
         parallel_for(page.size(), threads, [&](std::size_t i) {
             const auto& e = page[i];
             if (!e.evidence)
                 return;
             auto where = "(log entry " + std::to_string(e.entry.leaf_index) + ")";
-            outcomes[i] = audit_record(*e.evidence, where, seals, stamps);
+            outcomes[i] =
+                audit_record(*e.evidence, where, verifiers, reference ? &*reference : nullptr);
         });
 
         for (std::size_t i = 0; i < page.size(); ++i) {
@@ -423,7 +520,8 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
     if (unlogged) {
         std::vector<record_outcome> outcomes(unlogged->size());
         parallel_for(unlogged->size(), threads, [&](std::size_t i) {
-            outcomes[i] = audit_record((*unlogged)[i], "(not in the log)", seals, stamps);
+            outcomes[i] = audit_record((*unlogged)[i], "(not in the log)", verifiers,
+                                       reference ? &*reference : nullptr);
         });
         for (std::size_t i = 0; i < unlogged->size(); ++i) {
             findings.fails("evidence " + (*unlogged)[i].id,
@@ -451,56 +549,27 @@ audit_report run_audit(audit_source& source, const audit_options& options) {
         findings.warns("log entries " + std::to_string(covered) + " to " + std::to_string(end - 1),
                        "not yet covered by a signed checkpoint");
 
-    // 4. The letters: their steps, and their documents against the store and the evidence.
-    auto letters = source.letters();
+    // 4. The letters: their steps, and their documents against the store and the evidence,
+    //    in parallel, each letter's findings kept together and in the letters' order.
+    auto [letters, unknown_files] = rest.get();
     if (!letters) {
         findings.warns("letters and documents",
                        "not checked: the audit API serves the log, not the letters");
     } else {
-        struct document_job {
-            const storage::letter_record* letter;
-            const storage::document_record* document;
-            std::optional<std::string> digest;
-        };
-        std::vector<document_job> jobs;
-        for (const auto& l : *letters) {
-            check_letter(l, facts, options, findings);
-            ++report.letters;
-            for (const auto& d : l.documents) {
-                if (d.stored && d.purged_at.empty())
-                    jobs.push_back({&l, &d, std::nullopt});
-            }
-
-            // The digests the store keeps must be the ones sealed at the deposit.
-            for (const auto& e : l.evidence) {
-                auto f = facts.find(e.id);
-                if (f == facts.end() || f->second.event != event::submission_acceptance)
-                    continue;
-                for (const auto& d : l.documents) {
-                    auto at = static_cast<std::size_t>(d.position - 1);
-                    if (d.position < 1 || at >= f->second.part_digests.size() ||
-                        f->second.part_digests[at] != d.sha256)
-                        findings.fails(
-                            "document " + std::to_string(d.position) + " of letter " + l.id,
-                            "the store's digest " + d.sha256 + " is not the one sealed in " + e.id);
-                }
-            }
-        }
-        parallel_for(jobs.size(), threads, [&](std::size_t i) {
-            jobs[i].digest = source.document_digest(jobs[i].document->sha256);
+        std::vector<verification_report> per_letter(letters->size());
+        std::vector<std::int64_t> documents(letters->size(), 0);
+        parallel_for(letters->size(), threads, [&](std::size_t i) {
+            const auto& l = (*letters)[i];
+            check_letter(l, facts, options, per_letter[i]);
+            check_documents(l, facts, source, per_letter[i], documents[i]);
         });
-        for (const auto& j : jobs) {
-            std::string where =
-                "document " + std::to_string(j.document->position) + " of letter " + j.letter->id;
-            if (!j.digest)
-                findings.fails(where, "its bytes (" + j.document->sha256 +
-                                          ") are missing, and no purge is recorded");
-            else if (*j.digest != j.document->sha256)
-                findings.fails(where, "the stored bytes hash to " + *j.digest + ", not " +
-                                          j.document->sha256 + ": the file was changed");
-            ++report.documents;
+        for (std::size_t i = 0; i < letters->size(); ++i) {
+            for (auto& f : per_letter[i].checks)
+                findings.checks.push_back(std::move(f));
+            report.documents += documents[i];
         }
-        for (const auto& f : source.unknown_files())
+        report.letters = static_cast<std::int64_t>(letters->size());
+        for (const auto& f : unknown_files)
             findings.fails("document file " + f,
                            "at rest, yet no row of the store names it: the database may have "
                            "been rolled back to an earlier copy");

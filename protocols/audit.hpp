@@ -16,7 +16,10 @@
 namespace sceau::protocols {
 
 /// An archive as an audit reads it: a data directory, or a running gateway's audit API.
-/// A source returns what is stored, as stored; the audit believes none of it.
+/// A source returns what is stored, as stored; the audit believes none of it. Its calls
+/// come one at a time, log_entries(), letters() and unknown_files() from a thread of their
+/// own while records are verified, except document_digest(), which verifying threads call
+/// at once.
 class audit_source {
 public:
     virtual ~audit_source() = default;
@@ -27,6 +30,8 @@ public:
     /// How far leaf indices go: one more than the largest one.
     virtual std::int64_t log_end() = 0;
     /// The entries with an index in [start, start + count), ascending; gaps are left out.
+    /// Called on a thread of its own while the previous page is verified, never while
+    /// another call to the source runs.
     virtual std::vector<storage::audited_entry> log_entries(std::int64_t start, int count) = 0;
     /// Every checkpoint the source holds, smallest first (the API serves the latest only).
     virtual std::vector<storage::checkpoint_record> checkpoints() = 0;
@@ -58,6 +63,9 @@ struct audit_options {
     std::string previous_checkpoint;
     /// How long after its deadline a letter may still wait for its expiry evidence.
     std::chrono::hours expiry_grace{24};
+    /// Also verify every record's seal and time-stamps on the library path (xmlsec1,
+    /// OpenSSL's PKCS#7 code) and report each check where the two paths disagree.
+    bool cross_check = false;
 };
 
 struct audit_report {

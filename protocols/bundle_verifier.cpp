@@ -329,8 +329,11 @@ verification_report verify_bundle(const std::filesystem::path& path,
             // Only a help for tokens without their certificate; the checks below say more.
         }
     }
-    crypto::xades_verifier seals(std::move(anchors));
-    crypto::timestamp_verifier stamps(std::move(tsa));
+    // A bundle holds a few records: they are checked with xmlsec1 and OpenSSL's PKCS#7 code,
+    // the libraries' own verification, which an audit's verification of a whole archive is
+    // compared with (sceau audit --cross-check).
+    crypto::xades_verifier seals(std::move(anchors), crypto::verification_path::library);
+    crypto::timestamp_verifier stamps(std::move(tsa), crypto::verification_path::library);
 
     // 3. The container signature, and that it covers every entry.
     crypto::x509_ptr sealer;

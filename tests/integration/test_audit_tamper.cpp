@@ -53,7 +53,19 @@ public:
         return r.output;
     }
 
+    /// `sceau audit --json` with `extra` options. Each audit is made a second time with
+    /// --cross-check, which verifies every record on both paths: it must find the same, and
+    /// no disagreement between them.
     json audit(int& status, const std::string& extra = {}) {
+        auto report = audit_once(status, extra);
+        int cross_status = -1;
+        auto cross = audit_once(cross_status, extra + " --cross-check");
+        CHECK(cross_status == status);
+        CHECK(cross["findings"] == report["findings"]);
+        return report;
+    }
+
+    json audit_once(int& status, const std::string& extra) {
         auto r = run("(" + std::string(SCEAU_BINARY) + " audit --json --data '" + data().string() +
                      "' --trust '" + source_path("certs-sample/root-ca.pem").string() + "' " +
                      extra + " 2>/dev/null)");
@@ -130,6 +142,33 @@ TEST_CASE("one changed byte of an evidence record is found with the record and i
     CHECK(found(report, "log entry 1", "the record was changed after it was logged"));
     CHECK(found(report, "evidence row " + id, "letter_id column"));
     CHECK(found(report, "checkpoint of", "recomputed from the records"));
+}
+
+TEST_CASE("a changed signature value or signature time-stamp is found in its record",
+          "[integration][audit][tamper]") {
+    archive a;
+    // One base64 character changed: in the seal's SignatureValue of one record, in the
+    // message imprint inside the SignatureTimeStamp token of another.
+    auto change = [&](const std::string& id, const std::string& element, int offset) {
+        std::string at = "(instr(xml, '" + element + "') + " +
+                         std::to_string(element.size() + static_cast<std::size_t>(offset)) + ")";
+        a.sql("DROP TRIGGER IF EXISTS evidence_no_update; UPDATE evidence SET xml = "
+              "substr(xml, 1, " +
+              at + " - 1) || (CASE substr(xml, " + at +
+              ", 1) WHEN 'A' "
+              "THEN 'B' ELSE 'A' END) || substr(xml, " +
+              at + " + 1) WHERE id = '" + id + "';");
+    };
+    change(a.leaves[0], "<ds:SignatureValue>", 10);
+    change(a.leaves[2], "<xades:EncapsulatedTimeStamp>", 160);
+    int status = -1;
+    auto report = a.audit(status);
+    INFO(report.dump(2));
+    CHECK(status == 1);
+    CHECK(found(report, "seal of " + a.leaves[0], "does not verify"));
+    CHECK(found(report, "signature time-stamp of " + a.leaves[2], "signature"));
+    CHECK(!found(report, "seal of " + a.leaves[2], "")); // the token is not under the seal
+    CHECK(!found(report, a.leaves[1], ""));
 }
 
 TEST_CASE("one changed byte of a document is found with its letter and position",
