@@ -164,6 +164,44 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
     f.check_still_serving();
 }
 
+TEST_CASE("letters that two parsers could read differently get 400 and leave nothing behind",
+          "[integration][refusal][hostile]") {
+    deposit_fixture f;
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    struct {
+        std::string letter;
+        const char* field;
+    } cases[] = {
+        // A name twice: the sender's own checks may have read the first one.
+        {R"({"kind":"ere","recipient":{"email":"claire.martin@example.org",
+            "email":"mallory@example.net","family_name":"Martin"}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":1e999}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"Mar\u202etin"}})",
+         "recipient.family_name"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"subject":"a\u2028b"})",
+         "subject"},
+        {R"({"kind":"ere","recipient":{"email":"claire@exаmple.org","family_name":"X"}})",
+         "recipient.email"},
+        {R"({"kind":"ere","recipient":{"email":"claire(x)@example.org","family_name":"X"}})",
+         "recipient.email"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.letter);
+        auto r = f.deposit(c.letter, pdf);
+        INFO(r.body);
+        CHECK(r.status == 400);
+        CHECK(r.header("content-type") == "application/problem+json");
+        CHECK(r.json()["type"] == "urn:sceau:problem:invalid-letter");
+        CHECK(r.json()["detail"].get<std::string>().rfind(c.field, 0) == 0);
+    }
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
 TEST_CASE("a document of a type not accepted is rejected with evidence", "[integration][refusal]") {
     deposit_fixture f;
     auto r = f.client.post_form(
