@@ -37,6 +37,7 @@ using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t small_body_limit = 64 << 10;
+constexpr std::size_t read_size = 64 << 10; ///< bytes asked of the socket at a time
 
 std::string trimmed_lower(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
@@ -167,8 +168,11 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
     } on_exit{connections_};
 
     beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
     const auto& limits = cfg_.limits;
+    // Beast keeps a line it has not finished parsing in this buffer: a chunk header with an
+    // endless extension, or trailers, would grow it without end. Bounded, such a request
+    // fails with buffer_overflow (413) instead. Room for the headers and one read.
+    beast::flat_buffer buffer(limits.max_header_bytes + read_size);
     bool first = true;
 
     for (;;) {
@@ -395,10 +399,10 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                {limits.max_parts, limits.max_part_header_bytes});
     http::request_parser<http::buffer_body> parser(std::move(header_parser));
     parser.body_limit(limits.max_body_bytes);
-    std::vector<char> chunk(64 << 10);
+    std::vector<char> chunk(read_size);
     // The connection's buffer holds what the header read left: grow it for the upload so
     // that each read takes up to 64 KiB, and give the memory back afterwards.
-    buffer.reserve(64 << 10);
+    buffer.reserve(read_size);
     struct shrink_after {
         beast::flat_buffer& b;
         ~shrink_after() { b.shrink_to_fit(); }
