@@ -312,6 +312,12 @@ config config::load(const std::filesystem::path& file) {
     {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
+        s.read("pdf_check_memory_mib", c.deposit.pdf_check_memory_mib);
+        s.read("pdf_check_timeout_seconds", c.deposit.pdf_check_timeout);
+        if (c.deposit.pdf_check_memory_mib < 256 || c.deposit.pdf_check_memory_mib > (1u << 20))
+            throw config_error("deposit.pdf_check_memory_mib: from 256 to 1048576");
+        if (c.deposit.pdf_check_timeout > std::chrono::hours(1))
+            throw config_error("deposit.pdf_check_timeout_seconds: at most 3600");
     }
     {
         section_reader s(root, "audit");

@@ -10,6 +10,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
+#include "protocols/pdf_sandbox.hpp"
 #include "protocols/text_rules.hpp"
 #include "protocols/webhooks.hpp"
 
@@ -267,7 +268,20 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
+    // The gateway runs itself this way to check a deposited PDF in a bounded process.
+    auto* check_pdf_cmd = cli.add_subcommand("check-pdf", "check one PDF (used by serve)");
+    check_pdf_cmd->group(""); // not for operators: hidden from the help
+    std::uint64_t pdf_memory = 0;
+    long long pdf_seconds = 0;
+    std::string pdf_file;
+    check_pdf_cmd->add_option("--max-memory-bytes", pdf_memory)->required();
+    check_pdf_cmd->add_option("--max-seconds", pdf_seconds)->required()->check(CLI::PositiveNumber);
+    check_pdf_cmd->add_option("file", pdf_file)->required();
+
     CLI11_PARSE(cli, argc, argv);
+
+    if (check_pdf_cmd->parsed())
+        return protocols::run_pdf_check(pdf_file, pdf_memory, std::chrono::seconds(pdf_seconds));
 
     try {
         if (serve_cmd->parsed())

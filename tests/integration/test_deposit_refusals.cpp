@@ -1,5 +1,6 @@
 #include "integration/deposit_fixture.hpp"
 
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -43,7 +44,71 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     f.check_still_serving();
 }
 
+/// A valid one-page PDF whose page tree names that page `kids` times: a few bytes per
+/// reference, but qpdf makes a copy of the page for each (about 3 KB of memory apiece).
+std::string page_named_many_times(std::size_t kids) {
+    std::string out = "%PDF-1.7\n";
+    std::vector<std::size_t> offsets;
+    auto object = [&](const std::string& body) {
+        offsets.push_back(out.size());
+        out += std::to_string(offsets.size()) + " 0 obj\n" + body + "\nendobj\n";
+    };
+    object("<< /Type /Catalog /Pages 2 0 R >>");
+    std::string pages = "<< /Type /Pages /Count " + std::to_string(kids) + " /Kids [";
+    for (std::size_t i = 0; i < kids; ++i)
+        pages += "3 0 R ";
+    object(pages + "] >>");
+    object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>");
+    auto xref = out.size();
+    out += "xref\n0 4\n0000000000 65535 f \n";
+    for (auto at : offsets) {
+        char line[32];
+        std::snprintf(line, sizeof line, "%010zu 00000 n \n", at);
+        out += line;
+    }
+    return out + "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) +
+           "\n%%EOF\n";
+}
+
+/// The most memory the process has held, from /proc (VmHWM), in KiB.
+long peak_memory_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
 } // namespace
+
+TEST_CASE("a PDF that would make its check take gigabytes or minutes is refused, the gateway "
+          "unharmed",
+          "[integration][refusal][pdf][hostile]") {
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000)); // 6 MB
+
+    SECTION("out of memory") {
+        deposit_fixture f("[deposit]\npdf_check_memory_mib = 256\n");
+        auto r = f.deposit(letter_lre, bomb.string());
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "too large");
+        // The check ran elsewhere: the gateway itself never held the copies.
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+    SECTION("out of time") {
+        deposit_fixture f(
+            "[deposit]\npdf_check_memory_mib = 4096\npdf_check_timeout_seconds = 1\n");
+        auto start = std::chrono::steady_clock::now();
+        auto r = f.deposit(letter_lre, bomb.string());
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "within 1 seconds");
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+}
 
 TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",
           "[integration][refusal][policy]") {
