@@ -181,8 +181,18 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         parser.body_limit(limits.max_body_bytes);
 
         beast::error_code ec;
-        stream.expires_after(first ? limits.header_timeout : limits.keep_alive_timeout);
+        if (!first && buffer.size() == 0) {
+            // Between requests a connection may idle; once the next request begins, its
+            // headers get the same time as a first request's, not the idle time.
+            stream.expires_after(limits.keep_alive_timeout);
+            auto n = co_await stream.async_read_some(buffer.prepare(read_size),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+            buffer.commit(n);
+            if (ec)
+                break; // gone or idle: nothing to answer
+        }
         first = false;
+        stream.expires_after(limits.header_timeout);
         co_await http::async_read_header(stream, buffer, parser,
                                          asio::redirect_error(asio::use_awaitable, ec));
         auto started = clock_type::now();

@@ -171,6 +171,39 @@ TEST_CASE("a chunk line that never ends is cut off with 413, not kept in memory"
     f.check_still_serving();
 }
 
+TEST_CASE("headers trickled on a kept-alive connection are cut off as on a new one",
+          "[integration][http][hostile]") {
+    deposit_fixture f("[limits]\nheader_timeout_seconds = 1\nkeep_alive_timeout_seconds = 30\n");
+    auto address = f.server.address();
+    auto colon = address.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    auto send = [fd](const std::string& s) {
+        return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+    };
+
+    // One quick request, then the next one a header line every 200 ms.
+    REQUIRE(send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    char answer[4096];
+    REQUIRE(::recv(fd, answer, sizeof answer, 0) > 0);
+    auto start = std::chrono::steady_clock::now();
+    bool cut = false;
+    send("GET /healthz HTTP/1.1\r\n");
+    while (!cut && std::chrono::steady_clock::now() - start < std::chrono::seconds(6)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        char byte;
+        cut = !send("X-Slow: y\r\n") || ::recv(fd, &byte, 1, MSG_DONTWAIT) == 0;
+    }
+    ::close(fd);
+    CHECK(cut);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+    f.check_still_serving();
+}
+
 TEST_CASE("a stalled upload is cut off and stores nothing", "[integration][http][hostile]") {
     deposit_fixture f("[limits]\nidle_timeout_seconds = 1\n");
     std::string head =
