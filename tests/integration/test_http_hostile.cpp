@@ -174,14 +174,7 @@ TEST_CASE("a chunk line that never ends is cut off with 413, not kept in memory"
 TEST_CASE("headers trickled on a kept-alive connection are cut off as on a new one",
           "[integration][http][hostile]") {
     deposit_fixture f("[limits]\nheader_timeout_seconds = 1\nkeep_alive_timeout_seconds = 30\n");
-    auto address = f.server.address();
-    auto colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    int fd = connect_to(f.server.address());
     auto send = [fd](const std::string& s) {
         return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
     };
