@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -121,13 +122,17 @@ struct server::impl {
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     std::atomic<std::size_t> connections_{0};
+    /// Where deposits are checked, sealed and stored: as many at once as there are I/O
+    /// threads, none of them on an I/O thread.
+    asio::thread_pool work_;
 
     impl(app& a, const config& cfg)
         : app_(a)
         , cfg_(cfg)
         , ioc_(static_cast<int>(threads()))
         , acceptor_(ioc_)
-        , signals_(ioc_, SIGINT, SIGTERM) {}
+        , signals_(ioc_, SIGINT, SIGTERM)
+        , work_(threads()) {}
 
     unsigned threads() const {
         return cfg_.server.threads ? cfg_.server.threads
@@ -447,11 +452,17 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
         throw http_problem(problem_of_multipart(e), e.what());
     }
 
-    // 4. The domain does the rest: check, seal, stamp, store.
+    // 4. The domain does the rest: check, seal, stamp, store. A PDF check or a time-stamp
+    // may take seconds: off the I/O threads, which serve the other connections meanwhile.
     protocols::deposit_request request{sender, collector.take_letter(), collector.take_documents(),
                                        key};
     try {
-        auto result = app_.deposits().deposit(request);
+        auto result = co_await asio::co_spawn(
+            work_,
+            [&]() -> asio::awaitable<protocols::deposit_result> {
+                co_return app_.deposits().deposit(request);
+            },
+            asio::use_awaitable);
         ctx.letter_id = result.letter.id;
         co_return deposit_answer(result, version);
     } catch (const protocols::invalid_letter& e) {

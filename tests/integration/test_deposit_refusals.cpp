@@ -110,6 +110,26 @@ TEST_CASE("a PDF that would make its check take gigabytes or minutes is refused,
     }
 }
 
+TEST_CASE("the gateway goes on answering while a deposit is checked for seconds",
+          "[integration][pdf][hostile]") {
+    // One I/O thread: before, the deposit's checks ran on it and every other request waited.
+    deposit_fixture f("[server]\nthreads = 1\n[deposit]\npdf_check_memory_mib = 4096\n"
+                      "pdf_check_timeout_seconds = 3\n");
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000));
+
+    auto slow =
+        std::async(std::launch::async, [&] { return f.deposit(letter_lre, bomb.string()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(800)); // uploaded, being checked
+    http_client other;
+    auto start = std::chrono::steady_clock::now();
+    CHECK(other.get(f.server.url("/healthz")).status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+    CHECK(slow.get().status == 422);
+}
+
 TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",
           "[integration][refusal][policy]") {
     deposit_fixture f;
