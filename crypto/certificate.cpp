@@ -100,6 +100,23 @@ signer_identity signer_identity::from_pem(std::string_view key_pem, std::string_
     return id;
 }
 
+x509_ptr certificate_cache::decode(std::span<const std::uint8_t> der) const {
+    std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = known_.find(key); it != known_.end())
+            return clone(it->second.get());
+    }
+    const unsigned char* p = der.data();
+    x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!cert || p != der.data() + der.size())
+        throw_openssl(errc::bad_certificate, "decoding a certificate");
+    std::lock_guard lock(mutex_);
+    if (known_.size() < capacity_)
+        known_.emplace(std::string(key), clone(cert.get()));
+    return cert;
+}
+
 x509_store_ptr make_store(const std::vector<x509_ptr>& anchors) {
     x509_store_ptr store(X509_STORE_new());
     if (!store)

@@ -3,6 +3,9 @@
 #include "crypto/openssl.hpp"
 
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +38,25 @@ struct signer_identity {
 
     /// Builds one from PEM texts; checks that the key belongs to the certificate.
     static signer_identity from_pem(std::string_view key_pem, std::string_view chain_pem);
+};
+
+/// Certificates decoded once: a verifier meets the same few certificates in every record
+/// and token, and OpenSSL 3 decodes a certificate's public key at great cost. Keyed by
+/// the DER bytes; holds at most `capacity` certificates, then decodes without keeping.
+/// Thread-safe.
+class certificate_cache {
+public:
+    explicit certificate_cache(std::size_t capacity = 256)
+        : capacity_(capacity) {}
+
+    /// The certificate of `der`, which must be exactly one DER certificate. Throws
+    /// error(bad_certificate).
+    x509_ptr decode(std::span<const std::uint8_t> der) const;
+
+private:
+    std::size_t capacity_;
+    mutable std::mutex mutex_;
+    mutable std::map<std::string, x509_ptr, std::less<>> known_;
 };
 
 /// An X509_STORE holding the given trust anchors.

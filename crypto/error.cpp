@@ -61,6 +61,14 @@ public:
             return "XML signature reference does not point at the signed element";
         case errc::signature_invalid:
             return "XML signature invalid";
+        case errc::container_malformed:
+            return "not a readable ASiC-E container";
+        case errc::container_entry_refused:
+            return "container entry refused";
+        case errc::container_too_large:
+            return "container over its limits";
+        case errc::container_incomplete:
+            return "container entry neither signed nor expected";
         case errc::note_malformed:
             return "malformed signed note";
         case errc::note_key_unknown:

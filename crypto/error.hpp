@@ -33,6 +33,10 @@ enum class errc {
     signature_transform_refused,
     signature_reference_mismatch,
     signature_invalid,
+    container_malformed,
+    container_entry_refused,
+    container_too_large,
+    container_incomplete,
     note_malformed,
     note_key_unknown,
     note_signature_invalid,
@@ -50,6 +54,14 @@ public:
     error(errc code, const std::string& what)
         : std::system_error(make_error_code(code), what) {}
 };
+
+/// Whether an error says that no valid time-stamp could be had (a tsa_* code): the
+/// caller then records nothing as done and asks to retry later.
+inline bool is_tsa_failure(const error& e) noexcept {
+    auto v = static_cast<errc>(e.code().value());
+    return e.code().category() == crypto_category() && v >= errc::tsa_unreachable &&
+           v <= errc::tsa_ess_mismatch;
+}
 
 /// Throws `error(code, context + ": " + the OpenSSL error queue)`, emptying the queue.
 [[noreturn]] void throw_openssl(errc code, std::string_view context);

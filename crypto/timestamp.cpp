@@ -125,9 +125,7 @@ bytes make_timestamp_request(const sha256_digest& digest, std::string_view polic
     return der;
 }
 
-namespace {
-
-timestamp_token describe(TS_TST_INFO* info, bytes der) {
+timestamp_token describe_token(TS_TST_INFO* info, bytes der) {
     const ASN1_GENERALIZEDTIME* gen_time = TS_TST_INFO_get_time(info);
     timestamp_token out;
     out.time = parse_generalized_time(
@@ -139,8 +137,6 @@ timestamp_token describe(TS_TST_INFO* info, bytes der) {
     return out;
 }
 
-} // namespace
-
 timestamp_token describe_token(bytes der) {
     const unsigned char* p = der.data();
     pkcs7_ptr token(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
@@ -149,7 +145,7 @@ timestamp_token describe_token(bytes der) {
     ts_tst_info_ptr info(PKCS7_to_TS_TST_INFO(token.get()));
     if (!info)
         throw_openssl(errc::tsa_response_malformed, "reading TSTInfo");
-    return describe(info.get(), std::move(der));
+    return describe_token(info.get(), std::move(der));
 }
 
 builtin_tsa::builtin_tsa(signer_identity identity, std::string policy_oid, clock_fn clock)
@@ -239,7 +235,7 @@ timestamp_token builtin_tsa::stamp(const sha256_digest& digest) {
     if (n <= 0 || i2d_PKCS7(token, &p) != n)
         throw_openssl(errc::openssl_failure, "encoding time-stamp token");
     // The TSTInfo we just made, not a decoding of its encoding (which costs a key parse).
-    return describe(TS_RESP_get_tst_info(response.get()), std::move(der));
+    return describe_token(TS_RESP_get_tst_info(response.get()), std::move(der));
 }
 
 std::vector<x509_ptr> builtin_tsa::certificates() const {

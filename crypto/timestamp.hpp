@@ -46,6 +46,9 @@ bytes make_timestamp_request(const sha256_digest& digest, std::string_view polic
 /// Reads genTime, policy and serial of a DER TimeStampToken.
 timestamp_token describe_token(bytes der);
 
+/// The same from its TSTInfo, already decoded.
+timestamp_token describe_token(TS_TST_INFO* info, bytes der);
+
 /// Parses an ASN.1 GeneralizedTime as RFC 3161 restricts it: YYYYMMDDhhmmss[.f*]Z.
 std::chrono::system_clock::time_point parse_generalized_time(std::string_view text);
 

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <cctype>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -625,6 +626,201 @@ timestamp_token verify_timestamp_response(std::span<const std::uint8_t> request_
     check_policy(request.get(), info.get(), trust.policy_oid);
 
     return describe_token(bytes(reply.token.begin(), reply.token.end()));
+}
+
+namespace {
+
+time_t asn1_time(const ASN1_TIME* t) {
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(t, &tm) != 1)
+        throw_openssl(errc::tsa_response_malformed, "reading a certificate's validity");
+    return timegm(&tm);
+}
+
+struct der_element {
+    const unsigned char* start;
+    const unsigned char* content;
+    const unsigned char* end;
+    int tag;
+    int type; ///< V_ASN1_UNIVERSAL, V_ASN1_CONTEXT_SPECIFIC...
+    bool constructed;
+};
+
+der_element next_element(const unsigned char*& at, const unsigned char* limit) {
+    der_element e{at, nullptr, nullptr, 0, 0, false};
+    long length = 0;
+    int ret = ASN1_get_object(&at, &length, &e.tag, &e.type, limit - at);
+    if ((ret & 0x80) || (ret & 0x01)) { // an error, or an indefinite length: not DER
+        ERR_clear_error();
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not DER");
+    }
+    e.constructed = (ret & V_ASN1_CONSTRUCTED) != 0;
+    e.content = at;
+    e.end = at + length;
+    at = e.end;
+    return e;
+}
+
+/// A token without its certificates, and the DER of each certificate it carried.
+struct split_token {
+    bytes without_certificates;
+    std::vector<std::span<const std::uint8_t>> certificates;
+};
+
+/// Takes the certificates out of a token (RFC 5652 section 5.1: ContentInfo holding
+/// SignedData, whose `certificates [0] IMPLICIT` is optional and outside what is signed),
+/// so that OpenSSL decodes them once per verifier rather than once per token.
+split_token split_certificates(std::span<const std::uint8_t> der) {
+    const unsigned char* p = der.data();
+    const unsigned char* end = der.data() + der.size();
+    auto info = next_element(p, end);
+    if (info.end != end || !info.constructed || info.tag != V_ASN1_SEQUENCE)
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
+    const unsigned char* q = info.content;
+    auto oid = next_element(q, info.end);
+    auto wrap = next_element(q, info.end);
+    if (oid.tag != V_ASN1_OBJECT || wrap.type != V_ASN1_CONTEXT_SPECIFIC || wrap.tag != 0 ||
+        wrap.end != info.end)
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not a ContentInfo");
+    const unsigned char* r = wrap.content;
+    auto signed_data = next_element(r, wrap.end);
+    if (signed_data.tag != V_ASN1_SEQUENCE || signed_data.end != wrap.end)
+        throw error(errc::tsa_response_malformed, "the time-stamp token holds no SignedData");
+
+    split_token out;
+    std::optional<der_element> certs;
+    for (const unsigned char* s = signed_data.content; s < signed_data.end;) {
+        auto e = next_element(s, signed_data.end);
+        if (e.type == V_ASN1_CONTEXT_SPECIFIC && e.tag == 0 && e.constructed)
+            certs = e;
+    }
+    if (!certs) {
+        out.without_certificates.assign(der.begin(), der.end());
+        return out;
+    }
+    for (const unsigned char* c = certs->content; c < certs->end;) {
+        auto cert = next_element(c, certs->end);
+        out.certificates.emplace_back(cert.start, static_cast<std::size_t>(cert.end - cert.start));
+    }
+
+    // The same token, its lengths recomputed, without the certificates element.
+    auto kept =
+        static_cast<int>((signed_data.end - signed_data.content) - (certs->end - certs->start));
+    int signed_size = ASN1_object_size(1, kept, V_ASN1_SEQUENCE);
+    int wrap_size = ASN1_object_size(1, signed_size, 0);
+    auto info_length = static_cast<int>(oid.end - oid.start) + wrap_size;
+    out.without_certificates.resize(
+        static_cast<std::size_t>(ASN1_object_size(1, info_length, V_ASN1_SEQUENCE)));
+    unsigned char* o = out.without_certificates.data();
+    ASN1_put_object(&o, 1, info_length, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    o = std::copy(oid.start, oid.end, o);
+    ASN1_put_object(&o, 1, signed_size, 0, V_ASN1_CONTEXT_SPECIFIC);
+    ASN1_put_object(&o, 1, kept, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    o = std::copy(signed_data.content, certs->start, o);
+    std::copy(certs->end, signed_data.end, o);
+    return out;
+}
+
+} // namespace
+
+timestamp_verifier::timestamp_verifier(tsp_trust trust)
+    : trust_(std::move(trust))
+    , store_(make_store(trust_.anchors)) {
+    X509_STORE_set_flags(store_.get(), X509_V_FLAG_PARTIAL_CHAIN); // an anchor need not be a root
+}
+
+timestamp_verifier::signer_check
+timestamp_verifier::check_signer(X509* signer, STACK_OF(X509) * candidates) const {
+    auto fingerprint = fingerprint_sha256(signer);
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = checked_.find(fingerprint); it != checked_.end())
+            return it->second;
+    }
+    signer_check out;
+    try {
+        check_timestamping_usage(signer);
+        x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
+        if (!ctx || X509_STORE_CTX_init(ctx.get(), store_.get(), signer, candidates) != 1)
+            throw_openssl(errc::openssl_failure, "certificate verification context");
+        X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+        // Validity is compared with each token's genTime, not with today.
+        X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME);
+        if (X509_verify_cert(ctx.get()) != 1) {
+            std::string why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+            ERR_clear_error();
+            throw error(errc::tsa_signer_untrusted,
+                        "TSA certificate " + subject_text(signer) + " is not trusted: " + why);
+        }
+        out.not_after = std::numeric_limits<time_t>::max();
+        STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+        for (int i = 0; i < sk_X509_num(chain); ++i) {
+            X509* c = sk_X509_value(chain, i);
+            out.not_before = std::max(out.not_before, asn1_time(X509_get0_notBefore(c)));
+            out.not_after = std::min(out.not_after, asn1_time(X509_get0_notAfter(c)));
+        }
+    } catch (const error& e) {
+        out.problem = e.what();
+        out.code = static_cast<errc>(e.code().value());
+        return out; // not remembered: a failure is rare and its message names the case
+    }
+    std::lock_guard lock(mutex_);
+    checked_.emplace(fingerprint, out);
+    return out;
+}
+
+timestamp_token timestamp_verifier::verify(std::span<const std::uint8_t> token_der,
+                                           const sha256_digest& imprint) const {
+    auto split = split_certificates(token_der);
+    auto token = decode_token(split.without_certificates);
+    if (!PKCS7_type_is_signed(token.get()) || !token->d.sign)
+        throw error(errc::tsa_response_malformed, "the time-stamp token is not CMS SignedData");
+    ts_tst_info_ptr info(PKCS7_to_TS_TST_INFO(token.get()));
+    if (!info)
+        throw_openssl(errc::tsa_response_malformed, "reading the TSTInfo of the token");
+    if (TS_TST_INFO_get_version(info.get()) != 1)
+        throw error(errc::tsa_response_malformed, "the TSTInfo is not version 1");
+    PKCS7_SIGNER_INFO* signer_info = only_signer_info(token.get());
+
+    // Who signed, and could they stamp time when they did?
+    std::vector<x509_ptr> known;
+    for (const auto& der : split.certificates)
+        known.push_back(certificates_.decode(der));
+    for (const auto& c : trust_.known_tsa_certificates)
+        known.push_back(clone(c.get()));
+    auto candidates = candidate_certificates(token.get(), known);
+    X509* signer = find_signer(signer_info, candidates.get(), trust_.known_tsa_certificates.size());
+    auto check = check_signer(signer, candidates.get());
+    if (!check.problem.empty())
+        throw error(check.code, check.problem);
+    auto described = describe_token(info.get(), bytes(token_der.begin(), token_der.end()));
+    auto at = std::chrono::system_clock::to_time_t(described.time);
+    if (at < check.not_before || at > check.not_after)
+        throw error(errc::tsa_signer_untrusted, "TSA certificate " + subject_text(signer) +
+                                                    " was not valid at the token's genTime");
+    check_signing_certificate(signer_info, signer);
+    check_signature_digest(signer_info);
+
+    // The CMS signature over the signed attributes, and their digest of the TSTInfo.
+    bio_ptr content(PKCS7_dataInit(token.get(), nullptr));
+    if (!content)
+        throw_openssl(errc::tsa_response_malformed, "reading the token's content");
+    char buffer[4096];
+    while (BIO_read(content.get(), buffer, sizeof buffer) > 0) {
+    }
+    if (PKCS7_signatureVerify(content.get(), token.get(), signer_info, signer) != 1)
+        throw_openssl(errc::tsa_signature_invalid, "the time-stamp token's signature");
+
+    // What it stamps.
+    TS_MSG_IMPRINT* stamped = TS_TST_INFO_get_msg_imprint(info.get());
+    const ASN1_OCTET_STRING* value = TS_MSG_IMPRINT_get_msg(stamped);
+    bool same = OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(stamped)->algorithm) == NID_sha256 &&
+                static_cast<std::size_t>(ASN1_STRING_length(value)) == imprint.size() &&
+                std::equal(imprint.begin(), imprint.end(), ASN1_STRING_get0_data(value));
+    if (!same)
+        throw error(errc::tsa_imprint_mismatch, "the token stamps " + describe_imprint(stamped) +
+                                                    ", not SHA-256 " + to_hex(imprint));
+    return described;
 }
 
 rfc3161_client::rfc3161_client(options opts)

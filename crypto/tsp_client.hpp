@@ -1,11 +1,14 @@
 #pragma once
 
+#include "crypto/error.hpp"
 #include "crypto/openssl.hpp"
 #include "crypto/timestamp.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +37,37 @@ struct tsp_trust {
 timestamp_token verify_timestamp_response(std::span<const std::uint8_t> request_der,
                                           std::span<const std::uint8_t> response_der,
                                           const tsp_trust& trust);
+
+/// Verifies time-stamp tokens found in stored evidence: long after they were issued, and
+/// many of them (an audit reads every record's two). A token holds when its TSA
+/// certificate has the critical timeStamping usage alone (RFC 3161 section 2.3), chains to
+/// an anchor and was valid at the token's genTime; its ESS signing certificate attribute
+/// names that certificate; its signature is over a strong digest and verifies; and its
+/// message imprint is SHA-256 of what the caller says it stamps. Paths are built once per
+/// TSA certificate and remembered. Thread-safe.
+class timestamp_verifier {
+public:
+    explicit timestamp_verifier(tsp_trust trust);
+
+    /// Throws error with a tsa_* code naming the first fault.
+    timestamp_token verify(std::span<const std::uint8_t> token_der,
+                           const sha256_digest& imprint) const;
+
+private:
+    struct signer_check {
+        std::string problem; ///< empty: the TSA certificate is fit and trusted
+        errc code = errc::tsa_signer_untrusted;
+        time_t not_before = 0;
+        time_t not_after = 0;
+    };
+    signer_check check_signer(X509* signer, STACK_OF(X509) * candidates) const;
+
+    tsp_trust trust_;
+    x509_store_ptr store_;
+    certificate_cache certificates_;
+    mutable std::mutex mutex_;
+    mutable std::map<std::string, signer_check> checked_; ///< by certificate fingerprint
+};
 
 /// An external TSA reached over HTTP (RFC 3161 section 3.4). Each stamp sends a fresh
 /// request and verifies the reply before returning it. Thread-safe if the transport is;

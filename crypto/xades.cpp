@@ -1,9 +1,12 @@
 #include "crypto/xades.hpp"
 
+#include "crypto/asic.hpp"
+#include "crypto/dsig_support.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/error.hpp"
 #include "crypto/sha256.hpp"
 
+#include <libxml/uri.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/keys.h>
 #include <xmlsec/openssl/evp.h>
@@ -16,18 +19,10 @@
 namespace sceau::crypto {
 namespace {
 
-constexpr const char* dsig_ns = "http://www.w3.org/2000/09/xmldsig#";
 constexpr const char* sha256_uri = "http://www.w3.org/2001/04/xmlenc#sha256";
 constexpr const char* exc_c14n_uri = "http://www.w3.org/2001/10/xml-exc-c14n#";
 
-struct dsig_ctx_deleter {
-    void operator()(xmlSecDSigCtx* ctx) const noexcept { xmlSecDSigCtxDestroy(ctx); }
-};
-using dsig_ctx_ptr = std::unique_ptr<xmlSecDSigCtx, dsig_ctx_deleter>;
-
-const xmlChar* x(const char* s) {
-    return reinterpret_cast<const xmlChar*>(s);
-}
+using dsig::x;
 
 [[noreturn]] void signing_failed(const std::string& what) {
     throw error(errc::signing_failed, what);
@@ -105,25 +100,62 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     xmlNode* root = xmlDocGetRootElement(doc);
     if (!root)
         signing_failed("empty document");
+    auto stamp = sign(doc, root, id, now, {{"", true, "text/xml"}});
+    return {serialize(doc), std::move(stamp)};
+}
 
+xades_signer::sealed xades_signer::seal_detached(const std::vector<detached_object>& objects,
+                                                 const std::string& id,
+                                                 std::chrono::system_clock::time_point now) {
+    if (objects.empty())
+        signing_failed("nothing to sign");
+    xml_doc_ptr doc(xmlNewDoc(x("1.0")));
+    xmlNode* root = xmlNewDocNode(doc.get(), nullptr, x("XAdESSignatures"), nullptr);
+    xmlDocSetRootElement(doc.get(), root);
+    std::string asic_ns(asic::signatures_ns);
+    xmlSetNs(root, xmlNewNs(root, x(asic_ns.c_str()), x("asic")));
+
+    // XML-DSig section 4.4.3.1: a URI reference, so each name is percent-encoded.
+    std::vector<reference> references;
+    for (const auto& o : objects) {
+        xml_string_ptr escaped(xmlURIEscapeStr(x(o.uri.c_str()), x("/")));
+        if (!escaped)
+            signing_failed("escaping a URI");
+        references.push_back({std::string(dsig::text_of(escaped.get())), false, o.media_type});
+    }
+    detached_objects_scope readable(objects);
+    auto stamp = sign(doc.get(), root, id, now, references);
+    return {serialize(doc.get()), std::move(stamp)};
+}
+
+timestamp_token xades_signer::sign(xmlDoc* doc, xmlNode* parent, const std::string& id,
+                                   std::chrono::system_clock::time_point now,
+                                   const std::vector<reference>& references) {
     const std::string sig_id = "sig-" + id;
     const std::string props_id = "sp-" + id;
-    const std::string ref_id = "ref-" + id;
     bool ec = EVP_PKEY_base_id(X509_get0_pubkey(certificate())) == EVP_PKEY_EC;
 
-    // 1. ds:Signature template: the whole document (enveloped) and the signed properties.
+    // 1. ds:Signature template: the signed objects and the signed properties.
     xmlNode* sig = xmlSecTmplSignatureCreateNsPref(
         doc, xmlSecTransformExclC14NId,
         ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, x(sig_id.c_str()), x("ds"));
     if (!sig)
         signing_failed("signature template");
-    xmlAddChild(root, sig);
+    xmlAddChild(parent, sig);
 
-    xmlNode* doc_ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id,
-                                                       x(ref_id.c_str()), x(""), nullptr);
-    if (!doc_ref || !xmlSecTmplReferenceAddTransform(doc_ref, xmlSecTransformEnvelopedId) ||
-        !xmlSecTmplReferenceAddTransform(doc_ref, xmlSecTransformExclC14NId))
-        signing_failed("document reference");
+    std::vector<std::string> ref_ids;
+    for (std::size_t i = 0; i < references.size(); ++i) {
+        const auto& r = references[i];
+        ref_ids.push_back(references.size() == 1 ? "ref-" + id
+                                                 : "ref-" + id + "-" + std::to_string(i + 1));
+        xmlNode* ref = xmlSecTmplSignatureAddReference(
+            sig, xmlSecTransformSha256Id, x(ref_ids.back().c_str()), x(r.uri.c_str()), nullptr);
+        if (!ref)
+            signing_failed("reference to " + r.uri);
+        if (r.enveloped && (!xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) ||
+                            !xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId)))
+            signing_failed("document reference");
+    }
 
     std::string props_uri = "#" + props_id;
     xmlNode* props_ref =
@@ -144,7 +176,7 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     xmlNode* qp = add_element(object, nullptr, "QualifyingProperties");
     xmlNs* xa = xmlNewNs(qp, x(xades::ns), x("xades"));
     xmlSetNs(qp, xa);
-    xmlNs* ds = xmlSearchNsByHref(doc, sig, x(dsig_ns));
+    xmlNs* ds = xmlSearchNsByHref(doc, sig, x(dsig::ns));
     set_attribute(qp, "Target", "#" + sig_id);
 
     xmlNode* sp = add_element(qp, xa, "SignedProperties");
@@ -164,12 +196,14 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     add_text_element(digest, ds, "DigestValue", to_base64(sha256::of(certificate_der_)));
 
     xmlNode* sdop = add_element(sp, xa, "SignedDataObjectProperties");
-    xmlNode* format = add_element(sdop, xa, "DataObjectFormat");
-    set_attribute(format, "ObjectReference", "#" + ref_id);
-    add_text_element(format, xa, "MimeType", "text/xml");
+    for (std::size_t i = 0; i < references.size(); ++i) {
+        xmlNode* format = add_element(sdop, xa, "DataObjectFormat");
+        set_attribute(format, "ObjectReference", "#" + ref_ids[i]);
+        add_text_element(format, xa, "MimeType", references[i].media_type);
+    }
 
     // 3. Sign.
-    dsig_ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
+    dsig::ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
     if (!ctx)
         signing_failed("signature context");
     // The context would destroy its key: lend it one from the pool and take it back.
@@ -188,7 +222,7 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
 
     // 4. SignatureTimeStamp over the exclusive-canonical ds:SignatureValue
     //    (EN 319 132-1 clause 5.3).
-    xmlNode* value = xmlSecFindNode(sig, x("SignatureValue"), x(dsig_ns));
+    xmlNode* value = xmlSecFindNode(sig, x("SignatureValue"), x(dsig::ns));
     if (!value)
         signing_failed("no SignatureValue after signing");
     auto stamp = tsa_.stamp(sha256::of(exclusive_c14n(doc, value)));
@@ -200,8 +234,7 @@ xades_signer::sealed xades_signer::seal(xmlDoc* doc, const std::string& id,
     xmlNode* c14n = add_element(sts, ds, "CanonicalizationMethod");
     set_attribute(c14n, "Algorithm", exc_c14n_uri);
     add_text_element(sts, xa, "EncapsulatedTimeStamp", to_base64(stamp.der));
-
-    return {serialize(doc), std::move(stamp)};
+    return stamp;
 }
 
 } // namespace sceau::crypto

@@ -9,6 +9,7 @@
 #include <libxml/xmlsave.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/errors.h>
+#include <xmlsec/io.h>
 #include <xmlsec/xmlsec.h>
 
 #include <algorithm>
@@ -58,7 +59,59 @@ int subtree_visible(void* target, xmlNodePtr node, xmlNodePtr parent) {
     return 0;
 }
 
+// The detached objects xmlsec1 may read on this thread (detached_objects_scope).
+thread_local const std::vector<detached_object>* current_objects = nullptr;
+
+const detached_object* object_named(const char* uri) {
+    if (!current_objects || !uri)
+        return nullptr;
+    for (const auto& o : *current_objects) {
+        if (o.uri == uri)
+            return &o;
+    }
+    return nullptr;
+}
+
+int io_match(const char* uri) {
+    return object_named(uri) ? 1 : 0;
+}
+
+void* io_open(const char* uri) {
+    const detached_object* o = object_named(uri);
+    if (!o)
+        return nullptr;
+    try {
+        return o->open().release(); // io_close deletes it
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+int io_read(void* context, char* buffer, int size) {
+    try {
+        auto n = static_cast<byte_source*>(context)->read(reinterpret_cast<std::uint8_t*>(buffer),
+                                                          static_cast<std::size_t>(size));
+        return static_cast<int>(n);
+    } catch (...) {
+        return -1;
+    }
+}
+
+int io_close(void* context) {
+    delete static_cast<byte_source*>(context);
+    return 0;
+}
+
 } // namespace
+
+detached_objects_scope::detached_objects_scope(const std::vector<detached_object>& objects)
+    : previous_(current_objects) {
+    current_objects = &objects;
+}
+
+detached_objects_scope::~detached_objects_scope() {
+    current_objects = previous_;
+}
 
 void xml_library_init() {
     static std::once_flag once;
@@ -67,10 +120,17 @@ void xml_library_init() {
         // Never print library diagnostics: errors travel as exceptions.
         xmlSetGenericErrorFunc(nullptr, no_generic_errors);
         xmlSetStructuredErrorFunc(nullptr, no_structured_errors);
+        xmlThrDefSetGenericErrorFunc(nullptr, no_generic_errors);
+        xmlThrDefSetStructuredErrorFunc(nullptr, no_structured_errors);
         xmlSecErrorsDefaultCallbackEnableOutput(0);
         if (xmlSecInit() < 0 || xmlSecCheckVersion() != 1 || xmlSecCryptoAppInit(nullptr) < 0 ||
             xmlSecCryptoInit() < 0)
             throw error(errc::openssl_failure, "xmlsec1 initialisation failed");
+        // References outside the document resolve only to the objects given to a
+        // detached_objects_scope: never to a file or a URL named by the document.
+        xmlSecIOCleanupCallbacks();
+        if (xmlSecIORegisterCallbacks(io_match, io_open, io_read, io_close) < 0)
+            throw error(errc::openssl_failure, "xmlsec1 input callbacks");
     });
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "crypto/byte_source.hpp"
 #include "crypto/openssl.hpp"
 
 #include <libxml/tree.h>
@@ -21,8 +22,23 @@ struct xml_string_deleter {
 using xml_string_ptr = std::unique_ptr<xmlChar, xml_string_deleter>;
 
 /// Initialises libxml2, xmlsec1 and its OpenSSL back-end once per process. Call it from
-/// the main thread before any other thread touches XML.
+/// the main thread before any other thread touches XML. libxml2 keeps its error handlers
+/// per thread: the silent ones are also made the default of threads started later.
 void xml_library_init();
+
+/// While it lives, xmlsec1 on this thread can read exactly these detached objects, by
+/// their URIs, and nothing else. Outside such a scope xmlsec1 opens no file and no URL at
+/// all: xml_library_init() removes its file, HTTP and FTP handlers.
+class detached_objects_scope {
+public:
+    explicit detached_objects_scope(const std::vector<detached_object>& objects);
+    ~detached_objects_scope();
+    detached_objects_scope(const detached_objects_scope&) = delete;
+    detached_objects_scope& operator=(const detached_objects_scope&) = delete;
+
+private:
+    const std::vector<detached_object>* previous_;
+};
 
 /// Parses XML the safe way: no network, no DTD loading, no entity substitution, and any
 /// DOCTYPE refused outright (error xml_forbidden_construct). Comments are kept as nodes;

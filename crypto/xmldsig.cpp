@@ -1,5 +1,6 @@
 #include "crypto/xmldsig.hpp"
 
+#include "crypto/dsig_support.hpp"
 #include "crypto/error.hpp"
 
 #include <openssl/core_names.h>
@@ -20,62 +21,19 @@
 namespace sceau::crypto {
 namespace {
 
-constexpr const char* dsig_ns = "http://www.w3.org/2000/09/xmldsig#";
-
-struct dsig_ctx_deleter {
-    void operator()(xmlSecDSigCtx* ctx) const noexcept { xmlSecDSigCtxDestroy(ctx); }
-};
-using dsig_ctx_ptr = std::unique_ptr<xmlSecDSigCtx, dsig_ctx_deleter>;
-using xmlsec_key_ptr = std::unique_ptr<xmlSecKey, c_deleter<xmlSecKeyDestroy>>;
+using dsig::attribute;
+using dsig::element_children;
+using dsig::is_dsig;
+using dsig::text_of;
+using dsig::x;
 using ecdsa_sig_ptr = std::unique_ptr<ECDSA_SIG, c_deleter<ECDSA_SIG_free>>;
 
-const xmlChar* x(const char* s) {
-    return reinterpret_cast<const xmlChar*>(s);
-}
-
-std::string_view text_of(const xmlChar* s) {
-    return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
-}
-
-bool is_dsig(const xmlNode* n, std::string_view local) {
-    return n && n->type == XML_ELEMENT_NODE && n->ns && text_of(n->ns->href) == dsig_ns &&
-           text_of(n->name) == local;
-}
-
 bool is_inclusive_namespaces(const xmlNode* n) {
-    return n && n->type == XML_ELEMENT_NODE && n->ns &&
-           text_of(n->ns->href) == dsig_algorithms::exc_c14n &&
-           text_of(n->name) == "InclusiveNamespaces";
-}
-
-std::vector<xmlNode*> element_children(xmlNode* parent) {
-    std::vector<xmlNode*> out;
-    for (xmlNode* c = parent->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE)
-            out.push_back(c);
-    }
-    return out;
-}
-
-std::string attribute(xmlNode* n, const char* name) {
-    xml_string_ptr value(xmlGetNoNsProp(n, x(name)));
-    return value ? std::string(text_of(value.get())) : std::string();
+    return dsig::is_element(n, dsig_algorithms::exc_c14n, "InclusiveNamespaces");
 }
 
 [[noreturn]] void refuse(errc code, const std::string& what) {
     throw error(code, what);
-}
-
-constexpr std::array signature_methods{
-    dsig_algorithms::rsa_sha256,   dsig_algorithms::rsa_sha384,   dsig_algorithms::rsa_sha512,
-    dsig_algorithms::ecdsa_sha256, dsig_algorithms::ecdsa_sha384, dsig_algorithms::ecdsa_sha512,
-};
-constexpr std::array digest_methods{dsig_algorithms::sha256, dsig_algorithms::sha384,
-                                    dsig_algorithms::sha512};
-
-template <typename List>
-bool allowed(const List& list, std::string_view uri) {
-    return std::find(list.begin(), list.end(), uri) != list.end();
 }
 
 /// An algorithm element (CanonicalizationMethod, Transform...) may hold at most an
@@ -112,7 +70,7 @@ void check_shape(xmlNode* sig, const std::string& expected_uri) {
     check_algorithm_children(info[0], true);
 
     auto method = attribute(info[1], "Algorithm");
-    if (!allowed(signature_methods, method))
+    if (!dsig::allowed_signature_method(method))
         refuse(errc::signature_algorithm_refused, "signature method " + method + " is not allowed");
     check_algorithm_children(info[1], false);
 
@@ -146,7 +104,7 @@ void check_shape(xmlNode* sig, const std::string& expected_uri) {
     check_algorithm_children(transforms[1], true);
 
     auto digest = attribute(ref_parts[1], "Algorithm");
-    if (!allowed(digest_methods, digest))
+    if (!dsig::allowed_digest_method(digest))
         refuse(errc::signature_algorithm_refused, "digest method " + digest + " is not allowed");
     check_algorithm_children(ref_parts[1], false);
 }
@@ -163,53 +121,13 @@ void register_id(xmlDoc* doc, xmlNode* element, std::string_view id_attribute,
         refuse(errc::signature_reference_mismatch, "the ID " + value + " names another node");
 }
 
-xmlsec_key_ptr public_key_of(X509* cert) {
-    EVP_PKEY* pkey = X509_get_pubkey(cert); // a new reference, handed to xmlsec below
-    if (!pkey)
-        throw_openssl(errc::bad_certificate, "reading a trusted certificate's key");
-    xmlSecKeyDataPtr value = xmlSecOpenSSLEvpKeyAdopt(pkey);
-    if (!value) {
-        EVP_PKEY_free(pkey);
-        throw error(errc::bad_certificate, "a trusted key is not usable by xmlsec");
-    }
-    xmlsec_key_ptr key(xmlSecKeyCreate());
-    if (!key || xmlSecKeySetValue(key.get(), value) < 0) {
-        xmlSecKeyDataDestroy(value);
-        throw error(errc::openssl_failure, "creating an xmlsec key");
-    }
-    return key;
-}
-
-void enable(xmlSecDSigCtx* ctx) {
-    const std::array<xmlSecTransformId, 7> on_signed_info{
-        xmlSecTransformExclC14NId,    xmlSecTransformRsaSha256Id,   xmlSecTransformRsaSha384Id,
-        xmlSecTransformRsaSha512Id,   xmlSecTransformEcdsaSha256Id, xmlSecTransformEcdsaSha384Id,
-        xmlSecTransformEcdsaSha512Id,
-    };
-    const std::array<xmlSecTransformId, 5> on_reference{
-        xmlSecTransformEnvelopedId, xmlSecTransformExclC14NId, xmlSecTransformSha256Id,
-        xmlSecTransformSha384Id,    xmlSecTransformSha512Id,
-    };
-    for (auto id : on_signed_info) {
-        if (xmlSecDSigCtxEnableSignatureTransform(ctx, id) < 0)
-            throw error(errc::openssl_failure, "restricting signature transforms");
-    }
-    for (auto id : on_reference) {
-        if (xmlSecDSigCtxEnableReferenceTransform(ctx, id) < 0)
-            throw error(errc::openssl_failure, "restricting reference transforms");
-    }
-}
-
 /// One verification of `sig` with `cert`'s key set on the context beforehand.
 bool verified_with(xmlNode* sig, X509* cert, const std::string& expected_uri) {
-    dsig_ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr)); // no keys manager: nothing to look up
-    if (!ctx)
-        throw error(errc::openssl_failure, "signature context");
+    auto ctx = dsig::restricted_context();
     ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
     ctx->flags |=
         XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS | XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
-    enable(ctx.get());
-    ctx->signKey = public_key_of(cert).release(); // the context owns it from here
+    ctx->signKey = dsig::public_key_of(cert).release(); // the context owns it from here
 
     // The return code only says that processing ran; a digest or signature mismatch
     // still returns 0 with status invalid.
@@ -226,14 +144,14 @@ bool verified_with(xmlNode* sig, X509* cert, const std::string& expected_uri) {
     return ref && ref->status == xmlSecDSigStatusSucceeded && text_of(ref->uri) == expected_uri;
 }
 
-xmlsec_key_ptr signing_key(const signer_identity& signer) {
+dsig::key_ptr signing_key(const signer_identity& signer) {
     EVP_PKEY_up_ref(signer.key.get()); // xmlsec takes this reference
     xmlSecKeyDataPtr value = xmlSecOpenSSLEvpKeyAdopt(signer.key.get());
     if (!value) {
         EVP_PKEY_free(signer.key.get());
         throw error(errc::signing_failed, "the key is not usable by xmlsec");
     }
-    xmlsec_key_ptr key(xmlSecKeyCreate());
+    dsig::key_ptr key(xmlSecKeyCreate());
     if (!key || xmlSecKeySetValue(key.get(), value) < 0) {
         xmlSecKeyDataDestroy(value);
         throw error(errc::signing_failed, "creating the xmlsec key");
@@ -317,7 +235,7 @@ void sign_enveloped(xmlDoc* doc, xmlNode* element, std::string_view id_attribute
     if (!x509_data || !xmlSecTmplX509DataAddCertificate(x509_data))
         throw error(errc::signing_failed, "key info");
 
-    dsig_ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
+    dsig::ctx_ptr ctx(xmlSecDSigCtxCreate(nullptr));
     if (!ctx)
         throw error(errc::signing_failed, "signature context");
     ctx->signKey = signing_key(signer).release(); // the context owns it from here

@@ -159,6 +159,15 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     a->recipients_ = std::make_unique<protocols::recipient_access>(
         *a->db_, *a->lifecycle_, *a->mailer_, *a->notifications_, ro, clock);
 
+    protocols::bundle_sources sources;
+    sources.provider_name = cfg.provider.name;
+    sources.seal_chain_pem = a->seal_chain_pem_;
+    sources.tsa_pem = a->tsa_pem_;
+    sources.anchors_pem = a->anchors_pem_;
+    sources.qualified = a->qualified_;
+    a->retention_ = std::make_unique<protocols::retention>(*a->db_, *a->blobs_,
+                                                           cfg.retention.documents_days, clock);
+
     protocols::webhook_options hooks;
     hooks.timeout = cfg.webhooks.timeout;
     hooks.connect_timeout = cfg.webhooks.connect_timeout;
@@ -176,6 +185,8 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     }
     a->checkpoints_ =
         std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
+    a->bundles_ = std::make_unique<protocols::bundle_builder>(
+        *a->db_, *a->blobs_, *a->signer_, *a->checkpoints_, std::move(sources), clock);
     return a;
 }
 

@@ -4,12 +4,14 @@
 #include "crypto/timestamp.hpp"
 #include "crypto/xades.hpp"
 #include "gateway/config.hpp"
+#include "protocols/bundle.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "protocols/notification.hpp"
 #include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
+#include "protocols/retention.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/saml_demo_node.hpp"
 #include "protocols/sealer.hpp"
@@ -46,6 +48,8 @@ public:
     protocols::lifecycle& letters() { return *lifecycle_; }
     protocols::notification_service& notifications() { return *notifications_; }
     protocols::recipient_access& recipients() { return *recipients_; }
+    protocols::bundle_builder& bundles() { return *bundles_; }
+    protocols::retention& retention() { return *retention_; }
 
     /// Removes what crashed uploads left in the blob store. Call once, before serving: not
     /// from a command that runs beside a serving gateway.
@@ -97,6 +101,8 @@ private:
     std::unique_ptr<protocols::mailer> mailer_;
     std::unique_ptr<protocols::notification_service> notifications_;
     std::unique_ptr<protocols::recipient_access> recipients_;
+    std::unique_ptr<protocols::bundle_builder> bundles_;
+    std::unique_ptr<protocols::retention> retention_;
     crypto::clock_fn clock_;
     std::string public_base_;
     std::unique_ptr<protocols::saml::replay_cache> saml_replays_;

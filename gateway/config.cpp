@@ -1,6 +1,7 @@
 #include "gateway/config.hpp"
 
 #include "protocols/mail.hpp"
+#include "protocols/retention.hpp"
 #include "protocols/text_rules.hpp"
 #include "protocols/webhooks.hpp"
 
@@ -201,7 +202,7 @@ config config::load(const std::filesystem::path& file) {
     static const std::set<std::string> sections = {
         "server",    "storage",   "limits",         "provider", "seal", "tsa",      "mail",
         "lifecycle", "recipient", "identification", "saml",     "oidc", "webhooks", "deposit",
-        "audit",     "log"};
+        "audit",     "log",       "retention",      "bundle"};
     for (const auto& [key, value] : root) {
         if (!sections.count(std::string(key.str())))
             throw config_error("unknown section [" + std::string(key.str()) + "]");
@@ -355,6 +356,26 @@ config config::load(const std::filesystem::path& file) {
             throw config_error("deposit.pdf_check_memory_mib: from 256 to 1048576");
         if (c.deposit.pdf_check_timeout > std::chrono::hours(1))
             throw config_error("deposit.pdf_check_timeout_seconds: at most 3600");
+    }
+    {
+        section_reader s(root, "retention");
+        s.read("documents_days", c.retention.documents_days);
+        s.read("purge_batch", c.retention.purge_batch);
+        if (c.retention.documents_days < protocols::minimum_retention_days)
+            throw config_error("retention.documents_days must be at least " +
+                               std::to_string(protocols::minimum_retention_days) +
+                               ": every proof is kept at least a year");
+        if (c.retention.purge_batch < 1 || c.retention.purge_batch > 10000)
+            throw config_error("retention.purge_batch must be from 1 to 10000");
+    }
+    {
+        section_reader s(root, "bundle");
+        s.read("share_default_days", c.bundle.share_default_days);
+        s.read("share_max_days", c.bundle.share_max_days);
+        if (c.bundle.share_max_days < 1 || c.bundle.share_max_days > 3650 ||
+            c.bundle.share_default_days < 1 ||
+            c.bundle.share_default_days > c.bundle.share_max_days)
+            throw config_error("bundle: 1 <= share_default_days <= share_max_days <= 3650");
     }
     {
         section_reader s(root, "audit");

@@ -150,6 +150,15 @@ struct config {
         std::chrono::seconds pdf_check_timeout{60}; ///< wall-clock time of one PDF check
     } deposit;
 
+    struct retention_section {
+        int documents_days = 3650; ///< documents' bytes are purged after; at least 365
+        int purge_batch = 100;     ///< documents purged per worker run
+    } retention;
+
+    struct bundle_section {
+        int share_default_days = 30; ///< a share link's life when the sender gives none
+        int share_max_days = 365;    ///< the longest a share link may live
+    } bundle;
     struct audit_section {
         /// The log's name: the checkpoint origin and the note key name. Unique per log.
         std::string origin = "sceau.invalid/log";

@@ -1,5 +1,9 @@
 #include "gateway/handlers.hpp"
 
+#include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
+#include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
 #include "gateway/recipient_pages.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -43,15 +47,21 @@ json webhook_json(const std::vector<storage::webhook_delivery>& deliveries,
             {"delivered_at", it->delivered_at.empty() ? json(nullptr) : json(it->delivered_at)}};
 }
 
-response get_letter(app& a, const std::string& sender_id, const std::string& id, unsigned version,
-                    request_context& ctx) {
+storage::letter_record senders_letter(app& a, const std::string& sender_id, const std::string& id,
+                                      request_context& ctx) {
     auto letter = a.db().letter(sender_id, id);
     // Another sender's letter is indistinguishable from none (no existence oracle).
     if (!letter)
         throw http_problem(problem_kind::not_found, "no such letter");
     ctx.letter_id = letter->id;
-    auto deliveries = a.db().webhooks_of_letter(letter->id);
-    return make_json(200, letter_json(*letter, &deliveries), version);
+    return std::move(*letter);
+}
+
+response get_letter(app& a, const std::string& sender_id, const std::string& id, unsigned version,
+                    request_context& ctx) {
+    auto letter = senders_letter(a, sender_id, id, ctx);
+    auto deliveries = a.db().webhooks_of_letter(letter.id);
+    return make_json(200, letter_json(letter, &deliveries), version);
 }
 
 response list_letters(app& a, const std::string& sender_id, std::string_view query,
@@ -123,6 +133,161 @@ response get_trust(app& a, unsigned version) {
         {"qualified", a.qualified()},
         {"sample_keys", a.sample_keys()}};
     return make_json(200, body, version);
+}
+
+constexpr std::string_view bundle_media_type = "application/vnd.etsi.asic-e+zip";
+
+/// Builds the bundle into a scratch file that the session streams, then removes.
+file_download make_bundle(app& a, const storage::letter_record& letter, bool with_documents) {
+    auto path = a.blobs().scratch_path(".asice");
+    try {
+        a.bundles().write(letter, path, with_documents);
+    } catch (const crypto::error& e) {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+        if (crypto::is_tsa_failure(e))
+            throw http_problem(problem_kind::tsa_unavailable,
+                               "no time-stamp could be obtained for the bundle; retry later");
+        throw;
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+        throw;
+    }
+    return {path, "proofs-" + letter.id + ".asice", std::string(bundle_media_type), true};
+}
+
+response get_bundle(app& a, const std::string& sender_id, const std::string& id, unsigned version,
+                    request_context& ctx, std::optional<file_download>& download) {
+    auto letter = senders_letter(a, sender_id, id, ctx);
+    download = make_bundle(a, letter, true);
+    return response{http::status::ok, version};
+}
+
+std::string share_token_hash(std::string_view token) {
+    return crypto::to_hex(crypto::sha256::of(token));
+}
+
+json share_json(const storage::share_record& s) {
+    json accesses = json::array();
+    for (const auto& x : s.accesses)
+        accesses.push_back({{"at", x.at}, {"outcome", x.outcome}, {"client", x.client}});
+    return {{"id", s.id},
+            {"letter_id", s.letter_id},
+            {"label", s.label},
+            {"documents", s.documents},
+            {"created_at", s.created_at},
+            {"expires_at", s.expires_at},
+            {"revoked_at", s.revoked_at.empty() ? json(nullptr) : json(s.revoked_at)},
+            {"accesses", accesses}};
+}
+
+response create_share(app& a, const std::string& sender_id, const std::string& id,
+                      const std::string& body, unsigned version, request_context& ctx) {
+    auto letter = senders_letter(a, sender_id, id, ctx);
+    json request = body.empty() ? json::object() : json::parse(body, nullptr, false);
+    if (request.is_discarded() || !request.is_object())
+        throw http_problem(problem_kind::invalid_parameter, "the body must be a JSON object");
+    const auto& limits = a.settings().bundle;
+    storage::share_record share;
+    int days = limits.share_default_days;
+    for (const auto& [key, value] : request.items()) {
+        if (key == "label" && value.is_string() && value.get<std::string>().size() <= 200) {
+            share.label = value.get<std::string>();
+        } else if (key == "expires_in_days" && value.is_number_integer() &&
+                   value.get<long long>() >= 1 && value.get<long long>() <= limits.share_max_days) {
+            days = value.get<int>();
+        } else if (key == "documents" && value.is_boolean()) {
+            share.documents = value.get<bool>();
+        } else {
+            throw http_problem(problem_kind::invalid_parameter,
+                               key +
+                                   ": not one of label (text, at most 200 characters), "
+                                   "expires_in_days (1 to " +
+                                   std::to_string(limits.share_max_days) +
+                                   "), documents (true or false)");
+        }
+    }
+    for (unsigned char c : share.label) {
+        if (c < 0x20 || c == 0x7f)
+            throw http_problem(problem_kind::invalid_parameter, "label: no control characters");
+    }
+
+    // 256 random bits; only the hash is stored, the link is shown once.
+    auto token = crypto::to_base64url(crypto::random_bytes(32));
+    auto now = a.now();
+    share.id = crypto::random_id("shr_");
+    share.letter_id = letter.id;
+    share.sender_id = sender_id;
+    share.created_at = crypto::format_utc(now);
+    share.expires_at = crypto::format_utc(now + std::chrono::hours(24) * days);
+    a.db().insert_share(share, share_token_hash(token));
+    auto out = share_json(share);
+    out["url"] = a.public_base() + "/v1/shares/" + token + "/bundle";
+    auto res = make_json(201, out, version);
+    res.set(http::field::location, "/v1/letters/" + letter.id + "/shares");
+    return res;
+}
+
+response list_shares(app& a, const std::string& sender_id, const std::string& id, unsigned version,
+                     request_context& ctx) {
+    auto letter = senders_letter(a, sender_id, id, ctx);
+    json data = json::array();
+    for (const auto& s : a.db().shares_of_letter(letter.id))
+        data.push_back(share_json(s));
+    return make_json(200, {{"data", data}, {"next_cursor", nullptr}}, version);
+}
+
+response revoke_share(app& a, const std::string& sender_id, const std::string& id,
+                      unsigned version) {
+    auto outcome = a.db().revoke_share(sender_id, id, crypto::format_utc(a.now()));
+    if (outcome == storage::database::revoke_outcome::not_found)
+        throw http_problem(problem_kind::not_found, "no such share");
+    // Revoking twice changes nothing and says so in the same way.
+    response res{http::status::no_content, version};
+    res.prepare_payload();
+    return res;
+}
+
+std::string client_of(const http::request_header<>& request) {
+    std::string out;
+    for (char c : request[http::field::user_agent].substr(0, 200))
+        out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    return out;
+}
+
+response shared_bundle(app& a, const std::string& token, const http::request_header<>& request,
+                       request_context& ctx, std::optional<file_download>& download) {
+    auto share =
+        token.size() > 100 ? std::nullopt : a.db().share_by_token_hash(share_token_hash(token));
+    if (!share)
+        throw http_problem(problem_kind::not_found, "no such share link");
+    ctx.letter_id = share->letter_id;
+    auto now = crypto::format_utc(a.now());
+    storage::share_access access{crypto::random_id("acc_", 12), now, "served", client_of(request)};
+    if (!share->revoked_at.empty())
+        access.outcome = "revoked";
+    else if (share->expires_at <= now)
+        access.outcome = "expired";
+    if (access.outcome != "served") {
+        a.db().insert_share_access(share->id, access);
+        throw http_problem(problem_kind::share_gone,
+                           "this link " + std::string(access.outcome == "revoked"
+                                                          ? "was revoked on " + share->revoked_at
+                                                          : "expired on " + share->expires_at));
+    }
+    try {
+        auto letter = a.db().letter_by_id(share->letter_id);
+        if (!letter)
+            throw http_problem(problem_kind::not_found, "no such share link");
+        download = make_bundle(a, *letter, share->documents);
+    } catch (...) {
+        access.outcome = "failed";
+        a.db().insert_share_access(share->id, access);
+        throw;
+    }
+    a.db().insert_share_access(share->id, access);
+    return response{http::status::ok, request.version()};
 }
 
 response readyz(app& a, unsigned version) {
@@ -260,7 +425,8 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
 }
 
 response handle_simple(app& a, const route_match& m, const http::request_header<>& request,
-                       std::string_view query, request_context& ctx) {
+                       std::string_view query, const std::string& body, request_context& ctx,
+                       std::optional<file_download>& download) {
     unsigned version = request.version();
     std::string sender_id;
     if (m.matched->sender_auth) {
@@ -277,6 +443,16 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         return list_letters(a, sender_id, query, version);
     case operation::get_evidence:
         return get_evidence(a, sender_id, m.params.at("id"), version, ctx);
+    case operation::get_bundle:
+        return get_bundle(a, sender_id, m.params.at("id"), version, ctx, download);
+    case operation::create_share:
+        return create_share(a, sender_id, m.params.at("id"), body, version, ctx);
+    case operation::list_shares:
+        return list_shares(a, sender_id, m.params.at("id"), version, ctx);
+    case operation::revoke_share:
+        return revoke_share(a, sender_id, m.params.at("id"), version);
+    case operation::shared_bundle:
+        return shared_bundle(a, m.params.at("token"), request, ctx, download);
     case operation::get_trust:
         return get_trust(a, version);
     case operation::healthz:

@@ -2,6 +2,7 @@
 
 #include "gateway/app.hpp"
 #include "gateway/problem.hpp"
+#include "gateway/recipient_pages.hpp"
 #include "gateway/router.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -35,10 +36,12 @@ storage::auditor_record authenticate_auditor(app& a, const boost::beast::http::f
 /// Answers the audit routes (docs/audit.md), the caller authenticated already.
 response handle_audit(app& a, const route_match& m, std::string_view query, unsigned version);
 
-/// Answers the requests that carry no document: everything but the deposit.
+/// Answers the requests that carry no document: everything but the deposit and the
+/// recipient's pages. A proof bundle is answered by filling `download`.
 response handle_simple(app& a, const route_match& m,
                        const boost::beast::http::request_header<>& request, std::string_view query,
-                       request_context& ctx);
+                       const std::string& body, request_context& ctx,
+                       std::optional<file_download>& download);
 
 /// A letter as the API shows it to its sender. Given the letter's webhook deliveries, each
 /// timeline entry also tells what became of its event's delivery (null: none was queued,

@@ -6,12 +6,16 @@
 #include "crypto/random.hpp"
 #include "crypto/xml.hpp"
 #include "gateway/app.hpp"
+#include "gateway/audit_client.hpp"
 #include "gateway/config.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
+#include "protocols/audit.hpp"
+#include "protocols/bundle_verifier.hpp"
 #include "protocols/pdf_sandbox.hpp"
 #include "protocols/text_rules.hpp"
+#include "protocols/transparency_log.hpp"
 #include "protocols/webhooks.hpp"
 
 #include <CLI/CLI.hpp>
@@ -26,6 +30,7 @@
 #include <fstream>
 #include <iostream>
 #include <sqlite3.h>
+#include <unistd.h>
 
 using namespace sceau;
 using namespace sceau::gateway;
@@ -134,6 +139,139 @@ int serve(const common_options& o, const std::string& listen, const std::string&
     background.stop();
     log_event(log_level::info, "stopped", {});
     return 0;
+}
+
+std::vector<crypto::x509_ptr> anchors_of(const std::vector<std::string>& files) {
+    std::vector<crypto::x509_ptr> out;
+    for (const auto& f : files) {
+        for (auto& c : crypto::certificates_from_pem(crypto::read_small_file(f)))
+            out.push_back(std::move(c));
+    }
+    return out;
+}
+
+/// `sceau verify`: a verdict per check, then the overall one; 0 only when all hold.
+int verify(const std::string& bundle, const std::vector<std::string>& trust_files, bool json) {
+    crypto::xml_library_init();
+    protocols::bundle_verify_options options;
+    options.anchors = anchors_of(trust_files);
+    auto report = protocols::verify_bundle(bundle, options);
+    using verdict = protocols::check_result::verdict;
+    auto failures = report.count(verdict::fails);
+    auto warnings = report.count(verdict::warning);
+    if (json) {
+        nlohmann::json checks = nlohmann::json::array();
+        for (const auto& c : report.checks)
+            checks.push_back({{"item", c.item},
+                              {"verdict", protocols::to_string(c.outcome)},
+                              {"detail", c.detail}});
+        nlohmann::json out = {{"bundle", bundle},
+                              {"verdict", report.holds() ? "holds" : "fails"},
+                              {"failures", failures},
+                              {"warnings", warnings},
+                              {"checks", checks}};
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+        for (const auto& c : report.checks) {
+            std::string mark = c.outcome == verdict::holds   ? "HOLDS  "
+                               : c.outcome == verdict::fails ? "FAILS  "
+                                                             : "WARNING";
+            std::cout << mark << "  " << c.item << ": " << c.detail << "\n";
+        }
+        std::cout << "\n"
+                  << (report.holds() ? "VERDICT: the bundle holds" : "VERDICT: the bundle FAILS")
+                  << " (" << report.checks.size() << " checks, " << failures << " failed, "
+                  << warnings << " warnings)\n";
+    }
+    return report.holds() ? 0 : 1;
+}
+
+struct audit_request {
+    std::string url;      ///< the audit API, or empty for the data directory
+    std::string key_file; ///< the auditor's key, for the API
+    std::vector<std::string> trust_files;
+    std::string previous; ///< a checkpoint note kept from an earlier audit
+    unsigned threads = 0;
+    bool json = false;
+};
+
+/// `sceau audit`: every finding with what and where, a summary; exit status 1 on any.
+int audit(const common_options& o, const audit_request& r) {
+    crypto::xml_library_init();
+    protocols::audit_options options;
+    options.anchors = anchors_of(r.trust_files);
+    options.threads = r.threads;
+    if (!r.previous.empty())
+        options.previous_checkpoint = crypto::read_small_file(r.previous, 64 << 10);
+
+    // A bar on a terminal only: a pipe or a file gets the report alone.
+    bool terminal = ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO);
+    if (terminal) {
+        options.progress = [](std::int64_t done, std::int64_t total) {
+            int width = 40;
+            int filled = total > 0 ? static_cast<int>(width * done / total) : width;
+            std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+                      << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
+                      << "/" << total << " log entries" << std::flush;
+        };
+    }
+
+    std::unique_ptr<storage::database> db;
+    std::unique_ptr<storage::blob_store> blobs;
+    std::unique_ptr<protocols::audit_source> source;
+    if (!r.url.empty()) {
+        auto key = crypto::read_small_file(r.key_file, 4096);
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
+            key.pop_back();
+        source = audit_api_source(r.url, key, std::chrono::seconds(120));
+    } else {
+        // The store as it is: opened without migrating, so that the audit changes nothing.
+        auto cfg = load_config(o);
+        if (!std::filesystem::exists(cfg.storage.data_dir))
+            throw std::invalid_argument("no data directory " + cfg.storage.data_dir.string());
+        db = storage::database::open(cfg.database_url(), 2, protocols::rfc9162_tree_hasher());
+        blobs = std::make_unique<storage::blob_store>(cfg.storage.data_dir / "blobs");
+        source = protocols::data_directory_source(*db, *blobs, cfg.storage.data_dir.string());
+    }
+
+    auto report = protocols::run_audit(*source, options);
+    if (terminal)
+        std::cerr << "\n";
+    using verdict = protocols::check_result::verdict;
+    auto failures = report.findings.count(verdict::fails);
+    auto warnings = report.findings.count(verdict::warning);
+    double rate = report.seconds > 0 ? report.records / report.seconds : 0;
+    if (r.json) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& c : report.findings.checks)
+            list.push_back({{"severity", c.outcome == verdict::fails ? "error" : "warning"},
+                            {"where", c.item},
+                            {"what", c.detail}});
+        nlohmann::json out = {{"source", source->describe()},
+                              {"verdict", report.clean() ? "clean" : "findings"},
+                              {"errors", failures},
+                              {"warnings", warnings},
+                              {"records", report.records},
+                              {"log_entries", report.log_entries},
+                              {"checkpoints", report.checkpoints},
+                              {"letters", report.letters},
+                              {"documents", report.documents},
+                              {"seconds", report.seconds},
+                              {"records_per_second", rate},
+                              {"findings", list}};
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+        for (const auto& c : report.findings.checks)
+            std::cout << (c.outcome == verdict::fails ? "ERROR    " : "WARNING  ") << c.item << ": "
+                      << c.detail << "\n";
+        std::cout << (report.clean() ? "CLEAN: " : "FINDINGS: ") << source->describe() << ": "
+                  << report.records << " records, " << report.log_entries << " log entries, "
+                  << report.checkpoints << " checkpoints, " << report.letters << " letters, "
+                  << report.documents << " documents checked in " << report.seconds << " s ("
+                  << static_cast<long long>(rate) << " records/s); " << failures << " errors, "
+                  << warnings << " warnings\n";
+    }
+    return report.clean() ? 0 : 1;
 }
 
 /// `sceau auditor add|list|revoke`: one of `name` (add), `list`, `revoke_id` is set.
@@ -268,6 +406,46 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
+    auto* verify_cmd =
+        cli.add_subcommand("verify", "check a proof bundle offline: a verdict per item, then "
+                                     "overall; exit status 0 only when every check holds");
+    std::string bundle_path;
+    std::vector<std::string> trust_files;
+    bool verify_json = false;
+    verify_cmd->add_option("bundle", bundle_path, "the bundle (.asice)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    verify_cmd
+        ->add_option("--trust", trust_files,
+                     "PEM file of trust anchors for the seal and the time-stamps (repeatable); "
+                     "default: the bundle's own, with a warning")
+        ->check(CLI::ExistingFile);
+    verify_cmd->add_flag("--json", verify_json, "print a JSON report");
+
+    auto* audit_cmd = cli.add_subcommand(
+        "audit", "check the whole archive: seals, time-stamps, the log and its checkpoints, "
+                 "letters and documents; exit status 1 on any finding");
+    add_common(audit_cmd, common);
+    audit_request audit_args;
+    audit_cmd->add_option("--url", audit_args.url,
+                          "a running gateway's base URL: audit its API instead of a data "
+                          "directory");
+    audit_cmd
+        ->add_option("--key-file", audit_args.key_file,
+                     "file holding an auditor's API key (with --url)")
+        ->check(CLI::ExistingFile);
+    audit_cmd
+        ->add_option("--trust", audit_args.trust_files,
+                     "PEM file of trust anchors for the seal and the time-stamps (repeatable)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    audit_cmd
+        ->add_option("--previous", audit_args.previous,
+                     "a signed checkpoint kept from an earlier audit: the log must extend it")
+        ->check(CLI::ExistingFile);
+    audit_cmd->add_option("--threads", audit_args.threads, "verifying threads (default: cores)");
+    audit_cmd->add_flag("--json", audit_args.json, "print a JSON report");
+
     // The gateway runs itself this way to check a deposited PDF in a bounded process.
     auto* check_pdf_cmd = cli.add_subcommand("check-pdf", "check one PDF (used by serve)");
     check_pdf_cmd->group(""); // not for operators: hidden from the help
@@ -286,6 +464,15 @@ int main(int argc, char** argv) {
     try {
         if (serve_cmd->parsed())
             return serve(common, listen, ready_file, clock_offset);
+
+        if (verify_cmd->parsed())
+            return verify(bundle_path, trust_files, verify_json);
+
+        if (audit_cmd->parsed()) {
+            if (!audit_args.url.empty() && audit_args.key_file.empty())
+                throw std::invalid_argument("--url needs --key-file with an auditor's key");
+            return audit(common, audit_args);
+        }
 
         if (version_cmd->parsed()) {
             std::cout << "sceau " << SCEAU_VERSION << "\n";

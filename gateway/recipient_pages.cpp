@@ -5,6 +5,7 @@
 #include "gateway/demo_node_pages.hpp"
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
+#include "protocols/html.hpp"
 #include "protocols/notification.hpp"
 #include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
@@ -34,33 +35,6 @@ struct browser_binding {
 };
 constexpr browser_binding oidc_binding{"sceau_oidc", "/auth/oidc/callback"};
 constexpr browser_binding saml_binding{"sceau_saml", "/auth/saml/complete"};
-
-std::string escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out.push_back(c);
-        }
-    }
-    return out;
-}
 
 /// One page being answered: its language, its link, its session.
 struct page_context {
@@ -127,9 +101,10 @@ std::string page_html(const page_context& p, std::string_view title, const std::
     html += "<!DOCTYPE html>\n<html lang=\"" + p.lang + "\">\n<head>\n<meta charset=\"utf-8\">\n";
     html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
     html += "<meta name=\"referrer\" content=\"no-referrer\">\n";
-    html += "<title>" + escape(title) + " – " + escape(p.a.settings().provider.name) + "</title>\n";
+    html += "<title>" + html_escape(title) + " – " + html_escape(p.a.settings().provider.name) +
+            "</title>\n";
     html += "<link rel=\"stylesheet\" href=\"/assets/recipient.css\">\n</head>\n<body>\n";
-    html += "<header><span class=\"provider\">" + escape(p.a.settings().provider.name) +
+    html += "<header><span class=\"provider\">" + html_escape(p.a.settings().provider.name) +
             "</span><nav><a hreflang=\"" + std::string(other) + "\" href=\"" + p.base() +
             "?lang=" + other + "\">" + (p.lang == "fr" ? "English" : "Français") +
             "</a></nav></header>\n";
@@ -190,7 +165,7 @@ response redirect(const page_context& p, const std::string& where) {
 }
 
 std::string hidden_fields(const page_context& p, const recipient_view& v) {
-    return "<input type=\"hidden\" name=\"csrf\" value=\"" + escape(v.session.csrf) +
+    return "<input type=\"hidden\" name=\"csrf\" value=\"" + html_escape(v.session.csrf) +
            "\">\n<input type=\"hidden\" name=\"lang\" value=\"" + p.lang + "\">\n";
 }
 
@@ -199,7 +174,7 @@ std::string deadline_paragraph(const page_context& p, const recipient_view& v) {
     return "<p class=\"deadline\">" +
            p.t("Vous pouvez l'accepter ou la refuser jusqu'au ",
                "You may accept or refuse it until ") +
-           "<strong>" + escape(day) + "</strong>" +
+           "<strong>" + html_escape(day) + "</strong>" +
            p.t(" inclus (heure de Paris).", " inclusive (Paris time).") + "</p>\n";
 }
 
@@ -208,7 +183,7 @@ std::string code_form(const page_context& p, const recipient_view& v, const std:
     if (!error.empty())
         c += "<p class=\"error\" role=\"alert\">" + error + "</p>\n";
     c += "<p>" + p.t("Un code vous a été envoyé à ", "A code was sent to ") + "<strong>" +
-         escape(v.masked_email) + "</strong>. " +
+         html_escape(v.masked_email) + "</strong>. " +
          p.t("Il est valable quelques minutes.", "It is valid for a few minutes.") + "</p>\n";
     c += "<form method=\"post\" action=\"" + p.base() + "/verify\">\n" + hidden_fields(p, v) +
          "<label for=\"code\">" + p.t("Code reçu par e-mail", "Code received by e-mail") +
@@ -255,7 +230,7 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
         c += "<h1>" +
              p.t("Une lettre recommandée électronique vous attend",
                  "A registered electronic letter awaits you") +
-             "</h1>\n<p>" + escape(p.a.settings().provider.name) +
+             "</h1>\n<p>" + html_escape(p.a.settings().provider.name) +
              p.t(" conserve pour vous une lettre recommandée électronique.",
                  " holds a registered electronic letter for you.") +
              "</p>\n" + deadline_paragraph(p, v) + "<p>" +
@@ -278,7 +253,7 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
     auto providers = oidc_offered(p, v);
     for (const auto* rp : providers)
         c += "<p><a class=\"button\" href=\"" + p.link("/auth/oidc/" + rp->config().id) + "\">" +
-             p.t("M'identifier avec ", "Identify me with ") + escape(rp->config().label) +
+             p.t("M'identifier avec ", "Identify me with ") + html_escape(rp->config().label) +
              "</a></p>\n";
     bool eidas = p.a.saml() || !providers.empty();
     if (v.letter.kind == "ere") {
@@ -287,7 +262,7 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
                           "Or receive a one-time code at your address ")
                     : p.t("Nous envoyons un code à usage unique à votre adresse ",
                           "We send a one-time code to your address ")) +
-             "<strong>" + escape(v.masked_email) +
+             "<strong>" + html_escape(v.masked_email) +
              "</strong>.</p>\n<form method=\"post\" action=\"" + p.base() + "/code\">\n" +
              hidden_fields(p, v) + "<button type=\"submit\">" +
              p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
@@ -348,23 +323,25 @@ response letter_page(const page_context& p, const recipient_view& v) {
     if (sender) {
         auto who =
             sender->company.empty() ? sender->name : sender->name + " (" + sender->company + ")";
-        c += "<dt>" + p.t("Expéditeur", "Sender") + "</dt><dd>" + escape(who) + " &lt;" +
-             escape(sender->email) + "&gt;</dd>\n";
+        c += "<dt>" + p.t("Expéditeur", "Sender") + "</dt><dd>" + html_escape(who) + " &lt;" +
+             html_escape(sender->email) + "&gt;</dd>\n";
     }
     if (!v.letter.subject.empty())
-        c += "<dt>" + p.t("Objet", "Subject") + "</dt><dd>" + escape(v.letter.subject) + "</dd>\n";
-    if (!v.letter.reference.empty())
-        c += "<dt>" + p.t("Référence", "Reference") + "</dt><dd>" + escape(v.letter.reference) +
+        c += "<dt>" + p.t("Objet", "Subject") + "</dt><dd>" + html_escape(v.letter.subject) +
              "</dd>\n";
-    c += "<dt>" + p.t("Déposée le", "Deposited on") + "</dt><dd>" + escape(v.letter.created_at) +
-         " (UTC)</dd>\n</dl>\n<h2>" + p.t("Documents", "Documents") +
-         "</h2>\n<ul class=\"documents\">\n";
+    if (!v.letter.reference.empty())
+        c += "<dt>" + p.t("Référence", "Reference") + "</dt><dd>" +
+             html_escape(v.letter.reference) + "</dd>\n";
+    c += "<dt>" + p.t("Déposée le", "Deposited on") + "</dt><dd>" +
+         html_escape(v.letter.created_at) + " (UTC)</dd>\n</dl>\n<h2>" +
+         p.t("Documents", "Documents") + "</h2>\n<ul class=\"documents\">\n";
     for (const auto& d : v.letter.documents) {
         if (!d.stored)
             continue;
         c += "<li><a href=\"" + p.base() + "/documents/" + std::to_string(d.position) +
-             "\" download>" + escape(d.name) + "</a> <span class=\"size\">" + size_text(p, d.size) +
-             "</span><br><span class=\"digest\">SHA-256 " + d.sha256 + "</span></li>\n";
+             "\" download>" + html_escape(d.name) + "</a> <span class=\"size\">" +
+             size_text(p, d.size) + "</span><br><span class=\"digest\">SHA-256 " + d.sha256 +
+             "</span></li>\n";
     }
     c += "</ul>\n<p>" +
          p.t("Le premier téléchargement est enregistré comme preuve de la remise du contenu.",
@@ -409,10 +386,6 @@ bool same_browser(const http::request_header<>& request, const browser_binding& 
 }
 
 } // namespace
-
-std::string html_escape(std::string_view s) {
-    return escape(s);
-}
 
 response html_page(unsigned version, unsigned status, std::string html) {
     response res{static_cast<http::status>(status), version};

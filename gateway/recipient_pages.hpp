@@ -3,6 +3,7 @@
 #include "gateway/app.hpp"
 #include "gateway/problem.hpp"
 #include "gateway/router.hpp"
+#include "protocols/html.hpp"
 
 #include <boost/beast/http/message.hpp>
 
@@ -19,6 +20,7 @@ struct file_download {
     std::filesystem::path path;
     std::string name;
     std::string media_type;
+    bool temporary = false; ///< made for this answer: removed once opened for sending
 };
 
 /// The recipient's pages under /r/{token}: server-rendered HTML in French and English,
@@ -36,7 +38,7 @@ response too_large_page(app& a, const boost::beast::http::request_header<>& requ
                         std::string_view query);
 
 /// Text made safe for HTML content and for quoted attribute values.
-std::string html_escape(std::string_view s);
+using protocols::html_escape;
 
 /// An HTML answer with the headers of the recipient's pages: a content security policy
 /// that allows no script and posts to this origin only, no referrer, no framing.

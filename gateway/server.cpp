@@ -91,11 +91,6 @@ problem_kind problem_of_multipart(const multipart_error& e) {
     return problem_kind::malformed_multipart;
 }
 
-bool is_tsa_failure(const crypto::error& e) {
-    auto v = static_cast<crypto::errc>(e.code().value());
-    return v >= crypto::errc::tsa_unreachable && v <= crypto::errc::tsa_ess_mismatch;
-}
-
 /// The Idempotency-Key header: 1 to 200 visible ASCII characters, or none.
 std::string idempotency_key(const http::request_header<>& req) {
     auto it = req.find("Idempotency-Key");
@@ -284,7 +279,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
                     } else if (is_recipient_page(m.matched->op)) {
                         res = handle_recipient(app_, m, head, query, body, ctx, download);
                     } else {
-                        res = handle_simple(app_, m, head, query, ctx);
+                        res = handle_simple(app_, m, head, query, body, ctx, download);
                     }
                 }
             } catch (const http_problem& p) {
@@ -336,6 +331,10 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
             http::response<http::file_body> file{http::status::ok, version};
             beast::error_code open_ec;
             file.body().open(download->path.c_str(), beast::file_mode::scan, open_ec);
+            if (download->temporary) {
+                std::error_code ignored; // the open file stays readable
+                std::filesystem::remove(download->path, ignored);
+            }
             if (!open_ec) {
                 for (const auto& field : res.base())
                     file.set(field.name_string(), field.value());
@@ -470,7 +469,7 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
     } catch (const protocols::idempotency_conflict& e) {
         throw http_problem(problem_kind::idempotency_conflict, e.what());
     } catch (const crypto::error& e) {
-        if (!is_tsa_failure(e))
+        if (!crypto::is_tsa_failure(e))
             throw;
         log_event(log_level::error, "tsa-failure", {{"request", ctx.id}, {"error", e.what()}});
         auto res = make_problem(problem_kind::tsa_unavailable,

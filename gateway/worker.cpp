@@ -41,6 +41,8 @@ void worker::round() {
     guarded("expiry", [this] { return app_.letters().expire_due(); });
     guarded("sessions", [this] { return app_.recipients().sweep_sessions(); });
     guarded("webhooks", [this] { return app_.webhooks().run_once(); });
+    guarded("retention",
+            [this] { return app_.retention().purge_due(app_.settings().retention.purge_batch); });
 
     auto now = std::chrono::steady_clock::now();
     if (now >= next_checkpoint_) {

@@ -67,16 +67,97 @@ xmlNode* add_extension(xmlNode* extensions, const namespaces& ns, std::string_vi
     return add_text_element(extension, ns.sc, name, value);
 }
 
+std::string imprint_text(const std::string& id, std::string_view event_uri,
+                         const std::string& letter_id, const std::vector<evidence_part>& parts) {
+    std::string text = "sceau-event-v1\n";
+    text += "evidence " + id + "\n";
+    text += "event " + std::string(event_uri) + "\n";
+    text += "letter " + letter_id + "\n";
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        text += "part " + std::to_string(i + 1) + " " + parts[i].sha256_hex + "\n";
+    return text;
+}
+
 } // namespace
 
 std::string event_imprint_text(const evidence_draft& d) {
-    std::string text = "sceau-event-v1\n";
-    text += "evidence " + d.id + "\n";
-    text += "event " + std::string(uri::event_prefix) + d.event + "\n";
-    text += "letter " + d.letter_id + "\n";
-    for (std::size_t i = 0; i < d.parts.size(); ++i)
-        text += "part " + std::to_string(i + 1) + " " + d.parts[i].sha256_hex + "\n";
-    return text;
+    return imprint_text(d.id, std::string(uri::event_prefix) + d.event, d.letter_id, d.parts);
+}
+
+std::string event_imprint_text(const evidence_view& r) {
+    return imprint_text(r.id, r.event_uri, r.letter_id, r.parts);
+}
+
+namespace {
+
+bool named(const xmlNode* n, std::string_view ns, std::string_view local) {
+    if (!n || n->type != XML_ELEMENT_NODE || local != reinterpret_cast<const char*>(n->name))
+        return false;
+    if (ns.empty())
+        return n->ns == nullptr;
+    return n->ns && ns == reinterpret_cast<const char*>(n->ns->href);
+}
+
+xmlNode* child(xmlNode* parent, std::string_view ns, std::string_view local) {
+    for (xmlNode* c = parent ? parent->children : nullptr; c; c = c->next) {
+        if (named(c, ns, local))
+            return c;
+    }
+    return nullptr;
+}
+
+std::string content(xmlNode* n) {
+    crypto::xml_string_ptr text(xmlNodeGetContent(n));
+    return text ? reinterpret_cast<const char*>(text.get()) : "";
+}
+
+std::string required(xmlNode* parent, std::string_view ns, std::string_view local) {
+    xmlNode* n = child(parent, ns, local);
+    if (!n)
+        throw crypto::error(crypto::errc::xml_malformed, "the record has no " + std::string(local));
+    return content(n);
+}
+
+} // namespace
+
+evidence_view read_evidence(xmlDoc* doc) {
+    xmlNode* root = xmlDocGetRootElement(doc);
+    if (!named(root, uri::evidence_ns, "Evidence"))
+        throw crypto::error(crypto::errc::xml_malformed, "not an EN 319 522-3 Evidence");
+    evidence_view v;
+    v.id = required(root, uri::evidence_ns, "EvidenceIdentifier");
+    v.event_uri = required(root, uri::evidence_ns, "ERDSEventId");
+    if (v.event_uri.rfind(uri::event_prefix, 0) != 0)
+        throw crypto::error(crypto::errc::xml_malformed, "an event URI not of EN 319 522");
+    v.event = v.event_uri.substr(uri::event_prefix.size());
+    v.event_time = required(root, "", "EventTime");
+    v.letter_id = required(root, uri::evidence_ns, "MessageIdentifier");
+
+    xmlNode* parts =
+        child(child(root, uri::evidence_ns, "UserContentInfo"), uri::evidence_ns, "PartsInfo");
+    for (xmlNode* p = parts ? parts->children : nullptr; p; p = p->next) {
+        if (!named(p, uri::evidence_ns, "PartInfo"))
+            continue;
+        evidence_part part;
+        part.identifier = required(p, "", "Identifier");
+        part.content_type = required(p, "", "ContentType");
+        xmlNode* method = child(p, "http://www.w3.org/2000/09/xmldsig#", "DigestMethod");
+        crypto::xml_string_ptr algorithm(method ? xmlGetNoNsProp(method, x("Algorithm")) : nullptr);
+        if (!algorithm || uri::sha256 != reinterpret_cast<const char*>(algorithm.get()))
+            throw crypto::error(crypto::errc::xml_malformed, "a part digest is not SHA-256");
+        part.sha256_hex = crypto::to_hex(
+            crypto::from_base64(required(p, "http://www.w3.org/2000/09/xmldsig#", "DigestValue")));
+        v.parts.push_back(std::move(part));
+    }
+
+    xmlNode* extensions = child(root, uri::evidence_ns, "Extensions");
+    for (xmlNode* e = extensions ? extensions->children : nullptr; e; e = e->next) {
+        if (xmlNode* stamp = child(e, uri::sceau_ns, "EventTimeStamp"))
+            v.event_timestamp = crypto::from_base64(content(stamp));
+    }
+    if (v.event_timestamp.empty())
+        throw crypto::error(crypto::errc::xml_malformed, "the record has no EventTimeStamp");
+    return v;
 }
 
 crypto::xml_doc_ptr build_evidence(const evidence_draft& d, const std::string& event_time,

@@ -76,6 +76,24 @@ struct evidence_draft {
 /// can recompute it from a record.
 std::string event_imprint_text(const evidence_draft& draft);
 
+/// What a verifier reads back from a sealed record (parsed with crypto::parse_xml).
+struct evidence_view {
+    std::string id;         ///< EvidenceIdentifier
+    std::string event;      ///< the event name, e.g. SubmissionAcceptance
+    std::string event_uri;  ///< ERDSEventId
+    std::string event_time; ///< EventTime
+    std::string letter_id;  ///< MessageIdentifier
+    std::vector<evidence_part> parts;
+    std::vector<std::uint8_t> event_timestamp; ///< the EventTimeStamp token, DER
+};
+
+/// Reads a record's fields. Throws crypto::error(xml_malformed) naming what is missing or
+/// not as the profile says.
+evidence_view read_evidence(xmlDoc* doc);
+
+/// The event imprint text of a record read back (see event_imprint_text()).
+std::string event_imprint_text(const evidence_view& record);
+
 /// Builds the EN 319 522-3 Evidence element, without signature. `event_time` is the
 /// genTime of `event_timestamp_der`, the token over event_imprint_text().
 crypto::xml_doc_ptr build_evidence(const evidence_draft& draft, const std::string& event_time,

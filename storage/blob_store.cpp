@@ -106,6 +106,10 @@ blob_store::writer blob_store::create() {
     throw std::runtime_error("could not create an upload file");
 }
 
+std::filesystem::path blob_store::scratch_path(std::string_view suffix) const {
+    return root_ / "tmp" / (temporary_name() + std::string(suffix));
+}
+
 std::filesystem::path blob_store::path_of(const std::string& sha256) const {
     if (!valid_digest(sha256))
         throw std::invalid_argument("not a SHA-256 hex digest");
@@ -158,6 +162,19 @@ void blob_store::release(const std::string& sha256, bool committed, bool still_r
         std::error_code ignored;
         std::filesystem::remove(path_of(sha256), ignored);
     }
+}
+
+std::vector<std::string> blob_store::stored_digests() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& dir : std::filesystem::directory_iterator(root_ / "sha256", ec)) {
+        std::error_code inner;
+        for (const auto& file : std::filesystem::directory_iterator(dir.path(), inner)) {
+            if (file.is_regular_file())
+                out.push_back(file.path().filename().string());
+        }
+    }
+    return out;
 }
 
 void blob_store::sweep_temporary(std::chrono::seconds idle) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace sceau::storage {
 
@@ -54,7 +55,14 @@ public:
     void release(const std::string& sha256, bool committed, bool still_referenced);
 
     std::filesystem::path path_of(const std::string& sha256) const;
+
+    /// A fresh name in `ROOT/tmp` for a file made on the way out (a proof bundle); the
+    /// caller creates and removes it, and sweep_temporary() removes what a crash left.
+    std::filesystem::path scratch_path(std::string_view suffix) const;
     bool exists(const std::string& sha256) const;
+
+    /// The digests of every file at rest, by their names (for an audit).
+    std::vector<std::string> stored_digests() const;
 
     /// Removes leftovers of writers that a crash interrupted: temporary files not written
     /// to for `idle`. A writer still in use, of another instance sharing the directory,

@@ -513,8 +513,10 @@ bool database::revoke_key(const char* table, const std::string& id, const std::s
 
 void database::fill_details(soci::session& sql, letter_record& letter) {
     soci::rowset<soci::row> docs =
-        (sql.prepare << "SELECT position, name, media_type, size, sha256, flags, stored "
-                        "FROM documents WHERE letter_id = :id ORDER BY position",
+        (sql.prepare << "SELECT d.position, d.name, d.media_type, d.size, d.sha256, d.flags, "
+                        "d.stored, b.purged_at FROM documents d "
+                        "LEFT JOIN blobs b ON b.sha256 = d.sha256 "
+                        "WHERE d.letter_id = :id ORDER BY d.position",
          soci::use(letter.id));
     for (const auto& r : docs) {
         document_record d;
@@ -525,6 +527,7 @@ void database::fill_details(soci::session& sql, letter_record& letter) {
         d.sha256 = r.get<std::string>(4);
         d.flags = r.get<std::string>(5);
         d.stored = r.get<int>(6) != 0;
+        d.purged_at = optional_text(r, 7);
         letter.documents.push_back(std::move(d));
     }
     soci::rowset<soci::row> evidence =
@@ -654,8 +657,9 @@ bool database::blob_known(const std::string& sha256) {
 
 std::int64_t database::count(const std::string& table) {
     static const char* allowed[] = {
-        "senders",          "letters",     "documents",    "blobs",           "evidence",
-        "idempotency_keys", "log_entries", "log_subtrees", "log_checkpoints", "auditors"};
+        "senders",          "letters",        "documents",      "blobs",           "evidence",
+        "idempotency_keys", "log_entries",    "log_subtrees",   "log_checkpoints", "auditors",
+        "shares",           "share_accesses", "document_purges"};
     bool ok = false;
     for (auto* t : allowed)
         ok = ok || table == t;
@@ -696,34 +700,12 @@ std::optional<log_entry> database::log_entry_of(const std::string& evidence_id) 
 }
 
 std::vector<log_record> database::log_records(std::int64_t start, int count) {
-    try {
-        soci::session sql(*pool_);
-        long long first = start;
-        long long end = start + count;
-        soci::rowset<soci::row> rows =
-            (sql.prepare << "SELECT l.leaf_index, l.leaf_hash, e.id, e.letter_id, e.event, "
-                            "e.event_time, e.created_at, e.xml FROM log_entries l "
-                            "JOIN evidence e ON e.id = l.evidence_id "
-                            "WHERE l.leaf_index >= :s AND l.leaf_index < :e ORDER BY l.leaf_index",
-             soci::use(first), soci::use(end));
-        std::vector<log_record> out;
-        for (const auto& r : rows) {
-            log_record x;
-            x.entry.leaf_index = integer_at(r, 0);
-            x.entry.leaf_hash = hash_of_hex(r.get<std::string>(1));
-            x.evidence.id = r.get<std::string>(2);
-            x.evidence.letter_id = r.get<std::string>(3);
-            x.evidence.event = r.get<std::string>(4);
-            x.evidence.event_time = r.get<std::string>(5);
-            x.evidence.created_at = r.get<std::string>(6);
-            x.evidence.xml = r.get<std::string>(7);
-            x.entry.evidence_id = x.evidence.id;
-            out.push_back(std::move(x));
-        }
-        return out;
-    } catch (const soci::soci_error& e) {
-        rethrow(e, "reading log entries");
+    std::vector<log_record> out;
+    for (auto& a : audit_log_entries(start, count)) {
+        if (a.evidence)
+            out.push_back({a.entry, std::move(*a.evidence)});
     }
+    return out;
 }
 
 log_hash database::log_root(std::int64_t tree_size) {
@@ -1267,6 +1249,293 @@ bool database::set_webhook(const std::string& sender_id, const std::string& url,
         return st.get_affected_rows() > 0;
     } catch (const soci::soci_error& e) {
         rethrow(e, "setting a webhook");
+    }
+}
+
+void database::insert_share(const share_record& share, const std::string& token_hash) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        int documents = share.documents ? 1 : 0;
+        sql << "INSERT INTO shares (id, letter_id, token_hash, label, documents, created_at, "
+               "expires_at) VALUES (:id, :l, :h, :label, :d, :c, :e)",
+            soci::use(share.id), soci::use(share.letter_id), soci::use(token_hash),
+            soci::use(share.label), soci::use(documents), soci::use(share.created_at),
+            soci::use(share.expires_at);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "storing a share link");
+    }
+}
+
+namespace {
+
+constexpr const char* share_columns = "s.id, s.letter_id, l.sender_id, s.label, s.documents, "
+                                      "s.created_at, s.expires_at, s.revoked_at";
+
+share_record share_from_row(const soci::row& r) {
+    share_record s;
+    s.id = r.get<std::string>(0);
+    s.letter_id = r.get<std::string>(1);
+    s.sender_id = r.get<std::string>(2);
+    s.label = r.get<std::string>(3);
+    s.documents = r.get<int>(4) != 0;
+    s.created_at = r.get<std::string>(5);
+    s.expires_at = r.get<std::string>(6);
+    s.revoked_at = optional_text(r, 7);
+    return s;
+}
+
+} // namespace
+
+std::optional<share_record> database::share_by_token_hash(const std::string& token_hash) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << share_columns
+                         << " FROM shares s JOIN letters l ON l.id = s.letter_id "
+                            "WHERE s.token_hash = :h",
+             soci::use(token_hash));
+        for (const auto& r : rows)
+            return share_from_row(r);
+        return std::nullopt;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading a share link");
+    }
+}
+
+std::vector<share_record> database::shares_of_letter(const std::string& letter_id) {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT " << share_columns
+                         << " FROM shares s JOIN letters l ON l.id = s.letter_id "
+                            "WHERE s.letter_id = :l ORDER BY s.created_at DESC, s.id DESC",
+             soci::use(letter_id));
+        std::vector<share_record> out;
+        for (const auto& r : rows)
+            out.push_back(share_from_row(r));
+        for (auto& share : out) {
+            soci::rowset<soci::row> accesses =
+                (sql.prepare << "SELECT id, at, outcome, client FROM share_accesses "
+                                "WHERE share_id = :s ORDER BY at, id",
+                 soci::use(share.id));
+            for (const auto& a : accesses)
+                share.accesses.push_back({a.get<std::string>(0), a.get<std::string>(1),
+                                          a.get<std::string>(2), a.get<std::string>(3)});
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "listing share links");
+    }
+}
+
+database::revoke_outcome database::revoke_share(const std::string& sender_id, const std::string& id,
+                                                const std::string& when) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        soci::indicator revoked = soci::i_null;
+        std::string revoked_at;
+        sql << "SELECT s.revoked_at FROM shares s JOIN letters l ON l.id = s.letter_id "
+               "WHERE s.id = :id AND l.sender_id = :s",
+            soci::into(revoked_at, revoked), soci::use(id), soci::use(sender_id);
+        if (!sql.got_data())
+            return revoke_outcome::not_found;
+        if (revoked == soci::i_ok)
+            return revoke_outcome::already_revoked;
+        sql << "UPDATE shares SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL",
+            soci::use(when), soci::use(id);
+        return revoke_outcome::revoked;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "revoking a share link");
+    }
+}
+
+void database::insert_share_access(const std::string& share_id, const share_access& a) {
+    try {
+        soci::session sql(*pool_);
+        std::unique_lock lock(write_mutex_, std::defer_lock);
+        if (backend_ == backend::sqlite)
+            lock.lock();
+        sql << "INSERT INTO share_accesses (id, share_id, at, outcome, client) "
+               "VALUES (:id, :s, :t, :o, :c)",
+            soci::use(a.id), soci::use(share_id), soci::use(a.at), soci::use(a.outcome),
+            soci::use(a.client);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording a share access");
+    }
+}
+
+std::vector<purge_candidate> database::documents_to_purge(const std::string& cutoff, int limit) {
+    try {
+        soci::session sql(*pool_);
+        // Bytes are shared by digest: a blob goes only when no letter still within its
+        // retention holds it.
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT d.letter_id, d.position, d.sha256 FROM documents d "
+                            "JOIN letters l ON l.id = d.letter_id "
+                            "JOIN blobs b ON b.sha256 = d.sha256 "
+                            "WHERE d.stored = 1 AND b.purged_at IS NULL AND l.created_at < :c "
+                            "AND NOT EXISTS (SELECT 1 FROM documents d2 "
+                            "JOIN letters l2 ON l2.id = d2.letter_id "
+                            "WHERE d2.sha256 = d.sha256 AND d2.stored = 1 "
+                            "AND l2.created_at >= :c2) "
+                            "ORDER BY l.created_at, d.letter_id, d.position LIMIT :n",
+             soci::use(cutoff), soci::use(cutoff), soci::use(limit));
+        std::vector<purge_candidate> out;
+        for (const auto& r : rows)
+            out.push_back({r.get<std::string>(0), r.get<int>(1), r.get<std::string>(2)});
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "finding documents past their retention");
+    }
+}
+
+bool database::record_purge(const std::string& sha256, const std::string& when,
+                            int retention_days) {
+    auto tx = begin();
+    try {
+        auto& sql = *tx.session_;
+        soci::statement mark = (sql.prepare << "UPDATE blobs SET purged_at = :t "
+                                               "WHERE sha256 = :h AND purged_at IS NULL",
+                                soci::use(when), soci::use(sha256));
+        mark.execute(true);
+        if (mark.get_affected_rows() != 1)
+            return false;
+        sql << "INSERT INTO document_purges (letter_id, position, sha256, purged_at, "
+               "retention_days) SELECT letter_id, position, sha256, :t, :r FROM documents "
+               "WHERE sha256 = :h AND stored = 1",
+            soci::use(when), soci::use(retention_days), soci::use(sha256);
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording a purge");
+    }
+    tx.commit();
+    return true;
+}
+
+std::int64_t database::audit_log_end() {
+    try {
+        soci::session sql(*pool_);
+        long long last = -1;
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MAX(leaf_index) FROM log_entries", soci::into(last, ind);
+        return ind == soci::i_ok ? last + 1 : 0;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the log's extent");
+    }
+}
+
+std::vector<audited_entry> database::audit_log_entries(std::int64_t start, int count) {
+    try {
+        soci::session sql(*pool_);
+        long long first = start;
+        long long end = start + count;
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT l.leaf_index, l.leaf_hash, l.evidence_id, e.id, e.letter_id, "
+                            "e.event, e.event_time, e.created_at, e.xml FROM log_entries l "
+                            "LEFT JOIN evidence e ON e.id = l.evidence_id "
+                            "WHERE l.leaf_index >= :s AND l.leaf_index < :e ORDER BY l.leaf_index",
+             soci::use(first), soci::use(end));
+        std::vector<audited_entry> out;
+        for (const auto& r : rows) {
+            audited_entry a;
+            a.entry.leaf_index = integer_at(r, 0);
+            a.entry.leaf_hash = hash_of_hex(r.get<std::string>(1));
+            a.entry.evidence_id = r.get<std::string>(2);
+            if (r.get_indicator(3) == soci::i_ok) {
+                a.evidence = evidence_record{r.get<std::string>(3), r.get<std::string>(4),
+                                             r.get<std::string>(5), r.get<std::string>(6),
+                                             r.get<std::string>(7), r.get<std::string>(8)};
+            }
+            out.push_back(std::move(a));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading log entries");
+    }
+}
+
+std::vector<evidence_record> database::audit_unlogged_evidence() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT e.id, e.letter_id, e.event, e.event_time, e.created_at, e.xml "
+                            "FROM evidence e LEFT JOIN log_entries l ON l.evidence_id = e.id "
+                            "WHERE l.evidence_id IS NULL ORDER BY e.created_at, e.id");
+        std::vector<evidence_record> out;
+        for (const auto& r : rows)
+            out.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                           r.get<std::string>(3), r.get<std::string>(4), r.get<std::string>(5)});
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "finding records outside the log");
+    }
+}
+
+std::vector<letter_record> database::audit_letters() {
+    try {
+        soci::session sql(*pool_);
+        std::vector<letter_record> out;
+        std::map<std::string, std::size_t> at;
+        soci::rowset<soci::row> letters =
+            (sql.prepare << "SELECT " << letter_columns << " FROM letters ORDER BY id");
+        for (const auto& r : letters) {
+            out.push_back(letter_from_row(r));
+            at[out.back().id] = out.size() - 1;
+        }
+        soci::rowset<soci::row> docs =
+            (sql.prepare << "SELECT d.letter_id, d.position, d.name, d.media_type, d.size, "
+                            "d.sha256, d.flags, d.stored, b.purged_at FROM documents d "
+                            "LEFT JOIN blobs b ON b.sha256 = d.sha256 "
+                            "ORDER BY d.letter_id, d.position");
+        for (const auto& r : docs) {
+            auto it = at.find(r.get<std::string>(0));
+            if (it == at.end())
+                continue; // a document of no letter: the foreign key forbids it
+            document_record d;
+            d.position = r.get<int>(1);
+            d.name = r.get<std::string>(2);
+            d.media_type = r.get<std::string>(3);
+            d.size = r.get<long long>(4);
+            d.sha256 = r.get<std::string>(5);
+            d.flags = r.get<std::string>(6);
+            d.stored = r.get<int>(7) != 0;
+            d.purged_at = optional_text(r, 8);
+            out[it->second].documents.push_back(std::move(d));
+        }
+        soci::rowset<soci::row> evidence =
+            (sql.prepare << "SELECT id, letter_id, event, event_time, created_at FROM evidence "
+                            "ORDER BY letter_id, created_at, id");
+        for (const auto& r : evidence) {
+            evidence_record e{r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                              r.get<std::string>(3), r.get<std::string>(4), {}};
+            auto it = at.find(e.letter_id);
+            if (it == at.end()) {
+                letter_record orphan; // evidence of a letter the store lacks: kept visible
+                orphan.id = e.letter_id;
+                out.push_back(std::move(orphan));
+                it = at.emplace(e.letter_id, out.size() - 1).first;
+            }
+            out[it->second].evidence.push_back(std::move(e));
+        }
+        return out;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading every letter");
+    }
+}
+
+std::vector<std::string> database::audit_known_digests() {
+    try {
+        soci::session sql(*pool_);
+        soci::rowset<std::string> rows =
+            (sql.prepare << "SELECT sha256 FROM blobs UNION SELECT sha256 FROM documents");
+        return {rows.begin(), rows.end()};
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the known digests");
     }
 }
 

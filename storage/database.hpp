@@ -132,6 +132,38 @@ public:
     int delete_expired_identification_requests(const std::string& now);
     void insert_identification_attempt(const identification_attempt& attempt);
     std::vector<identification_attempt> identification_attempts(const std::string& letter_id);
+    // Share links to proof bundles.
+    void insert_share(const share_record& share, const std::string& token_hash);
+    std::optional<share_record> share_by_token_hash(const std::string& token_hash);
+    /// The shares of a letter, newest first, each with its accesses.
+    std::vector<share_record> shares_of_letter(const std::string& letter_id);
+    enum class revoke_outcome { revoked, already_revoked, not_found };
+    /// Revokes a share of one of `sender_id`'s letters.
+    revoke_outcome revoke_share(const std::string& sender_id, const std::string& id,
+                                const std::string& when);
+    void insert_share_access(const std::string& share_id, const share_access& access);
+
+    // Retention: the documents of letters deposited before `cutoff` whose bytes no letter
+    // deposited since still needs.
+    std::vector<purge_candidate> documents_to_purge(const std::string& cutoff, int limit);
+    /// Marks a blob purged and records the purge of each document that held it, in one
+    /// transaction. False when it was purged already.
+    bool record_purge(const std::string& sha256, const std::string& when, int retention_days);
+
+    // The whole archive as sceau audit reads it: every row as stored, whatever an attacker
+    // with file access left (gaps, dangling references).
+    /// One more than the largest leaf index stored; 0 for an empty log.
+    std::int64_t audit_log_end();
+    /// The log entries whose index is in [start, start + count), ascending, each with its
+    /// record when there is one.
+    std::vector<audited_entry> audit_log_entries(std::int64_t start, int count);
+    /// Records that no log entry names, with their XML.
+    std::vector<evidence_record> audit_unlogged_evidence();
+    /// Every letter with its documents and its evidence list (without XML).
+    std::vector<letter_record> audit_letters();
+    /// The digests the store knows: of documents and of blobs.
+    std::vector<std::string> audit_known_digests();
+
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

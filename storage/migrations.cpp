@@ -212,6 +212,39 @@ constexpr std::string_view lifecycle_indexes[] = {
 constexpr std::string_view letters_deadline_index =
     "CREATE INDEX letters_by_deadline ON letters (status, accept_deadline)";
 
+// Version 4: links that let a lawyer fetch a letter's proof bundle, every use of them, and
+// the documents that retention removed (their digests and evidence stay).
+constexpr std::string_view sharing_and_retention[] = {
+    R"sql(
+CREATE TABLE shares (
+    id         TEXT PRIMARY KEY,
+    letter_id  TEXT NOT NULL REFERENCES letters(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    label      TEXT NOT NULL DEFAULT '',
+    documents  INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+))sql", "CREATE INDEX shares_by_letter ON shares (letter_id, created_at)",
+    R"sql(
+CREATE TABLE share_accesses (
+    id       TEXT PRIMARY KEY,
+    share_id TEXT NOT NULL REFERENCES shares(id),
+    at       TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    client   TEXT NOT NULL DEFAULT ''
+))sql", "CREATE INDEX share_accesses_by_share ON share_accesses (share_id, at)",
+    R"sql(
+CREATE TABLE document_purges (
+    letter_id      TEXT NOT NULL REFERENCES letters(id),
+    position       INTEGER NOT NULL,
+    sha256         TEXT NOT NULL,
+    purged_at      TEXT NOT NULL,
+    retention_days INTEGER NOT NULL,
+    PRIMARY KEY (letter_id, position)
+))sql",
+};
+
 // Version 3: the transparency log of evidence records (docs/audit.md) and the auditors
 // who read it. Hashes are lower-case hex. Only complete subtrees are stored (level 1 and
 // up; the leaves are level 0), so that none ever changes.
@@ -355,6 +388,8 @@ const std::vector<migration>& migrations() {
         webhook_queue_index,      letters_deadline_index,   lifecycle_indexes[0],
         lifecycle_indexes[1],     lifecycle_indexes[2],     identification_tables[0],
         identification_tables[1], identification_tables[2]};
+    static const std::vector<std::string_view> sharing(std::begin(sharing_and_retention),
+                                                       std::end(sharing_and_retention));
     static const std::vector<migration> all = {
         {1,
          "senders, letters, documents, blobs, evidence, idempotency keys",
@@ -368,6 +403,7 @@ const std::vector<migration>& migrations() {
         {3, "transparency log: leaves, complete subtrees, checkpoints; auditors",
          transparency_log(sqlite_log_entries_table, sqlite_log_guard),
          transparency_log(postgresql_log_entries_table, postgresql_log_guard)},
+        {4, "share links to proof bundles and their accesses, document purges", sharing, sharing},
     };
     return all;
 }

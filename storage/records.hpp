@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,10 @@ struct document_record {
     std::string name; ///< sanitised display name, never a path
     std::string media_type;
     std::int64_t size = 0;
-    std::string sha256; ///< lower-case hex
-    std::string flags;  ///< comma-separated, e.g. "javascript"
-    bool stored = true; ///< false when only the digest is kept (refused deposit)
+    std::string sha256;    ///< lower-case hex
+    std::string flags;     ///< comma-separated, e.g. "javascript"
+    bool stored = true;    ///< false when only the digest is kept (refused deposit)
+    std::string purged_at; ///< when retention removed the bytes; empty while kept
 };
 
 struct evidence_record {
@@ -138,6 +140,35 @@ struct webhook_delivery {
     std::string delivered_at;
 };
 
+/// One use of a share link.
+struct share_access {
+    std::string id; ///< acc_...
+    std::string at;
+    std::string outcome; ///< served, expired, revoked, failed
+    std::string client;  ///< the User-Agent, shortened
+};
+
+/// A read-only link to a letter's proof bundle, given by its sender to a lawyer. Only the
+/// hash of its token is stored.
+struct share_record {
+    std::string id; ///< shr_...
+    std::string letter_id;
+    std::string sender_id; ///< the letter's
+    std::string label;
+    bool documents = true; ///< whether the bundle carries the documents
+    std::string created_at;
+    std::string expires_at;
+    std::string revoked_at; ///< empty while valid
+    std::vector<share_access> accesses;
+};
+
+/// A stored document whose retention has ended.
+struct purge_candidate {
+    std::string letter_id;
+    int position = 0;
+    std::string sha256;
+};
+
 /// A SHA-256 hash of the transparency log's tree: a leaf or a subtree.
 using log_hash = std::array<std::uint8_t, 32>;
 
@@ -179,6 +210,12 @@ struct checkpoint_record {
     std::string timestamp_token; ///< RFC 3161 TimeStampToken over SHA-256(note), base64 DER
     std::string stamped_at;      ///< the token's genTime, RFC 3339
     std::string created_at;
+};
+
+/// A leaf of the log as an audit reads it, with its record if the archive still has one.
+struct audited_entry {
+    log_entry entry;
+    std::optional<evidence_record> evidence; ///< empty: the log names a record that is gone
 };
 
 /// An auditor's account: an API key for the audit routes, nothing else.

@@ -85,6 +85,12 @@ public:
         return perform();
     }
 
+    http_response del(const std::string& url, const std::vector<std::string>& headers = {}) {
+        reset(url, headers);
+        curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, "DELETE");
+        return perform();
+    }
+
 private:
     void reset(const std::string& url, const std::vector<std::string>& headers) {
         curl_easy_reset(curl_);

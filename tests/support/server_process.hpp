@@ -42,6 +42,7 @@ public:
                 args.push_back("--config");
                 args.push_back(config_.string());
             }
+            args.insert(args.end(), extra_args_.begin(), extra_args_.end());
             std::vector<char*> argv;
             for (auto& a : args)
                 argv.push_back(a.data());
@@ -77,6 +78,9 @@ public:
         }
         pid_ = -1;
     }
+
+    /// Arguments added to `sceau serve` from the next start() on, e.g. a clock offset.
+    void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
 
     /// Kills the process at once, as a crash or a power cut would, and reaps it.
     void crash() {
@@ -145,6 +149,7 @@ private:
 
     temp_dir dir_;
     std::filesystem::path config_;
+    std::vector<std::string> extra_args_;
     pid_t pid_ = -1;
     std::string address_;
 };

@@ -39,7 +39,7 @@ endpoint endpoint_of(const route& r) {
 std::vector<problem_kind> all_problem_kinds() {
     std::vector<problem_kind> out;
     for (auto k = static_cast<int>(problem_kind::bad_request);
-         k <= static_cast<int>(problem_kind::tsa_unavailable); ++k)
+         k <= static_cast<int>(problem_kind::share_gone); ++k) // the last kind
         out.push_back(static_cast<problem_kind>(k));
     return out;
 }

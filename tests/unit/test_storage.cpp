@@ -40,7 +40,7 @@ struct store_fixture {
     void deposit(const std::string& id, const std::string& sender, const std::string& at) {
         auto tx = db->begin();
         tx.insert_letter(letter(id, sender, at));
-        tx.insert_document(id, {1, "a.pdf", "application/pdf", 3, std::string(64, 'a'), "", true});
+        tx.insert_document(id, {1, "a.pdf", "application/pdf", 3, std::string(64, 'a'), "", true, ""});
         tx.insert_evidence({"evd_" + id, id, "SubmissionAcceptance", at, at, "<x/>"});
         tx.commit();
     }

@@ -1,0 +1,184 @@
+// XAdES verification against trust anchors only (the xades/ cases of the hostile corpus and
+// Sceau's own seals), and time-stamp tokens read back from stored evidence.
+
+#include "crypto/encoding.hpp"
+#include "crypto/error.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/tsp_client.hpp"
+#include "crypto/xades.hpp"
+#include "crypto/xades_verifier.hpp"
+#include "protocols/evidence.hpp"
+#include "support/fixtures.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sceau;
+
+namespace {
+
+std::vector<crypto::x509_ptr> pem_file(const std::string& relative) {
+    return crypto::certificates_from_pem(test::read_file(test::source_path(relative)));
+}
+
+crypto::errc code_of(const crypto::error& e) {
+    return static_cast<crypto::errc>(e.code().value());
+}
+
+/// The corpus' XAdES file verified with its seal certificate as the only anchor.
+crypto::xades_verified verify_corpus(const std::string& name) {
+    crypto::xades_verifier v(pem_file("tests/fixtures/hostile/keys/erds-seal-cert.pem"));
+    auto doc = crypto::parse_xml(
+        test::read_file(test::source_path("tests/fixtures/hostile/xades/" + name)));
+    return v.verify_enveloped(doc.get());
+}
+
+std::string refusal(const std::string& name) {
+    try {
+        verify_corpus(name);
+    } catch (const crypto::error& e) {
+        return e.what();
+    }
+    return "accepted";
+}
+
+/// A record sealed by the sample seal and TSA, as the gateway seals one.
+struct sealed_record {
+    crypto::builtin_tsa tsa{test::sample_identity("tsa"), "2.25.1"};
+    crypto::xades_signer signer{test::sample_identity("seal"), tsa};
+    std::string xml;
+
+    sealed_record() {
+        protocols::evidence_draft d;
+        d.id = "evd_verifytest";
+        d.event = std::string(protocols::event::submission_acceptance);
+        d.letter_id = "ltr_verifytest";
+        d.parts = {{"1/a.pdf", "application/pdf",
+                    crypto::to_hex(crypto::sha256::of(std::string_view("%PDF-1.7")))}};
+        auto stamp = tsa.stamp(crypto::sha256::of(protocols::event_imprint_text(d)));
+        auto doc = protocols::build_evidence(d, crypto::format_utc(stamp.time), stamp.der);
+        xml = signer.seal(doc.get(), d.id, std::chrono::system_clock::now()).bytes;
+    }
+};
+
+} // namespace
+
+TEST_CASE("the genuine XAdES signature of the corpus verifies with its seal certificate",
+          "[crypto][xades][hostile]") {
+    auto r = verify_corpus("xa00-positive-control.xml");
+    CHECK(crypto::subject_text(r.signer.get()).find("test-erds-evidence-seal") !=
+          std::string::npos);
+    CHECK(crypto::format_utc(r.signing_time) == "2025-03-14T10:15:30.000Z");
+    CHECK(r.references == std::vector<std::string>{""});
+    CHECK(r.signature_timestamp.empty()); // B-B: no time-stamp
+}
+
+TEST_CASE("an unreferenced QualifyingProperties placed first is refused, not read",
+          "[crypto][xades][hostile]") {
+    CHECK_THAT(refusal("xa01-unreferenced-qualifyingproperties-first.xml"),
+               Catch::Contains("more than one QualifyingProperties"));
+}
+
+TEST_CASE("a SignedProperties reference without its Type is not conformant XAdES",
+          "[crypto][xades][hostile]") {
+    CHECK_THAT(refusal("xa02-signedproperties-reference-without-type.xml"),
+               Catch::Contains("is not typed"));
+}
+
+TEST_CASE("a SigningTime with two time zones is not an xsd:dateTime", "[crypto][xades][hostile]") {
+    CHECK_THAT(refusal("xa04-signingtime-double-timezone.xml"),
+               Catch::Contains("SigningTime is not an xsd:dateTime"));
+    CHECK_THROWS_AS(crypto::parse_xsd_datetime("2025-03-14T10:15:30Z+01:00"), crypto::error);
+    CHECK(crypto::format_utc(crypto::parse_xsd_datetime("2025-03-14T11:15:30.5+01:00")) ==
+          "2025-03-14T10:15:30.500Z");
+}
+
+TEST_CASE("a seal of the gateway verifies with only the sample root, and a change is found",
+          "[crypto][xades]") {
+    sealed_record s;
+    crypto::xades_verifier v(pem_file("certs-sample/root-ca.pem"));
+    auto doc = crypto::parse_xml(s.xml);
+    auto r = v.verify_enveloped(doc.get());
+    CHECK(crypto::subject_text(r.signer.get()).find("Sceau Sample Evidence Seal") !=
+          std::string::npos);
+    REQUIRE(!r.signature_timestamp.empty());
+
+    // The signature time-stamp covers the canonical SignatureValue the verifier reports.
+    crypto::timestamp_verifier stamps({pem_file("certs-sample/root-ca.pem"), {}, {}});
+    CHECK_NOTHROW(stamps.verify(r.signature_timestamp, r.timestamp_imprint));
+
+    // One changed character of the content.
+    auto changed = s.xml;
+    changed.replace(changed.find("ltr_verifytest"), 14, "ltr_verifytesu");
+    auto bad = crypto::parse_xml(changed);
+    try {
+        v.verify_enveloped(bad.get());
+        FAIL("a changed record verified");
+    } catch (const crypto::error& e) {
+        CHECK(code_of(e) == crypto::errc::signature_invalid);
+    }
+
+    // Another anchor: the same record is not trusted.
+    crypto::xades_verifier other(pem_file("tests/fixtures/hostile/keys/tsa-ca-cert.pem"));
+    auto again = crypto::parse_xml(s.xml);
+    CHECK_THROWS_AS(other.verify_enveloped(again.get()), crypto::error);
+}
+
+TEST_CASE("a detached signature covers its objects, each read through the scope only",
+          "[crypto][xades]") {
+    sealed_record s;
+    std::string a = "first object", b = "second object";
+    std::vector<crypto::detached_object> objects = {
+        {"documents/1-a.pdf", "application/pdf", [&] { return crypto::memory_source(a); }},
+        {"Élodie/b c.txt", "text/plain", [&] { return crypto::memory_source(b); }},
+    };
+    auto sealed = s.signer.seal_detached(objects, "d1", std::chrono::system_clock::now());
+    CHECK(sealed.bytes.find("URI=\"%C3%89lodie/b%20c.txt\"") != std::string::npos);
+
+    crypto::xades_verifier v(pem_file("certs-sample/root-ca.pem"));
+    auto verify = [&](const std::vector<crypto::detached_object>& given) {
+        auto doc = crypto::parse_xml(sealed.bytes);
+        xmlNode* sig = xmlDocGetRootElement(doc.get())->children;
+        return v.verify_detached(doc.get(), sig, given);
+    };
+    auto r = verify(objects);
+    CHECK(r.references == std::vector<std::string>{"documents/1-a.pdf", "Élodie/b c.txt"});
+
+    b = "second objecT";
+    CHECK_THROWS_AS(verify(objects), crypto::error);
+    b = "second object";
+    CHECK_THROWS_AS(verify({objects[0]}), crypto::error); // an object not given is not read
+}
+
+TEST_CASE("a time-stamp token holds only for what it stamps and for a trusted TSA",
+          "[crypto][tsp]") {
+    crypto::builtin_tsa tsa(test::sample_identity("tsa"), "2.25.1");
+    auto digest = crypto::sha256::of(std::string_view("stamped bytes"));
+    auto token = tsa.stamp(digest);
+
+    crypto::timestamp_verifier stamps({pem_file("certs-sample/root-ca.pem"), {}, {}});
+    auto checked = stamps.verify(token.der, digest);
+    CHECK(checked.time == token.time);
+    CHECK(checked.serial == token.serial);
+    // A second token of the same TSA: its certificate's path is remembered, not rebuilt.
+    CHECK_NOTHROW(stamps.verify(tsa.stamp(digest).der, digest));
+
+    try {
+        stamps.verify(token.der, crypto::sha256::of(std::string_view("other bytes")));
+        FAIL("a token verified for bytes it does not stamp");
+    } catch (const crypto::error& e) {
+        CHECK(code_of(e) == crypto::errc::tsa_imprint_mismatch);
+    }
+
+    crypto::timestamp_verifier strangers(
+        {pem_file("tests/fixtures/hostile/keys/tsa-ca-cert.pem"), {}, {}});
+    try {
+        strangers.verify(token.der, digest);
+        FAIL("a token verified against another anchor");
+    } catch (const crypto::error& e) {
+        CHECK(code_of(e) == crypto::errc::tsa_signer_untrusted);
+    }
+
+    auto damaged = token.der;
+    damaged[damaged.size() - 10] ^= 0x01; // inside the signature value
+    CHECK_THROWS_AS(stamps.verify(damaged, digest), crypto::error);
+}
