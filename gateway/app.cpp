@@ -117,6 +117,9 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     provider.qualified = a->qualified_;
     protocols::deposit_policy policy;
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
+    // PDFs are checked by this same executable, run again as `sceau check-pdf`.
+    policy.sandbox = protocols::pdf_sandbox{
+        "/proc/self/exe", cfg.deposit.pdf_check_memory_mib << 20, cfg.deposit.pdf_check_timeout};
     a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
                                                                 provider, std::move(policy), clock);
     a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock,

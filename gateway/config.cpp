@@ -1,17 +1,22 @@
 #include "gateway/config.hpp"
 
+#include "protocols/mail.hpp"
 #include "protocols/retention.hpp"
+#include "protocols/text_rules.hpp"
 #include "protocols/webhooks.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace sceau::gateway {
 namespace {
 
 using namespace std::string_literals;
+
+constexpr std::chrono::hours max_duration{24 * 366 * 100};
 
 /// Reads one section, remembering which keys it consumed so that leftovers are errors.
 class section_reader {
@@ -81,15 +86,18 @@ public:
                 out.push_back(*v);
             }
         } else if constexpr (std::is_integral_v<T>) {
+            // A value the setting's type cannot hold would otherwise wrap: 4294967302 digits
+            // of code would be 6.
             auto v = node->value<std::int64_t>();
-            if (!v || *v < 0)
-                fail(key, "a non-negative integer");
+            if (!v || *v < 0 || !std::in_range<T>(*v))
+                fail(key, "a non-negative integer that fits the setting");
             out = static_cast<T>(*v);
         } else {
-            // std::chrono durations, written as integers in their unit
+            // std::chrono durations, written as integers in their unit; past a century,
+            // adding one to the clock would overflow.
             auto v = node->value<std::int64_t>();
-            if (!v || *v <= 0)
-                fail(key, "a positive integer");
+            if (!v || *v <= 0 || T(*v) > max_duration)
+                fail(key, "a positive integer, at most a hundred years");
             out = T(*v);
         }
     }
@@ -151,6 +159,35 @@ config::oidc_provider_section read_oidc_provider(const toml::table& providers,
     if (o.metadata_lifetime_seconds < 60)
         throw config_error(where + "metadata_lifetime_seconds: at least 60");
     return o;
+}
+
+/// Settings whose extreme values would harm the gateway itself, and texts that go into
+/// every evidence record, mail and page.
+void check_bounds_and_texts(const config& c) {
+    if (c.server.threads > 1024)
+        throw config_error("server.threads: at most 1024");
+    const auto& l = c.limits;
+    if (l.max_header_bytes < 1024 || l.max_header_bytes > (1u << 20))
+        throw config_error("limits.max_header_bytes: from 1024 to 1048576");
+    if (l.max_part_header_bytes < 256 || l.max_part_header_bytes > (1u << 20))
+        throw config_error("limits.max_part_header_bytes: from 256 to 1048576");
+    if (l.max_letter_bytes < 1024 || l.max_letter_bytes > (16u << 20))
+        throw config_error("limits.max_letter_bytes: from 1024 to 16777216");
+
+    if (auto fault = protocols::text_fault(c.provider.name); fault || c.provider.name.empty())
+        throw config_error("provider.name: " + std::string(fault ? *fault : "must not be empty"));
+    for (const auto& policy : c.provider.policies) {
+        if (auto fault = protocols::text_fault(policy))
+            throw config_error("provider.policies: " + std::string(*fault));
+    }
+    if (protocols::text_fault(c.mail.from) ||
+        !protocols::is_mailbox(protocols::address_of(c.mail.from)))
+        throw config_error("mail.from: NAME <ADDRESS> or ADDRESS, on one line");
+    const auto& url = c.server.public_url;
+    if (!url.empty() &&
+        ((url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) ||
+         protocols::text_fault(url) || url.find_first_of(" \"<>") != std::string::npos))
+        throw config_error("server.public_url: an http:// or https:// URL");
 }
 
 } // namespace
@@ -313,6 +350,12 @@ config config::load(const std::filesystem::path& file) {
     {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
+        s.read("pdf_check_memory_mib", c.deposit.pdf_check_memory_mib);
+        s.read("pdf_check_timeout_seconds", c.deposit.pdf_check_timeout);
+        if (c.deposit.pdf_check_memory_mib < 256 || c.deposit.pdf_check_memory_mib > (1u << 20))
+            throw config_error("deposit.pdf_check_memory_mib: from 256 to 1048576");
+        if (c.deposit.pdf_check_timeout > std::chrono::hours(1))
+            throw config_error("deposit.pdf_check_timeout_seconds: at most 3600");
     }
     {
         section_reader s(root, "retention");
@@ -363,6 +406,7 @@ config config::load(const std::filesystem::path& file) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }
+    check_bounds_and_texts(c);
     if (c.seal.key.empty() != c.seal.certificate.empty())
         throw config_error("seal.key and seal.certificate go together");
     if (c.tsa.builtin_key.empty() != c.tsa.builtin_certificate.empty())

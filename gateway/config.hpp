@@ -146,6 +146,8 @@ struct config {
 
     struct deposit_section {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
+        std::uint64_t pdf_check_memory_mib = 1024;  ///< address space of one PDF check
+        std::chrono::seconds pdf_check_timeout{60}; ///< wall-clock time of one PDF check
     } deposit;
 
     struct retention_section {

@@ -1,10 +1,12 @@
 #pragma once
 
 #include "protocols/letter.hpp"
+#include "protocols/pdf_sandbox.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +22,9 @@ struct provider_info {
 
 struct deposit_policy {
     std::vector<std::string> allowed_media_types = {"application/pdf"};
+    /// Where PDFs are checked: in a bounded child process, or, without one, in this
+    /// process (tests of the domain only).
+    std::optional<pdf_sandbox> sandbox;
 };
 
 /// A document received and written to a temporary file, hashed on the way.

@@ -1,5 +1,6 @@
 #include "integration/deposit_fixture.hpp"
 
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -43,7 +44,91 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     f.check_still_serving();
 }
 
+/// A valid one-page PDF whose page tree names that page `kids` times: a few bytes per
+/// reference, but qpdf makes a copy of the page for each (about 3 KB of memory apiece).
+std::string page_named_many_times(std::size_t kids) {
+    std::string out = "%PDF-1.7\n";
+    std::vector<std::size_t> offsets;
+    auto object = [&](const std::string& body) {
+        offsets.push_back(out.size());
+        out += std::to_string(offsets.size()) + " 0 obj\n" + body + "\nendobj\n";
+    };
+    object("<< /Type /Catalog /Pages 2 0 R >>");
+    std::string pages = "<< /Type /Pages /Count " + std::to_string(kids) + " /Kids [";
+    for (std::size_t i = 0; i < kids; ++i)
+        pages += "3 0 R ";
+    object(pages + "] >>");
+    object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>");
+    auto xref = out.size();
+    out += "xref\n0 4\n0000000000 65535 f \n";
+    for (auto at : offsets) {
+        char line[32];
+        std::snprintf(line, sizeof line, "%010zu 00000 n \n", at);
+        out += line;
+    }
+    return out + "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) +
+           "\n%%EOF\n";
+}
+
+/// The most memory the process has held, from /proc (VmHWM), in KiB.
+long peak_memory_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
 } // namespace
+
+TEST_CASE("a PDF that would make its check take gigabytes or minutes is refused, the gateway "
+          "unharmed",
+          "[integration][refusal][pdf][hostile]") {
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000)); // 6 MB
+
+    SECTION("out of memory") {
+        deposit_fixture f("[deposit]\npdf_check_memory_mib = 256\n");
+        auto r = f.deposit(letter_lre, bomb.string());
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "too large");
+        // The check ran elsewhere: the gateway itself never held the copies.
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+    SECTION("out of time") {
+        deposit_fixture f(
+            "[deposit]\npdf_check_memory_mib = 4096\npdf_check_timeout_seconds = 1\n");
+        auto start = std::chrono::steady_clock::now();
+        auto r = f.deposit(letter_lre, bomb.string());
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "within 1 seconds");
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+}
+
+TEST_CASE("the gateway goes on answering while a deposit is checked for seconds",
+          "[integration][pdf][hostile]") {
+    // One I/O thread: before, the deposit's checks ran on it and every other request waited.
+    deposit_fixture f("[server]\nthreads = 1\n[deposit]\npdf_check_memory_mib = 4096\n"
+                      "pdf_check_timeout_seconds = 3\n");
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000));
+
+    auto slow =
+        std::async(std::launch::async, [&] { return f.deposit(letter_lre, bomb.string()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(800)); // uploaded, being checked
+    http_client other;
+    auto start = std::chrono::steady_clock::now();
+    CHECK(other.get(f.server.url("/healthz")).status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+    CHECK(slow.get().status == 422);
+}
 
 TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",
           "[integration][refusal][policy]") {
@@ -160,6 +245,44 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
     CHECK(f.rows("log_entries") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("letters that two parsers could read differently get 400 and leave nothing behind",
+          "[integration][refusal][hostile]") {
+    deposit_fixture f;
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    struct {
+        std::string letter;
+        const char* field;
+    } cases[] = {
+        // A name twice: the sender's own checks may have read the first one.
+        {R"({"kind":"ere","recipient":{"email":"claire.martin@example.org",
+            "email":"mallory@example.net","family_name":"Martin"}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":1e999}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"Mar\u202etin"}})",
+         "recipient.family_name"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"subject":"a\u2028b"})",
+         "subject"},
+        {R"({"kind":"ere","recipient":{"email":"claire@exаmple.org","family_name":"X"}})",
+         "recipient.email"},
+        {R"({"kind":"ere","recipient":{"email":"claire(x)@example.org","family_name":"X"}})",
+         "recipient.email"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.letter);
+        auto r = f.deposit(c.letter, pdf);
+        INFO(r.body);
+        CHECK(r.status == 400);
+        CHECK(r.header("content-type") == "application/problem+json");
+        CHECK(r.json()["type"] == "urn:sceau:problem:invalid-letter");
+        CHECK(r.json()["detail"].get<std::string>().rfind(c.field, 0) == 0);
+    }
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }

@@ -1,6 +1,7 @@
 #include "protocols/letter.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 using namespace sceau::protocols;
 
@@ -48,6 +49,61 @@ TEST_CASE("malformed letters are refused with the field named", "[protocols][let
              long_subject + "\"}")
                 .c_str(),
             "subject");
+}
+
+TEST_CASE("a letter that two parsers could read differently is refused, never half-read",
+          "[protocols][letter][hostile]") {
+    auto refused = [](const std::string& json, const char* words) {
+        INFO(json);
+        try {
+            parse_letter(json);
+            FAIL("accepted");
+        } catch (const invalid_letter& e) {
+            CHECK_THAT(e.what(), Catch::Contains(words));
+        }
+    };
+    // The sender's software may have checked the first address; the last one would win.
+    refused(R"({"kind":"ere","recipient":{"email":"claire.martin@example.org",
+        "email":"mallory@example.net","family_name":"Martin"}})",
+            "twice");
+    refused(R"({"kind":"ere","kind":"lre","recipient":{"email":"a@b.example","family_name":"X"}})",
+            "twice");
+    // Numbers no double holds: the JSON library throws something other than a parse error.
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X",
+        "professional":1e999}})",
+            "JSON");
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"n":-1e400})",
+            "JSON");
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},
+        "subject":[[[[[[["deep"]]]]]]]})",
+            "deeper");
+}
+
+TEST_CASE("hidden formatting and look-alike addresses are refused in every text field",
+          "[protocols][letter][hostile]") {
+    auto with = [](const std::string& field, const std::string& value) {
+        nlohmann::json l = {{"kind", "ere"},
+                            {"recipient", {{"email", "claire@example.org"}, {"family_name", "X"}}}};
+        if (field.rfind("recipient.", 0) == 0)
+            l["recipient"][field.substr(10)] = value;
+        else
+            l[field] = value;
+        return l.dump();
+    };
+    for (const char* field :
+         {"recipient.family_name", "recipient.given_name", "recipient.legal_name", "subject",
+          "reference", "consent_reference"}) {
+        for (const char* value : {"Mar\u202etin", "a\u2066b\u2069", "a\u2028b", "\u200fx"}) {
+            INFO(field << " = " << value);
+            CHECK_THROWS_WITH(parse_letter(with(field, value)), Catch::StartsWith(field));
+        }
+    }
+    CHECK_THROWS_WITH(parse_letter(with("recipient.email", "claire@exаmple.org")),
+                      Catch::StartsWith("recipient.email"));
+    CHECK_THROWS_WITH(parse_letter(with("recipient.email", "claire(x)@example.org")),
+                      Catch::StartsWith("recipient.email"));
+    // Right-to-left names need no formatting characters, and stay accepted.
+    CHECK(parse_letter(with("recipient.family_name", "الحسن")).recipient.family_name == "الحسن");
 }
 
 TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][letter][policy]") {

@@ -907,6 +907,12 @@ TEST_CASE("the demo node answers its own service provider only, for eIDAS levels
                     std::invalid_argument);
     CHECK_THROWS_AS(without([](auto& w) { w.given_names = std::string(201, 'a'); })(),
                     std::invalid_argument);
+    // Typed text that no XML answer can hold is refused, not signed.
+    CHECK_THROWS_AS(without([](auto& w) { w.family_name = "Evil\x1b[31m"; })(),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.given_names = "Bad\xff"; })(), std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.person_identifier = "XX/FR/\u202e1"; })(),
+                    std::invalid_argument);
 }
 
 TEST_CASE("a company's letter asks for the legal person, which the demo node asserts when given",
