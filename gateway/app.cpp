@@ -8,8 +8,6 @@
 #include "gateway/sample_pki.hpp"
 #include "protocols/lifecycle.hpp"
 
-#include <thread>
-
 namespace sceau::gateway {
 namespace {
 
@@ -33,10 +31,8 @@ std::string new_api_key(std::string_view prefix) {
 
 std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     std::filesystem::create_directories(cfg.storage.data_dir);
-    unsigned threads = cfg.server.threads ? cfg.server.threads
-                                          : 2 * std::max(1u, std::thread::hardware_concurrency());
-    auto db =
-        storage::database::open(cfg.database_url(), threads + 2, protocols::rfc9162_tree_hasher());
+    auto db = storage::database::open(cfg.database_url(), cfg.server_threads() + 2,
+                                      protocols::rfc9162_tree_hasher());
     db->migrate();
     return db;
 }
@@ -117,9 +113,13 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     provider.qualified = a->qualified_;
     protocols::deposit_policy policy;
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
-    // PDFs are checked by this same executable, run again as `sceau check-pdf`.
-    policy.sandbox = protocols::pdf_sandbox{
-        "/proc/self/exe", cfg.deposit.pdf_check_memory_mib << 20, cfg.deposit.pdf_check_timeout};
+    // PDFs are checked by this same executable, run again as `sceau pdf-checker`: by default
+    // one process for each deposit work thread, so that no deposit waits for one.
+    const auto& d = cfg.deposit;
+    a->pdf_checker_ = std::make_unique<protocols::pdf_checker_pool>(protocols::pdf_checker_options{
+        "/proc/self/exe", d.pdf_check_memory_mib << 20, d.pdf_check_timeout,
+        d.pdf_checkers ? d.pdf_checkers : cfg.server_threads(), d.pdf_checks_per_checker});
+    policy.pdf_checker = a->pdf_checker_.get();
     a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
                                                                 provider, std::move(policy), clock);
     a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock,

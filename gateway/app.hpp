@@ -96,6 +96,7 @@ private:
     std::unique_ptr<crypto::timestamp_authority> tsa_;
     std::unique_ptr<crypto::xades_signer> signer_;
     std::unique_ptr<protocols::evidence_sealer> sealer_;
+    std::unique_ptr<protocols::pdf_checker_pool> pdf_checker_; ///< before its user, deposits_
     std::unique_ptr<protocols::deposit_service> deposits_;
     std::unique_ptr<protocols::lifecycle> lifecycle_;
     std::unique_ptr<protocols::mailer> mailer_;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 #include <utility>
 
 namespace sceau::gateway {
@@ -352,10 +353,16 @@ config config::load(const std::filesystem::path& file) {
         s.read("allowed_media_types", c.deposit.allowed_media_types);
         s.read("pdf_check_memory_mib", c.deposit.pdf_check_memory_mib);
         s.read("pdf_check_timeout_seconds", c.deposit.pdf_check_timeout);
+        s.read("pdf_checkers", c.deposit.pdf_checkers);
+        s.read("pdf_checks_per_checker", c.deposit.pdf_checks_per_checker);
         if (c.deposit.pdf_check_memory_mib < 256 || c.deposit.pdf_check_memory_mib > (1u << 20))
             throw config_error("deposit.pdf_check_memory_mib: from 256 to 1048576");
         if (c.deposit.pdf_check_timeout > std::chrono::hours(1))
             throw config_error("deposit.pdf_check_timeout_seconds: at most 3600");
+        if (c.deposit.pdf_checkers > 1024)
+            throw config_error("deposit.pdf_checkers: at most 1024");
+        if (c.deposit.pdf_checks_per_checker < 1 || c.deposit.pdf_checks_per_checker > 1'000'000)
+            throw config_error("deposit.pdf_checks_per_checker: from 1 to 1000000");
     }
     {
         section_reader s(root, "retention");
@@ -422,6 +429,10 @@ config config::load(const std::filesystem::path& file) {
         throw config_error("webhooks.first_retry_seconds must be at most 3600");
     split_listen(c.server.listen);
     return c;
+}
+
+unsigned config::server_threads() const {
+    return server.threads ? server.threads : 2 * std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::string config::database_url() const {

@@ -13,7 +13,7 @@
 #include "gateway/worker.hpp"
 #include "protocols/audit.hpp"
 #include "protocols/bundle_verifier.hpp"
-#include "protocols/pdf_sandbox.hpp"
+#include "protocols/pdf_checker_pool.hpp"
 #include "protocols/text_rules.hpp"
 #include "protocols/transparency_log.hpp"
 #include "protocols/webhooks.hpp"
@@ -446,20 +446,26 @@ int main(int argc, char** argv) {
     audit_cmd->add_option("--threads", audit_args.threads, "verifying threads (default: cores)");
     audit_cmd->add_flag("--json", audit_args.json, "print a JSON report");
 
-    // The gateway runs itself this way to check a deposited PDF in a bounded process.
-    auto* check_pdf_cmd = cli.add_subcommand("check-pdf", "check one PDF (used by serve)");
-    check_pdf_cmd->group(""); // not for operators: hidden from the help
-    std::uint64_t pdf_memory = 0;
-    long long pdf_seconds = 0;
-    std::string pdf_file;
-    check_pdf_cmd->add_option("--max-memory-bytes", pdf_memory)->required();
-    check_pdf_cmd->add_option("--max-seconds", pdf_seconds)->required()->check(CLI::PositiveNumber);
-    check_pdf_cmd->add_option("file", pdf_file)->required();
+    // The gateway runs itself this way to check deposited PDFs in bounded processes.
+    auto* checker_cmd = cli.add_subcommand(
+        "pdf-checker", "check the PDFs passed on descriptor 3 (started by serve)");
+    checker_cmd->group(""); // not for operators: hidden from the help
+    std::uint64_t checker_memory = 0;
+    long long checker_seconds = 0;
+    unsigned checker_checks = 0;
+    checker_cmd->add_option("--max-memory-bytes", checker_memory)->required();
+    checker_cmd->add_option("--max-seconds", checker_seconds)
+        ->required()
+        ->check(CLI::Range(1ll, 3600ll));
+    checker_cmd->add_option("--checks", checker_checks)
+        ->required()
+        ->check(CLI::Range(1u, 1'000'000u));
 
     CLI11_PARSE(cli, argc, argv);
 
-    if (check_pdf_cmd->parsed())
-        return protocols::run_pdf_check(pdf_file, pdf_memory, std::chrono::seconds(pdf_seconds));
+    if (checker_cmd->parsed())
+        return protocols::serve_pdf_checks(3, checker_memory, std::chrono::seconds(checker_seconds),
+                                           checker_checks);
 
     try {
         if (serve_cmd->parsed())

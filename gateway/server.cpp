@@ -129,10 +129,7 @@ struct server::impl {
         , signals_(ioc_, SIGINT, SIGTERM)
         , work_(threads()) {}
 
-    unsigned threads() const {
-        return cfg_.server.threads ? cfg_.server.threads
-                                   : 2 * std::max(1u, std::thread::hardware_concurrency());
-    }
+    unsigned threads() const { return cfg_.server_threads(); }
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket socket);
@@ -468,6 +465,13 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
         throw http_problem(problem_kind::invalid_letter, e.what());
     } catch (const protocols::idempotency_conflict& e) {
         throw http_problem(problem_kind::idempotency_conflict, e.what());
+    } catch (const protocols::pdf_check_unavailable& e) {
+        log_event(log_level::error, "pdf-check-unavailable",
+                  {{"request", ctx.id}, {"error", e.what()}});
+        auto res = make_problem(problem_kind::pdf_check_unavailable,
+                                "the documents cannot be checked now; nothing was stored", version);
+        res.set(http::field::retry_after, std::to_string(e.retry_after().count()));
+        co_return res;
     } catch (const crypto::error& e) {
         if (!crypto::is_tsa_failure(e))
             throw;

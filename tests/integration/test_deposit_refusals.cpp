@@ -1,7 +1,11 @@
 #include "integration/deposit_fixture.hpp"
+#include "support/pdf_bomb.hpp"
+#include "support/processes.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 using namespace sceau::test;
@@ -42,32 +46,6 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     CHECK(f.stored_files() == 0);
     CHECK(f.rows("blobs") == 0);
     f.check_still_serving();
-}
-
-/// A valid one-page PDF whose page tree names that page `kids` times: a few bytes per
-/// reference, but qpdf makes a copy of the page for each (about 3 KB of memory apiece).
-std::string page_named_many_times(std::size_t kids) {
-    std::string out = "%PDF-1.7\n";
-    std::vector<std::size_t> offsets;
-    auto object = [&](const std::string& body) {
-        offsets.push_back(out.size());
-        out += std::to_string(offsets.size()) + " 0 obj\n" + body + "\nendobj\n";
-    };
-    object("<< /Type /Catalog /Pages 2 0 R >>");
-    std::string pages = "<< /Type /Pages /Count " + std::to_string(kids) + " /Kids [";
-    for (std::size_t i = 0; i < kids; ++i)
-        pages += "3 0 R ";
-    object(pages + "] >>");
-    object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>");
-    auto xref = out.size();
-    out += "xref\n0 4\n0000000000 65535 f \n";
-    for (auto at : offsets) {
-        char line[32];
-        std::snprintf(line, sizeof line, "%010zu 00000 n \n", at);
-        out += line;
-    }
-    return out + "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) +
-           "\n%%EOF\n";
 }
 
 /// The most memory the process has held, from /proc (VmHWM), in KiB.
@@ -128,6 +106,90 @@ TEST_CASE("the gateway goes on answering while a deposit is checked for seconds"
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
     CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
     CHECK(slow.get().status == 422);
+}
+
+namespace {
+
+/// Whether the process has ended (a zombie under another parent counts as ended).
+bool ended_within(pid_t pid, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat;
+        std::getline(in, stat);
+        auto close = stat.rfind(')');
+        if (!in || close == std::string::npos || stat.at(close + 2) == 'Z')
+            return true;
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+std::string command_line(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+}
+
+} // namespace
+
+TEST_CASE("PDFs are checked by long-lived processes that are recycled, reaped and end with the "
+          "gateway",
+          "[integration][pdf]") {
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000)); // checked for seconds
+    for (bool crash : {false, true}) {
+        INFO((crash ? "killed" : "stopped"));
+        deposit_fixture f("[deposit]\npdf_checkers = 1\npdf_checks_per_checker = 2\n"
+                          "pdf_check_memory_mib = 4096\npdf_check_timeout_seconds = 60\n");
+        std::set<pid_t> checkers;
+        for (int i = 0; i < 5; ++i) {
+            REQUIRE(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 201);
+            for (const auto& child : children_of(f.server.pid())) {
+                if (child.state != 'Z') {
+                    CHECK_THAT(command_line(child.pid), Catch::Contains(" pdf-checker "));
+                    checkers.insert(child.pid);
+                }
+            }
+        }
+        CHECK(checkers.size() == 3); // two deposits each, the fifth on the third process
+
+        // The processes that were ended are reaped: no zombie stays behind.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        auto zombie = [&] {
+            auto children = children_of(f.server.pid());
+            return std::any_of(children.begin(), children.end(),
+                               [](const process_state& c) { return c.state == 'Z'; });
+        };
+        while (zombie() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK_FALSE(zombie());
+        auto last = children_of(f.server.pid());
+        REQUIRE(last.size() == 1);
+
+        if (!crash) {
+            f.server.stop(); // the gateway ends it on its way out
+            CHECK(ended_within(last.front().pid, std::chrono::seconds(5)));
+            continue;
+        }
+        // Killed in the middle of a check, when the process does not read its socket: the
+        // kernel kills it with the gateway (PR_SET_PDEATHSIG).
+        auto slow = std::async(std::launch::async, [&] {
+            try {
+                return f.deposit(letter_lre, bomb.string()).status;
+            } catch (const std::runtime_error&) {
+                return 0L; // the connection died with the gateway
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+        REQUIRE(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+        f.server.crash();
+        CHECK(ended_within(last.front().pid, std::chrono::seconds(1)));
+        CHECK(slow.get() == 0);
+    }
 }
 
 TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",

@@ -1,6 +1,5 @@
 #include "crypto/sha256.hpp"
 #include "protocols/pdf_check.hpp"
-#include "protocols/pdf_sandbox.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -391,50 +390,20 @@ TEST_CASE("A file that cannot be opened is an error, not a verdict", "[protocols
     CHECK_THROWS_AS(check_pdf(dir / "missing.pdf"), std::filesystem::filesystem_error);
 }
 
-namespace {
-
-/// A stand-in for the checking program: a shell script that does what `body` says.
-protocols::pdf_sandbox script_sandbox(const test::temp_dir& dir, const std::string& body,
-                                      std::chrono::seconds max_time = std::chrono::seconds(10)) {
-    auto program = dir / "checker.sh";
-    test::write_file(program, "#!/bin/sh\n" + body + "\n");
-    std::filesystem::permissions(program, std::filesystem::perms::owner_all);
-    return {program, 1ull << 30, max_time};
-}
-
-} // namespace
-
-TEST_CASE("a PDF check that crashes, hangs or writes no report is a refusal or an error, never "
-          "a pass",
-          "[protocols][pdf][sandbox]") {
-    test::temp_dir dir;
-    auto pdf = hostile("p00-positive-control.pdf");
-
-    // The child is told what to check and within which bounds.
-    auto echo = script_sandbox(dir, "echo \"{\\\"outcome\\\":\\\"ok\\\",\\\"pages\\\":$#,"
-                                    "\\\"reason\\\":\\\"$1 $3 $5 $7\\\"}\"");
-    auto report = protocols::check_pdf_in_child(pdf, echo);
+TEST_CASE("A PDF open on a descriptor is checked from its first byte and left open",
+          "[protocols][pdf]") {
+    int fd = ::open(hostile("p01-openaction-javascript.pdf").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    ::lseek(fd, 100, SEEK_SET); // wherever the descriptor stands, the header is read
+    auto report = check_pdf(fd);
     CHECK(report.outcome == verdict::ok);
-    CHECK(report.pages == 7);
-    CHECK(report.reason == "check-pdf 1073741824 10 " + pdf.string());
+    CHECK(report.has_javascript);
+    CHECK(check_pdf(fd).outcome == verdict::ok); // still open: checked again
+    ::close(fd);
 
-    auto crash = protocols::check_pdf_in_child(pdf, script_sandbox(dir, "kill -SEGV $$"));
-    CHECK(crash.outcome == verdict::damaged);
-    CHECK_THAT(crash.reason, Catch::Contains("stopped"));
-
-    auto start = std::chrono::steady_clock::now();
-    auto hang = protocols::check_pdf_in_child(
-        pdf, script_sandbox(dir, "exec sleep 30", std::chrono::seconds(1)));
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
-    CHECK(hang.outcome == verdict::too_complex);
-    CHECK_THAT(hang.reason, Catch::Contains("within 1 seconds"));
-
-    // Answers that are not a report are the gateway's trouble, not the sender's.
-    CHECK_THROWS_AS(
-        protocols::check_pdf_in_child(pdf, script_sandbox(dir, "echo '{\"outcome\":1}'")),
-        std::runtime_error);
-    CHECK_THROWS_AS(protocols::check_pdf_in_child(pdf, script_sandbox(dir, "exit 2")),
-                    std::runtime_error);
-    CHECK_THROWS_AS(protocols::check_pdf_in_child(pdf, {dir / "missing", 1ull << 30, {}}),
-                    std::runtime_error);
+    fd = ::open(hostile("p06-not-a-pdf-but-named-pdf.pdf").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CHECK(check_pdf(fd).outcome == verdict::not_pdf);
+    ::close(fd);
+    CHECK_THROWS_AS(check_pdf(fd), std::filesystem::filesystem_error); // closed
 }
