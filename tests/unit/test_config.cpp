@@ -100,6 +100,11 @@ TEST_CASE("values a setting cannot hold, or that would harm the gateway, are err
     refused("[limits]\nmax_letter_bytes = 1099511627776\n", "limits.max_letter_bytes");
     refused("[limits]\nidle_timeout_seconds = 9223372036854775807\n", "idle_timeout_seconds");
     refused("[webhooks]\ngive_up_after_hours = 9000000000000\n", "give_up_after_hours");
+    // Each checking process may take pdf_check_memory_mib; each lives for so many checks.
+    refused("[deposit]\npdf_checkers = 1025\n", "deposit.pdf_checkers");
+    refused("[deposit]\npdf_checks_per_checker = 0\n", "deposit.pdf_checks_per_checker");
+    refused("[deposit]\npdf_checks_per_checker = 1000001\n", "deposit.pdf_checks_per_checker");
+    refused("[deposit]\npdf_check_timeout_seconds = 3601\n", "deposit.pdf_check_timeout_seconds");
     // Texts sealed into every record, written into every mail.
     refused("[provider]\nname = \"Evil\\u001b[31m\"\n", "provider.name");
     refused("[provider]\nname = \"\"\n", "provider.name");
@@ -109,6 +114,16 @@ TEST_CASE("values a setting cannot hold, or that would harm the gateway, are err
     refused("[mail]\nfrom = \"no address\"\n", "mail.from");
     refused("[server]\npublic_url = \"javascript:alert(1)\"\n", "server.public_url");
     refused("[server]\npublic_url = \"https://lre.example/\\\"><x\"\n", "server.public_url");
+
+    test::write_file(dir / "checkers.toml",
+                     "[server]\nthreads = 3\n[deposit]\npdf_checkers = 1024\n"
+                     "pdf_checks_per_checker = 1\n");
+    auto checkers = config::load(dir / "checkers.toml");
+    CHECK(checkers.deposit.pdf_checkers == 1024);
+    CHECK(checkers.deposit.pdf_checks_per_checker == 1);
+    CHECK(checkers.server_threads() == 3);
+    CHECK(config::defaults().deposit.pdf_checkers == 0); // one per deposit work thread
+    CHECK(config::defaults().server_threads() >= 2);
 
     test::write_file(dir / "good.toml", "[provider]\nname = \"Étude Durand – LRE\"\n"
                                         "[mail]\nfrom = \"Étude <lre@étude.example>\"\n"
