@@ -100,17 +100,10 @@ std::optional<pdf_report> report_of(const nlohmann::json& j) {
     return r;
 }
 
-pdf_report refused(verdict outcome, std::string reason) {
-    pdf_report r;
-    r.outcome = outcome;
-    r.reason = std::move(reason);
-    return r;
-}
-
 pdf_report out_of_time(std::chrono::seconds max_time) {
-    return refused(verdict::too_complex, "the document could not be checked within " +
-                                             std::to_string(max_time.count()) +
-                                             " seconds, more than the gateway accepts");
+    return {verdict::too_complex, "the document could not be checked within " +
+                                      std::to_string(max_time.count()) +
+                                      " seconds, more than the gateway accepts"};
 }
 
 [[noreturn]] void fail(const std::string& what, int error) {
@@ -145,6 +138,23 @@ struct spawn_actions {
     posix_spawn_file_actions_t actions;
     spawn_actions() { posix_spawn_file_actions_init(&actions); }
     ~spawn_actions() { posix_spawn_file_actions_destroy(&actions); }
+};
+
+/// One socket message: a buffer, and room for a few descriptors beside it (SCM_RIGHTS).
+struct socket_message {
+    iovec data;
+    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+    msghdr header{};
+
+    socket_message(void* bytes, std::size_t size)
+        : data{bytes, size} {
+        header.msg_iov = &data;
+        header.msg_iovlen = 1;
+        header.msg_control = control;
+        header.msg_controllen = sizeof control;
+    }
+    socket_message(const socket_message&) = delete; // points into itself
+    socket_message& operator=(const socket_message&) = delete;
 };
 
 /// Closes every descriptor a message carried: what a checking process sends is never ours.
@@ -182,13 +192,8 @@ received receive(int socket, steady::time_point deadline) {
         if (ready == 0)
             return {received::kind::timed_out, {}};
 
-        iovec data{buffer.data(), buffer.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
-        msghdr message{};
-        message.msg_iov = &data;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
+        socket_message m(buffer.data(), buffer.size());
+        msghdr& message = m.header;
         auto n = ::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
@@ -221,13 +226,9 @@ bool listening(int socket) {
 /// Passes the document to the process. False when the process is gone.
 bool send_request(int socket, int document) {
     char byte = request_byte;
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
+    socket_message m(&byte, 1);
+    msghdr& message = m.header;
+    message.msg_controllen = CMSG_SPACE(sizeof(int));
     cmsghdr* c = CMSG_FIRSTHDR(&message);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -282,12 +283,11 @@ pdf_report verdict_of_end(int status, std::chrono::seconds max_time) {
         // out-of-memory killer.
         if (signal == SIGKILL || signal == SIGXCPU)
             return out_of_time(max_time);
-        return refused(verdict::damaged,
-                       "the PDF file is damaged: the PDF reader stopped on it (signal " +
-                           std::to_string(signal) + ")");
+        return {verdict::damaged, "the PDF file is damaged: the PDF reader stopped on it (signal " +
+                                      std::to_string(signal) + ")"};
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == out_of_memory_status)
-        return refused(verdict::too_complex, "the document is too large to be checked");
+        return {verdict::too_complex, "the document is too large to be checked"};
     throw std::runtime_error("the PDF check ended without a report (exit status " +
                              std::to_string(WEXITSTATUS(status)) + ")");
 }
@@ -597,13 +597,8 @@ namespace {
 /// The next document's descriptor; -1 when the socket closed, -2 on anything else.
 int receive_document(int socket) {
     char byte = 0;
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
+    socket_message m(&byte, 1);
+    msghdr& message = m.header;
     ssize_t n;
     do {
         n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
