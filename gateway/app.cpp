@@ -5,6 +5,8 @@
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/tsp_client.hpp"
+#include "crypto/xml.hpp"
+#include "gateway/logging.hpp"
 #include "gateway/sample_pki.hpp"
 #include "protocols/lifecycle.hpp"
 
@@ -187,6 +189,16 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
         std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
     a->bundles_ = std::make_unique<protocols::bundle_builder>(
         *a->db_, *a->blobs_, *a->signer_, *a->checkpoints_, std::move(sources), clock);
+
+    std::vector<std::pair<std::string, std::string>> build = {{"version", SCEAU_VERSION}};
+    for (const auto& [name, version] : library_versions())
+        build.emplace_back(name, version);
+    auto* db = a->db_.get();
+    a->metrics_ = std::make_unique<gateway::metrics>(std::move(build), a->qualified_, [db, clock] {
+        auto now = clock();
+        return db->operational(crypto::format_utc(now),
+                               crypto::format_utc(now - std::chrono::hours(24)));
+    });
     return a;
 }
 

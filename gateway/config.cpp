@@ -215,6 +215,7 @@ config config::load(const std::filesystem::path& file) {
         s.read("listen", c.server.listen);
         s.read("threads", c.server.threads);
         s.read("public_url", c.server.public_url);
+        s.read("metrics", c.server.metrics);
     }
     {
         section_reader s(root, "storage");

@@ -17,6 +17,7 @@ struct config {
         std::string listen = "127.0.0.1:8080";
         unsigned threads = 0;   ///< 0: twice the number of cores
         std::string public_url; ///< base of links sent to recipients; empty: http://LISTEN
+        bool metrics = true;    ///< serve GET /metrics
     } server;
 
     struct storage_section {

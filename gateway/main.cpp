@@ -19,17 +19,13 @@
 #include "protocols/webhooks.hpp"
 
 #include <CLI/CLI.hpp>
-#include <libxml/xmlversion.h>
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
-#include <xmlsec/version.h>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fstream>
 #include <iostream>
-#include <sqlite3.h>
 #include <unistd.h>
 
 using namespace sceau;
@@ -77,13 +73,6 @@ void check_sender(const storage::sender_record& s) {
     check("--identified-by", s.identified_by, 500);
     if (!protocols::is_mailbox(s.email))
         throw std::invalid_argument("--email: not an e-mail address");
-}
-
-std::vector<log_field> library_versions() {
-    return {{"openssl", OpenSSL_version(OPENSSL_VERSION)},
-            {"libxml2", LIBXML_DOTTED_VERSION},
-            {"xmlsec1", XMLSEC_VERSION},
-            {"sqlite", sqlite3_libversion()}};
 }
 
 int serve(const common_options& o, const std::string& listen, const std::string& ready_file,

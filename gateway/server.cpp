@@ -356,6 +356,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
 
         auto micros =
             std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started);
+        app_.metrics().count_request(method, ctx.route, res.result_int(), micros);
         log_event(res.result_int() >= 500 ? log_level::warn : log_level::info, "request",
                   {{"id", ctx.id},
                    {"method", method},

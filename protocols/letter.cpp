@@ -157,6 +157,16 @@ std::vector<policy_violation> check_policy(const letter_request& letter) {
         }
     }
 
+    // An LRE is opened only by the person it names, identified at an eIDAS level: the
+    // letter must name them as match_person() compares them, or it could never be opened
+    // and would end as a non-claim the recipient had no way to avoid.
+    if (letter.kind == letter_kind::lre && rec.person_identifier.empty() &&
+        (rec.family_name.empty() || rec.birth_date.empty()))
+        out.push_back({std::string(reason::invalid_recipient),
+                       "an lre letter names the person who will open it: family_name, "
+                       "given_name and birth_date, or person_identifier (also for a company: "
+                       "the person who receives for it)"});
+
     // CPCE R.53-1: a non-professional must have consented to receive LRE.
     if (letter.kind == letter_kind::lre && !rec.professional && letter.consent_reference.empty())
         out.push_back({std::string(reason::consent_missing),

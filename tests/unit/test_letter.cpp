@@ -111,6 +111,7 @@ TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][le
     l.kind = letter_kind::lre;
     l.recipient.email = "a@b.example";
     l.recipient.family_name = "X";
+    l.recipient.birth_date = "1985-02-17";
     auto v = check_policy(l);
     REQUIRE(v.size() == 1);
     CHECK(v[0].code == reason::consent_missing);
@@ -119,6 +120,32 @@ TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][le
     CHECK(check_policy(l).empty());
     l.recipient.professional = false;
     l.kind = letter_kind::ere;
+    CHECK(check_policy(l).empty());
+}
+
+TEST_CASE("an LRE names a person the gateway can identify, also when sent to a company",
+          "[protocols][letter][policy]") {
+    letter_request l;
+    l.kind = letter_kind::lre;
+    l.recipient.email = "contact@conseil.example";
+    l.recipient.professional = true;
+    l.recipient.legal_name = "Martin Conseil";
+    auto v = check_policy(l);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].code == reason::invalid_recipient);
+    CHECK_THAT(v[0].details, Catch::Contains("birth_date"));
+
+    l.recipient.family_name = "Martin";
+    CHECK(check_policy(l).size() == 1); // a name alone cannot be matched
+    l.recipient.birth_date = "1985-02-17";
+    CHECK(check_policy(l).empty());
+    l.recipient.family_name.clear();
+    l.recipient.birth_date.clear();
+    l.recipient.person_identifier = "FR/FR/123456";
+    CHECK(check_policy(l).empty());
+
+    l.kind = letter_kind::ere; // opened with an e-mail code: an address is enough
+    l.recipient.person_identifier.clear();
     CHECK(check_policy(l).empty());
 }
 

@@ -513,6 +513,13 @@ TEST_CASE("a legal person is read with its representative, a missing attribute r
     REQUIRE_FALSE(missing);
     CHECK(missing.reason() == refusal::attribute_missing);
     CHECK_THAT(missing.message(), Catch::Matchers::Contains("DateOfBirth"));
+
+    // Signed by the node, but a name that would read backwards on a page and in evidence.
+    auto bidi = sp.verify("saml-generated/g10-bidi-override-in-name-signed.xml");
+    REQUIRE_FALSE(bidi);
+    CHECK(bidi.reason() == refusal::attribute_malformed);
+    CHECK_THAT(bidi.message(), Catch::Matchers::Contains("CurrentGivenName") &&
+                                   Catch::Matchers::Contains("bidirectional"));
 }
 
 TEST_CASE("malformed messages are refused cleanly", "[saml]") {
