@@ -94,6 +94,23 @@ status_value() {
 # cpu_ticks PID: user plus system time of a process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# children_ticks PID: user plus system time of the children of a process (the gateway's PDF
+# checkers), in clock ticks: those it has reaped (cutime and cstime in its own stat), and
+# those alive, with what they reaped in turn. Fields are counted after the command name,
+# which may hold spaces; cat goes on past processes that end meanwhile.
+children_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{ pid = $1; sub(/^.*\) /, "") }
+    pid == p { total += $14 + $15 }
+    $2 == p { total += $12 + $13 + $14 + $15 }
+    END { print total + 0 }'
+}
+
+# children_count PID: the children of a process that have not ended.
+children_count() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{ sub(/^.*\) /, "") }
+    $2 == p && $1 != "Z" { n++ } END { print n + 0 }'
+}
+
 # system_ticks: "busy iowait steal total" over all cores, from the first line of /proc/stat
 # (busy counts steal: time the hypervisor gave to another guest).
 system_ticks() {
@@ -139,12 +156,14 @@ say "-- load: $connections connections, ${warmup} s warm-up, ${duration} s measu
 qpdf --suppress-recovery --check "$work/document.pdf" >/dev/null ||
   { echo "the generated PDF fails qpdf --check" >&2; exit 1; }
 server_before=$(cpu_ticks "$server_pid")
+checkers_before=$(children_ticks "$server_pid")
 read -r busy_before iowait_before steal_before total_before < <(system_ticks)
 SCEAU_BENCH_KEY=$key "$load" --target "$address" --connections "$connections" \
   --duration "$duration" --warmup "$warmup" --pdf-bytes "$document_bytes" \
   >"$work/load.txt" 2>"$work/load.err" || true
 read -r busy_after iowait_after steal_after total_after < <(system_ticks)
 server_after=$(cpu_ticks "$server_pid")
+checkers_after=$(children_ticks "$server_pid")
 tee -a "$report" <"$work/load.txt"
 tee -a "$report" <"$work/load.err" >&2
 value() { awk -v k="$1" '$1 == k { print $2 }' "$work/load.txt"; }
@@ -154,6 +173,8 @@ ticks=$(getconf CLK_TCK)
 elapsed=$(value client_elapsed_s)
 server_cpu=$(awk -v a="$server_before" -v b="$server_after" -v t="$ticks" -v e="$elapsed" \
   'BEGIN { printf "%.0f %% of one core (%.1f s in %.1f s)", 100 * (b - a) / t / e, (b - a) / t, e }')
+checker_cpu=$(awk -v a="$checkers_before" -v b="$checkers_after" -v t="$ticks" -v e="$elapsed" \
+  'BEGIN { printf "%.0f %% of one core (%.1f s in %.1f s)", 100 * (b - a) / t / e, (b - a) / t, e }')
 system_cpu=$(awk -v b0="$busy_before" -v b1="$busy_after" -v w0="$iowait_before" \
   -v w1="$iowait_after" -v s0="$steal_before" -v s1="$steal_after" -v t0="$total_before" \
   -v t1="$total_after" 'BEGIN { d = t1 - t0;
@@ -161,16 +182,19 @@ system_cpu=$(awk -v b0="$busy_before" -v b1="$busy_after" -v w0="$iowait_before"
          100 * (b1 - b0) / d, 100 * (s1 - s0) / d, 100 * (w1 - w0) / d,
          100 - 100 * (b1 - b0 + w1 - w0) / d }')
 # What other processes took from the cores while we measured: busy time that was neither
-# the server's nor the load generator's. Anything large makes the figures pessimistic.
-others=$(awk -v b="$((busy_after - busy_before))" -v s="$((server_after - server_before))" \
+# the server's, nor its PDF checkers', nor the load generator's. Anything large makes the
+# figures pessimistic.
+gateway_ticks=$((server_after - server_before + checkers_after - checkers_before))
+others=$(awk -v b="$((busy_after - busy_before))" -v s="$gateway_ticks" \
   -v c="$(value client_cpu_s)" -v t="$ticks" -v e="$elapsed" -v n="$cores" \
   'BEGIN { o = b / t - s / t - c; if (o < 0) o = 0;
            printf "%.1f s of %.1f core-seconds (%.0f %%)", o, n * e, 100 * o / (n * e) }')
 say "server CPU      $server_cpu, $(status_value "$server_pid" Threads) threads"
+say "checker CPU     $checker_cpu, $(children_count "$server_pid") PDF checking processes at the end"
 say "client CPU      $(value client_cpu_s) s"
 say "all cores       $system_cpu (over warm-up and window)"
 say "other processes $others"
-busy_others=$(awk -v b="$((busy_after - busy_before))" -v s="$((server_after - server_before))" \
+busy_others=$(awk -v b="$((busy_after - busy_before))" -v s="$gateway_ticks" \
   -v c="$(value client_cpu_s)" -v t="$ticks" -v e="$elapsed" -v n="$cores" \
   'BEGIN { print ((b / t - s / t - c) / (n * e) > 0.10) ? "yes" : "no" }')
 [ "$busy_others" = no ] ||

@@ -94,9 +94,12 @@ std::uint32_t note_key_id(std::string_view name, std::span<const std::uint8_t> t
                           std::span<const std::uint8_t> public_key) {
     const std::uint8_t newline[] = {0x0a};
     sha256 h;
-    h.update(name);
-    h.update(newline);
-    h.update(type);
+    bool ecdsa = type.size() == 1 && type[0] == note_ecdsa_p256;
+    if (!ecdsa) {
+        h.update(name);
+        h.update(newline);
+        h.update(type);
+    }
     h.update(public_key);
     auto digest = h.finish();
     return std::uint32_t(digest[0]) << 24 | std::uint32_t(digest[1]) << 16 |

@@ -15,8 +15,9 @@
 namespace sceau::crypto {
 
 /// The signature type byte of ECDSA in signed notes (C2SP signed-note, "Signature
-/// types", 0x02), used here with curve P-256 and SHA-256 over the note text. It enters
-/// the key ID: SHA-256(key name || 0x0A || 0x02 || DER SubjectPublicKeyInfo)[:4].
+/// types", 0x02, as the transparency-dev witness implements it), used here with curve
+/// P-256 and SHA-256 over the note text. Its key ID is what that type prescribes, the
+/// first four bytes of SHA-256 over the DER SubjectPublicKeyInfo alone.
 inline constexpr std::uint8_t note_ecdsa_p256 = 0x02;
 
 /// The signature type of RSA PKCS#1 v1.5 with SHA-256, which the note format assigns no
@@ -127,7 +128,8 @@ private:
 };
 
 /// The key ID of a note key: the first four bytes, big-endian, of
-/// SHA-256(name || 0x0A || type || public key) (C2SP signed-note).
+/// SHA-256(name || 0x0A || type || public key), the rule C2SP signed-note recommends, or
+/// for type 0x02 (ECDSA) of SHA-256(public key), the rule that type prescribes.
 std::uint32_t note_key_id(std::string_view name, std::span<const std::uint8_t> type,
                           std::span<const std::uint8_t> public_key);
 

@@ -4,6 +4,7 @@
 #include "crypto/timestamp.hpp"
 
 #include <libxml/c14n.h>
+#include <libxml/chvalid.h>
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>
 #include <xmlsec/crypto.h>
@@ -11,6 +12,7 @@
 #include <xmlsec/io.h>
 #include <xmlsec/xmlsec.h>
 
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 
@@ -25,6 +27,23 @@ void on_internal_subset(void* ctx, const xmlChar*, const xmlChar*, const xmlChar
     auto* parser = static_cast<xmlParserCtxtPtr>(ctx);
     static_cast<bool*>(parser->_private)[0] = true;
     xmlStopParser(parser);
+}
+
+/// XML 1.0 section 2.2: a text of Char only, in UTF-8. libxml2 would otherwise write what
+/// it is given, and a sealed record with a control character or a stray byte in it is no
+/// longer XML that anyone can parse, nor verify; a NUL would cut the text short.
+std::string checked_text(std::string_view text, std::string_view where) {
+    const auto* p = reinterpret_cast<const xmlChar*>(text.data());
+    std::size_t left = text.size();
+    while (left > 0) {
+        int length = static_cast<int>(std::min<std::size_t>(left, 4));
+        int c = xmlGetUTF8Char(p, &length);
+        if (c < 0 || length <= 0 || !xmlIsCharQ(c))
+            throw error(errc::bad_encoding, std::string(where) + ": not XML 1.0 characters");
+        p += length;
+        left -= static_cast<std::size_t>(length);
+    }
+    return std::string(text);
 }
 
 void no_generic_errors(void*, const char*, ...) {}
@@ -247,15 +266,15 @@ xmlNode* add_element(xmlNode* parent, xmlNs* ns, std::string_view name) {
 
 xmlNode* add_text_element(xmlNode* parent, xmlNs* ns, std::string_view name,
                           std::string_view text) {
+    auto t = checked_text(text, name);
     xmlNode* node = add_element(parent, ns, name);
     // A text node holds the characters as they are; serialisation escapes them.
-    std::string t(text);
     xmlNodeAddContent(node, reinterpret_cast<const xmlChar*>(t.c_str()));
     return node;
 }
 
 void set_attribute(xmlNode* node, std::string_view name, std::string_view value) {
-    std::string n(name), v(value);
+    std::string n(name), v = checked_text(value, name);
     xmlSetProp(node, reinterpret_cast<const xmlChar*>(n.c_str()),
                reinterpret_cast<const xmlChar*>(v.c_str()));
 }

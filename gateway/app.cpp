@@ -5,10 +5,10 @@
 #include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
 #include "crypto/tsp_client.hpp"
+#include "crypto/xml.hpp"
+#include "gateway/logging.hpp"
 #include "gateway/sample_pki.hpp"
 #include "protocols/lifecycle.hpp"
-
-#include <thread>
 
 namespace sceau::gateway {
 namespace {
@@ -33,10 +33,8 @@ std::string new_api_key(std::string_view prefix) {
 
 std::unique_ptr<storage::database> app::open_database(const config& cfg) {
     std::filesystem::create_directories(cfg.storage.data_dir);
-    unsigned threads = cfg.server.threads ? cfg.server.threads
-                                          : 2 * std::max(1u, std::thread::hardware_concurrency());
-    auto db =
-        storage::database::open(cfg.database_url(), threads + 2, protocols::rfc9162_tree_hasher());
+    auto db = storage::database::open(cfg.database_url(), cfg.server_threads() + 2,
+                                      protocols::rfc9162_tree_hasher());
     db->migrate();
     return db;
 }
@@ -117,6 +115,13 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
     provider.qualified = a->qualified_;
     protocols::deposit_policy policy;
     policy.allowed_media_types = cfg.deposit.allowed_media_types;
+    // PDFs are checked by this same executable, run again as `sceau pdf-checker`: by default
+    // one process for each deposit work thread, so that no deposit waits for one.
+    const auto& d = cfg.deposit;
+    a->pdf_checker_ = std::make_unique<protocols::pdf_checker_pool>(protocols::pdf_checker_options{
+        "/proc/self/exe", d.pdf_check_memory_mib << 20, d.pdf_check_timeout,
+        d.pdf_checkers ? d.pdf_checkers : cfg.server_threads(), d.pdf_checks_per_checker});
+    policy.pdf_checker = a->pdf_checker_.get();
     a->deposits_ = std::make_unique<protocols::deposit_service>(*a->db_, *a->blobs_, *a->sealer_,
                                                                 provider, std::move(policy), clock);
     a->lifecycle_ = std::make_unique<protocols::lifecycle>(*a->db_, *a->sealer_, provider, clock,
@@ -184,6 +189,16 @@ std::unique_ptr<app> app::open(const config& cfg, std::chrono::seconds clock_off
         std::make_unique<protocols::checkpointer>(*a->db_, *a->note_signer_, *a->tsa_, clock);
     a->bundles_ = std::make_unique<protocols::bundle_builder>(
         *a->db_, *a->blobs_, *a->signer_, *a->checkpoints_, std::move(sources), clock);
+
+    std::vector<std::pair<std::string, std::string>> build = {{"version", SCEAU_VERSION}};
+    for (const auto& [name, version] : library_versions())
+        build.emplace_back(name, version);
+    auto* db = a->db_.get();
+    a->metrics_ = std::make_unique<gateway::metrics>(std::move(build), a->qualified_, [db, clock] {
+        auto now = clock();
+        return db->operational(crypto::format_utc(now),
+                               crypto::format_utc(now - std::chrono::hours(24)));
+    });
     return a;
 }
 

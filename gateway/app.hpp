@@ -4,6 +4,7 @@
 #include "crypto/timestamp.hpp"
 #include "crypto/xades.hpp"
 #include "gateway/config.hpp"
+#include "gateway/metrics.hpp"
 #include "protocols/bundle.hpp"
 #include "protocols/deposit.hpp"
 #include "protocols/lifecycle.hpp"
@@ -77,6 +78,8 @@ public:
     protocols::checkpointer& checkpoints() { return *checkpoints_; }
     /// Delivers the senders' webhooks; a worker calls run_once() now and then.
     protocols::webhook_dispatcher& webhooks() { return *webhooks_; }
+    /// The counters and figures of GET /metrics.
+    gateway::metrics& metrics() { return *metrics_; }
 
     /// True when the seal is the sample one: evidence is then marked not qualified.
     bool sample_keys() const { return sample_keys_; }
@@ -96,6 +99,7 @@ private:
     std::unique_ptr<crypto::timestamp_authority> tsa_;
     std::unique_ptr<crypto::xades_signer> signer_;
     std::unique_ptr<protocols::evidence_sealer> sealer_;
+    std::unique_ptr<protocols::pdf_checker_pool> pdf_checker_; ///< before its user, deposits_
     std::unique_ptr<protocols::deposit_service> deposits_;
     std::unique_ptr<protocols::lifecycle> lifecycle_;
     std::unique_ptr<protocols::mailer> mailer_;
@@ -113,6 +117,7 @@ private:
     std::unique_ptr<protocols::webhook_dispatcher> webhooks_;
     std::unique_ptr<crypto::note_signer> note_signer_;
     std::unique_ptr<protocols::checkpointer> checkpoints_;
+    std::unique_ptr<gateway::metrics> metrics_;
     bool sample_keys_ = false;
     bool qualified_ = false;
     std::vector<std::string> seal_chain_pem_;

@@ -1,17 +1,23 @@
 #include "gateway/config.hpp"
 
+#include "protocols/mail.hpp"
 #include "protocols/retention.hpp"
+#include "protocols/text_rules.hpp"
 #include "protocols/webhooks.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <set>
+#include <thread>
+#include <utility>
 
 namespace sceau::gateway {
 namespace {
 
 using namespace std::string_literals;
+
+constexpr std::chrono::hours max_duration{24 * 366 * 100};
 
 /// Reads one section, remembering which keys it consumed so that leftovers are errors.
 class section_reader {
@@ -81,15 +87,18 @@ public:
                 out.push_back(*v);
             }
         } else if constexpr (std::is_integral_v<T>) {
+            // A value the setting's type cannot hold would otherwise wrap: 4294967302 digits
+            // of code would be 6.
             auto v = node->value<std::int64_t>();
-            if (!v || *v < 0)
-                fail(key, "a non-negative integer");
+            if (!v || *v < 0 || !std::in_range<T>(*v))
+                fail(key, "a non-negative integer that fits the setting");
             out = static_cast<T>(*v);
         } else {
-            // std::chrono durations, written as integers in their unit
+            // std::chrono durations, written as integers in their unit; past a century,
+            // adding one to the clock would overflow.
             auto v = node->value<std::int64_t>();
-            if (!v || *v <= 0)
-                fail(key, "a positive integer");
+            if (!v || *v <= 0 || T(*v) > max_duration)
+                fail(key, "a positive integer, at most a hundred years");
             out = T(*v);
         }
     }
@@ -153,6 +162,35 @@ config::oidc_provider_section read_oidc_provider(const toml::table& providers,
     return o;
 }
 
+/// Settings whose extreme values would harm the gateway itself, and texts that go into
+/// every evidence record, mail and page.
+void check_bounds_and_texts(const config& c) {
+    if (c.server.threads > 1024)
+        throw config_error("server.threads: at most 1024");
+    const auto& l = c.limits;
+    if (l.max_header_bytes < 1024 || l.max_header_bytes > (1u << 20))
+        throw config_error("limits.max_header_bytes: from 1024 to 1048576");
+    if (l.max_part_header_bytes < 256 || l.max_part_header_bytes > (1u << 20))
+        throw config_error("limits.max_part_header_bytes: from 256 to 1048576");
+    if (l.max_letter_bytes < 1024 || l.max_letter_bytes > (16u << 20))
+        throw config_error("limits.max_letter_bytes: from 1024 to 16777216");
+
+    if (auto fault = protocols::text_fault(c.provider.name); fault || c.provider.name.empty())
+        throw config_error("provider.name: " + std::string(fault ? *fault : "must not be empty"));
+    for (const auto& policy : c.provider.policies) {
+        if (auto fault = protocols::text_fault(policy))
+            throw config_error("provider.policies: " + std::string(*fault));
+    }
+    if (protocols::text_fault(c.mail.from) ||
+        !protocols::is_mailbox(protocols::address_of(c.mail.from)))
+        throw config_error("mail.from: NAME <ADDRESS> or ADDRESS, on one line");
+    const auto& url = c.server.public_url;
+    if (!url.empty() &&
+        ((url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) ||
+         protocols::text_fault(url) || url.find_first_of(" \"<>") != std::string::npos))
+        throw config_error("server.public_url: an http:// or https:// URL");
+}
+
 } // namespace
 
 config config::load(const std::filesystem::path& file) {
@@ -177,6 +215,7 @@ config config::load(const std::filesystem::path& file) {
         s.read("listen", c.server.listen);
         s.read("threads", c.server.threads);
         s.read("public_url", c.server.public_url);
+        s.read("metrics", c.server.metrics);
     }
     {
         section_reader s(root, "storage");
@@ -313,6 +352,18 @@ config config::load(const std::filesystem::path& file) {
     {
         section_reader s(root, "deposit");
         s.read("allowed_media_types", c.deposit.allowed_media_types);
+        s.read("pdf_check_memory_mib", c.deposit.pdf_check_memory_mib);
+        s.read("pdf_check_timeout_seconds", c.deposit.pdf_check_timeout);
+        s.read("pdf_checkers", c.deposit.pdf_checkers);
+        s.read("pdf_checks_per_checker", c.deposit.pdf_checks_per_checker);
+        if (c.deposit.pdf_check_memory_mib < 256 || c.deposit.pdf_check_memory_mib > (1u << 20))
+            throw config_error("deposit.pdf_check_memory_mib: from 256 to 1048576");
+        if (c.deposit.pdf_check_timeout > std::chrono::hours(1))
+            throw config_error("deposit.pdf_check_timeout_seconds: at most 3600");
+        if (c.deposit.pdf_checkers > 1024)
+            throw config_error("deposit.pdf_checkers: at most 1024");
+        if (c.deposit.pdf_checks_per_checker < 1 || c.deposit.pdf_checks_per_checker > 1'000'000)
+            throw config_error("deposit.pdf_checks_per_checker: from 1 to 1000000");
     }
     {
         section_reader s(root, "retention");
@@ -363,6 +414,7 @@ config config::load(const std::filesystem::path& file) {
         if (!p->empty() && p->is_relative())
             *p = base / *p;
     }
+    check_bounds_and_texts(c);
     if (c.seal.key.empty() != c.seal.certificate.empty())
         throw config_error("seal.key and seal.certificate go together");
     if (c.tsa.builtin_key.empty() != c.tsa.builtin_certificate.empty())
@@ -378,6 +430,10 @@ config config::load(const std::filesystem::path& file) {
         throw config_error("webhooks.first_retry_seconds must be at most 3600");
     split_listen(c.server.listen);
     return c;
+}
+
+unsigned config::server_threads() const {
+    return server.threads ? server.threads : 2 * std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::string config::database_url() const {

@@ -17,6 +17,7 @@ struct config {
         std::string listen = "127.0.0.1:8080";
         unsigned threads = 0;   ///< 0: twice the number of cores
         std::string public_url; ///< base of links sent to recipients; empty: http://LISTEN
+        bool metrics = true;    ///< serve GET /metrics
     } server;
 
     struct storage_section {
@@ -146,6 +147,10 @@ struct config {
 
     struct deposit_section {
         std::vector<std::string> allowed_media_types = {"application/pdf"};
+        std::uint64_t pdf_check_memory_mib = 1024;  ///< address space of one PDF checker
+        std::chrono::seconds pdf_check_timeout{60}; ///< wall-clock time of one PDF check
+        unsigned pdf_checkers = 0;                  ///< 0: as many as server_threads()
+        unsigned pdf_checks_per_checker = 1000;     ///< then a fresh process takes over
     } deposit;
 
     struct retention_section {
@@ -175,6 +180,10 @@ struct config {
 
     /// The defaults.
     static config defaults() { return {}; }
+
+    /// server.threads with the default resolved: the I/O threads, and as many deposit
+    /// work threads.
+    unsigned server_threads() const;
 
     /// The database connection string, with the default resolved.
     std::string database_url() const;

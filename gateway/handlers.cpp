@@ -459,6 +459,15 @@ response handle_simple(app& a, const route_match& m, const http::request_header<
         return make_json(200, {{"status", "ok"}}, version);
     case operation::readyz:
         return readyz(a, version);
+    case operation::metrics: {
+        if (!a.settings().server.metrics)
+            throw http_problem(problem_kind::not_found, "metrics are turned off");
+        response res{http::status::ok, version};
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.body() = a.metrics().render();
+        res.prepare_payload();
+        return res;
+    }
     case operation::saml_metadata: {
         if (!a.saml())
             throw http_problem(problem_kind::not_found, "eIDAS SAML is not configured");

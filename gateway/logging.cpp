@@ -1,8 +1,13 @@
 #include "gateway/logging.hpp"
 
+#include <libxml/xmlversion.h>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <xmlsec/version.h>
+
+#include <sqlite3.h>
 
 namespace sceau::gateway {
 namespace {
@@ -72,6 +77,13 @@ void log_event(log_level level, std::string_view event, const std::vector<log_fi
         spdlog::error("{}", line);
         break;
     }
+}
+
+std::vector<log_field> library_versions() {
+    return {{"openssl", OpenSSL_version(OPENSSL_VERSION)},
+            {"libxml2", LIBXML_DOTTED_VERSION},
+            {"xmlsec1", XMLSEC_VERSION},
+            {"sqlite", sqlite3_libversion()}};
 }
 
 } // namespace sceau::gateway

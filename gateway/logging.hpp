@@ -21,4 +21,8 @@ using log_field = std::pair<std::string_view, std::string>;
 void log_event(log_level level, std::string_view event, std::initializer_list<log_field> fields);
 void log_event(log_level level, std::string_view event, const std::vector<log_field>& fields);
 
+/// The versions of the libraries evidence depends on, as linked at run time where the
+/// library can tell: OpenSSL, libxml2, xmlsec1, SQLite.
+std::vector<log_field> library_versions();
+
 } // namespace sceau::gateway

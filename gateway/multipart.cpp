@@ -1,5 +1,7 @@
 #include "gateway/multipart.hpp"
 
+#include "protocols/text_rules.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -337,14 +339,6 @@ void append_utf8(std::string& out, char32_t cp) {
     }
 }
 
-// C0, DEL and C1 controls, and the Unicode Bidi_Control characters (ALM, LRM, RLM, the
-// embeddings and overrides U+202A..U+202E, the isolates U+2066..U+2069) that can make
-// "evil\u202Efdp.exe" display as "evilexe.pdf".
-bool is_removed(char32_t cp) {
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
-           cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 } // namespace
 
 multipart_parser::multipart_parser(std::string boundary, handler& h, limits l)
@@ -545,7 +539,7 @@ std::string sanitise_filename(std::string_view raw) {
         char32_t cp = next_code_point(raw, i);
         if (cp == '/' || cp == '\\') {
             name.clear();
-        } else if (!is_removed(cp)) {
+        } else if (!protocols::is_hidden_control(cp)) {
             name.push_back(cp);
         }
     }

@@ -120,10 +120,10 @@ private:
 std::optional<std::string> boundary_of(std::string_view content_type);
 
 /// A file name fit to keep as metadata only, never as a path: the last component after
-/// '/' or '\\'; invalid UTF-8 replaced by U+FFFD; control characters (C0, DEL, C1) and
-/// bidirectional formatting characters removed; leading dots and spaces removed; trailing
-/// dots and spaces trimmed; at most 200 bytes, never cutting a UTF-8 sequence; "document"
-/// when nothing is left. No Unicode normalisation is done.
+/// '/' or '\\'; invalid UTF-8 replaced by U+FFFD; what protocols::is_hidden_control()
+/// names (controls, bidirectional formatting, line separators) removed; leading dots and spaces
+/// removed; trailing dots and spaces trimmed; at most 200 bytes, never cutting a UTF-8 sequence;
+/// "document" when nothing is left. No Unicode normalisation is done.
 std::string sanitise_filename(std::string_view raw);
 
 } // namespace sceau::gateway

@@ -25,6 +25,7 @@ const problem_info& info(problem_kind kind) {
         {"internal", 500, "Internal error"},
         {"storage-unavailable", 503, "The store is unavailable"},
         {"tsa-unavailable", 503, "No time-stamp could be obtained"},
+        {"pdf-check-unavailable", 503, "The documents cannot be checked now"},
         {"share-gone", 410, "The share link expired or was revoked"},
     };
     return table[static_cast<std::size_t>(kind)];

@@ -36,6 +36,7 @@ enum class problem_kind {
     internal,
     storage_unavailable,
     tsa_unavailable,
+    pdf_check_unavailable,
     share_gone,
 };
 

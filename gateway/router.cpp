@@ -55,6 +55,7 @@ const std::vector<route>& routes() {
         {verb::get, "/v1/trust", operation::get_trust, false},
         {verb::get, "/healthz", operation::healthz, false},
         {verb::get, "/readyz", operation::readyz, false},
+        {verb::get, "/metrics", operation::metrics, false},
         {verb::get, "/r/{token}", operation::recipient_landing, false},
         {verb::post, "/r/{token}/code", operation::recipient_send_code, false},
         {verb::post, "/r/{token}/verify", operation::recipient_verify_code, false},

@@ -24,6 +24,7 @@ enum class operation {
     get_trust,
     healthz,
     readyz,
+    metrics,
     recipient_landing,
     recipient_send_code,
     recipient_verify_code,

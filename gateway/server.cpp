@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -37,6 +38,7 @@ using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t small_body_limit = 64 << 10;
+constexpr std::size_t read_size = 64 << 10; ///< bytes asked of the socket at a time
 
 std::string trimmed_lower(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
@@ -115,18 +117,19 @@ struct server::impl {
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     std::atomic<std::size_t> connections_{0};
+    /// Where deposits are checked, sealed and stored: as many at once as there are I/O
+    /// threads, none of them on an I/O thread.
+    asio::thread_pool work_;
 
     impl(app& a, const config& cfg)
         : app_(a)
         , cfg_(cfg)
         , ioc_(static_cast<int>(threads()))
         , acceptor_(ioc_)
-        , signals_(ioc_, SIGINT, SIGTERM) {}
+        , signals_(ioc_, SIGINT, SIGTERM)
+        , work_(threads()) {}
 
-    unsigned threads() const {
-        return cfg_.server.threads ? cfg_.server.threads
-                                   : 2 * std::max(1u, std::thread::hardware_concurrency());
-    }
+    unsigned threads() const { return cfg_.server_threads(); }
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket socket);
@@ -162,8 +165,11 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
     } on_exit{connections_};
 
     beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
     const auto& limits = cfg_.limits;
+    // Beast keeps a line it has not finished parsing in this buffer: a chunk header with an
+    // endless extension, or trailers, would grow it without end. Bounded, such a request
+    // fails with buffer_overflow (413) instead. Room for the headers and one read.
+    beast::flat_buffer buffer(limits.max_header_bytes + read_size);
     bool first = true;
 
     for (;;) {
@@ -172,8 +178,18 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
         parser.body_limit(limits.max_body_bytes);
 
         beast::error_code ec;
-        stream.expires_after(first ? limits.header_timeout : limits.keep_alive_timeout);
+        if (!first && buffer.size() == 0) {
+            // Between requests a connection may idle; once the next request begins, its
+            // headers get the same time as a first request's, not the idle time.
+            stream.expires_after(limits.keep_alive_timeout);
+            auto n = co_await stream.async_read_some(buffer.prepare(read_size),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+            buffer.commit(n);
+            if (ec)
+                break; // gone or idle: nothing to answer
+        }
         first = false;
+        stream.expires_after(limits.header_timeout);
         co_await http::async_read_header(stream, buffer, parser,
                                          asio::redirect_error(asio::use_awaitable, ec));
         auto started = clock_type::now();
@@ -340,6 +356,7 @@ asio::awaitable<void> server::impl::session(tcp::socket socket) {
 
         auto micros =
             std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started);
+        app_.metrics().count_request(method, ctx.route, res.result_int(), micros);
         log_event(res.result_int() >= 500 ? log_level::warn : log_level::info, "request",
                   {{"id", ctx.id},
                    {"method", method},
@@ -394,10 +411,10 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                {limits.max_parts, limits.max_part_header_bytes});
     http::request_parser<http::buffer_body> parser(std::move(header_parser));
     parser.body_limit(limits.max_body_bytes);
-    std::vector<char> chunk(64 << 10);
+    std::vector<char> chunk(read_size);
     // The connection's buffer holds what the header read left: grow it for the upload so
     // that each read takes up to 64 KiB, and give the memory back afterwards.
-    buffer.reserve(64 << 10);
+    buffer.reserve(read_size);
     struct shrink_after {
         beast::flat_buffer& b;
         ~shrink_after() { b.shrink_to_fit(); }
@@ -432,17 +449,30 @@ server::impl::deposit(beast::tcp_stream& stream, beast::flat_buffer& buffer,
         throw http_problem(problem_of_multipart(e), e.what());
     }
 
-    // 4. The domain does the rest: check, seal, stamp, store.
+    // 4. The domain does the rest: check, seal, stamp, store. A PDF check or a time-stamp
+    // may take seconds: off the I/O threads, which serve the other connections meanwhile.
     protocols::deposit_request request{sender, collector.take_letter(), collector.take_documents(),
                                        key};
     try {
-        auto result = app_.deposits().deposit(request);
+        auto result = co_await asio::co_spawn(
+            work_,
+            [&]() -> asio::awaitable<protocols::deposit_result> {
+                co_return app_.deposits().deposit(request);
+            },
+            asio::use_awaitable);
         ctx.letter_id = result.letter.id;
         co_return deposit_answer(result, version);
     } catch (const protocols::invalid_letter& e) {
         throw http_problem(problem_kind::invalid_letter, e.what());
     } catch (const protocols::idempotency_conflict& e) {
         throw http_problem(problem_kind::idempotency_conflict, e.what());
+    } catch (const protocols::pdf_check_unavailable& e) {
+        log_event(log_level::error, "pdf-check-unavailable",
+                  {{"request", ctx.id}, {"error", e.what()}});
+        auto res = make_problem(problem_kind::pdf_check_unavailable,
+                                "the documents cannot be checked now; nothing was stored", version);
+        res.set(http::field::retry_after, std::to_string(e.retry_after().count()));
+        co_return res;
     } catch (const crypto::error& e) {
         if (!crypto::is_tsa_failure(e))
             throw;

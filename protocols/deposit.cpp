@@ -116,7 +116,8 @@ std::vector<policy_violation> deposit_service::check_documents(deposit_request& 
             continue;
 
         doc.file.close();
-        auto report = check_pdf(doc.file.path());
+        auto report = policy_.pdf_checker ? policy_.pdf_checker->check(doc.file.path())
+                                          : check_pdf(doc.file.path());
         if (report.outcome != pdf_report::verdict::ok) {
             out.push_back({std::string(reason::invalid_content), which + ": " + report.reason});
             continue;

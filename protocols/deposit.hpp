@@ -1,10 +1,12 @@
 #pragma once
 
 #include "protocols/letter.hpp"
+#include "protocols/pdf_checker_pool.hpp"
 #include "protocols/sealer.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/database.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +22,9 @@ struct provider_info {
 
 struct deposit_policy {
     std::vector<std::string> allowed_media_types = {"application/pdf"};
+    /// Where PDFs are checked: in the pool's bounded processes, or, without one, in this
+    /// process (tests of the domain only). Not owned; outlives the deposit service.
+    pdf_checker_pool* pdf_checker = nullptr;
 };
 
 /// A document received and written to a temporary file, hashed on the way.
@@ -64,7 +69,7 @@ public:
                     provider_info provider, deposit_policy policy, crypto::clock_fn clock);
 
     /// Throws invalid_letter (400), idempotency_conflict (409), crypto::error with a
-    /// tsa_* code (503), storage::storage_error.
+    /// tsa_* code (503), pdf_check_unavailable (503), storage::storage_error.
     deposit_result deposit(deposit_request& request);
 
 private:

@@ -1,5 +1,8 @@
 #include "protocols/letter.hpp"
 
+#include "crypto/jws.hpp"
+#include "protocols/text_rules.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -12,24 +15,24 @@ using nlohmann::json;
 constexpr std::size_t max_name = 200;
 constexpr std::size_t max_email = 254; // RFC 5321 section 4.5.3.1.3, path length
 constexpr std::size_t max_text = 500;
+constexpr int max_depth = 4; // the letter, the recipient, and room for a wrong value
+
+/// Why a `letter` part is not one JSON object with unique names: the parser's own words
+/// when it is not JSON at all.
+std::string why_not_a_letter_object(std::string_view body) {
+    try {
+        auto any = json::parse(body);
+        if (!any.is_object())
+            return "must be a JSON object";
+    } catch (const json::exception& e) {
+        return std::string("is not valid JSON: ") + e.what();
+    }
+    return "holds a member name twice, or nests deeper than " + std::to_string(max_depth) +
+           " levels";
+}
 
 [[noreturn]] void fail(std::string_view field, std::string_view problem) {
     throw invalid_letter(std::string(field) + ": " + std::string(problem));
-}
-
-/// C0 and C1 control characters and DEL; the JSON parser has already checked UTF-8.
-bool has_control_characters(std::string_view s) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c == 0x7f)
-            return true;
-        if (c == 0xc2 && i + 1 < s.size()) {
-            auto next = static_cast<unsigned char>(s[i + 1]);
-            if (next >= 0x80 && next <= 0x9f)
-                return true;
-        }
-    }
-    return false;
 }
 
 std::string text(const json& object, const char* key, std::string_view path, std::size_t limit,
@@ -47,8 +50,8 @@ std::string text(const json& object, const char* key, std::string_view path, std
         fail(path, "must not be empty");
     if (value.size() > limit)
         fail(path, "is longer than " + std::to_string(limit) + " bytes");
-    if (has_control_characters(value))
-        fail(path, "contains control characters");
+    if (auto fault = text_fault(value))
+        fail(path, *fault);
     return value;
 }
 
@@ -63,23 +66,6 @@ void only_known_keys(const json& object, std::initializer_list<std::string_view>
     }
 }
 
-/// A deliberately plain check of an addr-spec: one '@', a non-empty local part, a
-/// domain of dot-separated labels, no white space or angle brackets.
-bool plausible_email(std::string_view s) {
-    auto at = s.find('@');
-    if (at == 0 || at == std::string_view::npos || s.find('@', at + 1) != std::string_view::npos)
-        return false;
-    auto domain = s.substr(at + 1);
-    if (domain.empty() || domain.front() == '.' || domain.back() == '.' ||
-        domain.find('.') == std::string_view::npos || domain.find("..") != std::string_view::npos)
-        return false;
-    for (char c : s) {
-        if (c == ' ' || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\')
-            return false;
-    }
-    return true;
-}
-
 } // namespace
 
 std::string_view to_string(letter_kind kind) noexcept {
@@ -87,14 +73,12 @@ std::string_view to_string(letter_kind kind) noexcept {
 }
 
 letter_request parse_letter(std::string_view body) {
-    json root;
-    try {
-        root = json::parse(body);
-    } catch (const json::parse_error& e) {
-        throw invalid_letter(std::string("letter is not valid JSON: ") + e.what());
-    }
-    if (!root.is_object())
-        fail("letter", "must be a JSON object");
+    // Read strictly, as JOSE objects are: a name given twice would be read one way here and
+    // maybe another way by the sender's own checks, so it is refused, like deep nesting.
+    auto strict = crypto::jws::parse_object(body, max_depth);
+    if (!strict)
+        fail("letter", why_not_a_letter_object(body));
+    const json& root = *strict;
     only_known_keys(root, {"kind", "recipient", "consent_reference", "subject", "reference"}, "");
 
     letter_request out;
@@ -116,7 +100,7 @@ letter_request parse_letter(std::string_view body) {
 
     auto& rec = out.recipient;
     rec.email = text(*r, "email", "recipient.email", max_email, true);
-    if (!plausible_email(rec.email))
+    if (!is_mailbox(rec.email))
         fail("recipient.email", "is not an e-mail address");
     rec.given_name = text(*r, "given_name", "recipient.given_name", max_name, false);
     rec.family_name = text(*r, "family_name", "recipient.family_name", max_name, false);
@@ -172,6 +156,16 @@ std::vector<policy_violation> check_policy(const letter_request& letter) {
                                "recipient.birth_date is not a plausible birth date"});
         }
     }
+
+    // An LRE is opened only by the person it names, identified at an eIDAS level: the
+    // letter must name them as match_person() compares them, or it could never be opened
+    // and would end as a non-claim the recipient had no way to avoid.
+    if (letter.kind == letter_kind::lre && rec.person_identifier.empty() &&
+        (rec.family_name.empty() || rec.birth_date.empty()))
+        out.push_back({std::string(reason::invalid_recipient),
+                       "an lre letter names the person who will open it: family_name, "
+                       "given_name and birth_date, or person_identifier (also for a company: "
+                       "the person who receives for it)"});
 
     // CPCE R.53-1: a non-professional must have consented to receive LRE.
     if (letter.kind == letter_kind::lre && !rec.professional && letter.consent_reference.empty())

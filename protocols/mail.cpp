@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace sceau::protocols {
@@ -91,6 +92,19 @@ std::string domain_of(std::string_view address) {
     return at == std::string_view::npos ? "localhost" : std::string(address.substr(at + 1));
 }
 
+/// Renders `m` into `out`; a message that can never be written (a line break in a header)
+/// is a permanent failure, not an error to retry for ever.
+std::optional<send_result> render(const mail_message& m, std::string_view message_id,
+                                  std::chrono::system_clock::time_point date, std::string& out) {
+    try {
+        out = render_rfc5322(m, message_id, date);
+    } catch (const std::invalid_argument& e) {
+        return send_result{send_result::outcome::permanent_failure,
+                           std::string("the message cannot be written: ") + e.what()};
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::string address_of(std::string_view spec) {
@@ -142,7 +156,9 @@ outbox_mailer::outbox_mailer(std::filesystem::path directory)
 send_result outbox_mailer::send(const mail_message& message) {
     auto now = std::chrono::system_clock::now();
     auto id = crypto::random_id("msg_");
-    auto text = render_rfc5322(message, id + "@" + domain_of(address_of(message.from)), now);
+    std::string text;
+    if (auto refusal = render(message, id + "@" + domain_of(address_of(message.from)), now, text))
+        return *refusal;
     auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
     auto name = std::to_string(stamp.count()) + "-" + id + ".eml";
     auto temporary = directory_ / (name + ".tmp");
@@ -169,10 +185,11 @@ send_result smtp_mailer::send(const mail_message& message) {
     struct upload {
         std::string text;
         std::size_t at = 0;
-    } data{render_rfc5322(message,
-                          crypto::random_id("msg_") + "@" + domain_of(address_of(message.from)),
-                          std::chrono::system_clock::now()),
-           0};
+    } data;
+    if (auto refusal =
+            render(message, crypto::random_id("msg_") + "@" + domain_of(address_of(message.from)),
+                   std::chrono::system_clock::now(), data.text))
+        return *refusal;
     auto read = [](char* buffer, size_t size, size_t n, void* user) -> size_t {
         auto* u = static_cast<upload*>(user);
         size_t count = std::min(size * n, u->text.size() - u->at);

@@ -7,6 +7,7 @@
 #include "crypto/xml.hpp"
 #include "protocols/evidence.hpp"
 #include "protocols/identification.hpp"
+#include "protocols/text_rules.hpp"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -177,6 +178,8 @@ checked_token check_id_token(std::string_view token, const provider_config& p,
     if (sub == claims->end() || !sub->is_string() || sub->get<std::string>().empty() ||
         sub->get<std::string>().size() > 255)
         f.push_back({refusal::malformed_claim, "sub missing, empty or over 255 bytes"});
+    else if (auto fault = text_fault(sub->get<std::string>()))
+        f.push_back({refusal::malformed_claim, "sub " + std::string(*fault)});
     check_times(*claims, p, e, now, f);
     auto nonce = claims->find("nonce");
     if (nonce == claims->end() || !nonce->is_string() || e.nonce.empty() ||
@@ -200,12 +203,12 @@ std::string name_claim(const nlohmann::json& claims, const std::string& name, bo
         return {};
     }
     auto value = it->get<std::string>();
-    bool control = false;
-    for (unsigned char c : value)
-        control = control || c < 0x20 || c == 0x7f;
-    if (control || value.size() > max_name_bytes) {
-        out.push_back({refusal::attribute_malformed,
-                       name + " holds a control character or is over 256 bytes"});
+    if (auto fault = text_fault(value)) {
+        out.push_back({refusal::attribute_malformed, name + " " + std::string(*fault)});
+        return {};
+    }
+    if (value.size() > max_name_bytes) {
+        out.push_back({refusal::attribute_malformed, name + " is over 256 bytes"});
         return {};
     }
     return value;

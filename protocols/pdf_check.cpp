@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fcntl.h>
 #include <map>
 #include <memory>
 #include <new>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <sys/types.h>
 #include <system_error>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -266,29 +268,23 @@ void check_open_document(std::FILE* file, const pdf_limits& limits, pdf_report& 
     report.has_embedded_files = found.embedded_files;
 }
 
-} // namespace
-
-pdf_report check_pdf(const std::filesystem::path& file, const pdf_limits& limits) {
-    file_ptr handle(std::fopen(file.c_str(), "rb"));
-    if (!handle) {
-        throw_io_error(file, errno);
-    }
-
+pdf_report check_open_file(std::FILE* file, const std::filesystem::path& path,
+                           const pdf_limits& limits) {
     // ISO 32000-2, 7.5.2: the header is the first line. Readers tolerate leading junk, but
     // a file that needs that tolerance is not what the sender thinks it is.
-    if (!starts_with_header(handle.get(), file)) {
+    if (!starts_with_header(file, path)) {
         return refused(verdict::not_pdf,
                        "the document is not a PDF file: it does not start with %PDF-");
     }
 
-    if (!ends_with_eof_marker(handle.get(), file)) {
+    if (!ends_with_eof_marker(file, path)) {
         return refused(verdict::damaged,
                        "the PDF file is incomplete: it does not end with the %%EOF marker");
     }
 
     pdf_report report;
     try {
-        check_open_document(handle.get(), limits, report);
+        check_open_document(file, limits, report);
     } catch (const refusal& stop) {
         return refused(stop.outcome, stop.reason);
     } catch (const QPDFExc& problem) {
@@ -304,6 +300,33 @@ pdf_report check_pdf(const std::filesystem::path& file, const pdf_limits& limits
         return refused(verdict::damaged, "the PDF file is damaged and cannot be read");
     }
     return report;
+}
+
+} // namespace
+
+pdf_report check_pdf(const std::filesystem::path& file, const pdf_limits& limits) {
+    file_ptr handle(std::fopen(file.c_str(), "rbe")); // e: close-on-exec
+    if (!handle) {
+        throw_io_error(file, errno);
+    }
+    return check_open_file(handle.get(), file, limits);
+}
+
+pdf_report check_pdf(int fd, const pdf_limits& limits) {
+    // A handle of our own on the same open file: the descriptor stays the caller's.
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    file_ptr handle(copy < 0 ? nullptr : ::fdopen(copy, "rb"));
+    if (!handle) {
+        int error = errno;
+        if (copy >= 0) {
+            ::close(copy);
+        }
+        throw_io_error({}, error);
+    }
+    if (::fseeko(handle.get(), 0, SEEK_SET) != 0) {
+        throw_io_error({}, errno);
+    }
+    return check_open_file(handle.get(), {}, limits);
 }
 
 } // namespace sceau::protocols

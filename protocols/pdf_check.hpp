@@ -55,4 +55,8 @@ struct pdf_limits {
 /// cannot be opened, or its first or last kilobyte cannot be read.
 pdf_report check_pdf(const std::filesystem::path& file, const pdf_limits& limits = {});
 
+/// check_pdf() on the file open for reading on `fd`, from its first byte whatever the
+/// descriptor's offset. The descriptor stays open; its offset moves.
+pdf_report check_pdf(int fd, const pdf_limits& limits = {});
+
 } // namespace sceau::protocols

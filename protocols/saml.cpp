@@ -6,6 +6,7 @@
 #include "crypto/xml.hpp"
 #include "crypto/xmldsig.hpp"
 #include "protocols/saml_xml.hpp"
+#include "protocols/text_rules.hpp"
 
 #include <openssl/x509.h>
 
@@ -277,6 +278,10 @@ public:
                 if (!seen.insert(name).second || !value || value->empty()) {
                     add(refusal::attribute_malformed,
                         name + " must be given once, as one plain-text value");
+                    continue;
+                }
+                if (auto fault = text_fault(*value)) { // it would be sealed and shown
+                    add(refusal::attribute_malformed, name + " " + std::string(*fault));
                     continue;
                 }
                 *target->second = *value;

@@ -8,6 +8,7 @@
 #include "crypto/xmldsig.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/saml_xml.hpp"
+#include "protocols/text_rules.hpp"
 
 #include <stdexcept>
 #include <zlib.h>
@@ -49,6 +50,12 @@ void check_person(const demo_person& who) {
         throw std::invalid_argument("a value is longer than 200 characters");
     if (who.legal_name.empty() != who.legal_person_identifier.empty())
         throw std::invalid_argument("a legal person needs both its name and its identifier");
+    // What is typed goes into a signed XML answer: only text that XML and pages hold.
+    for (const auto* value : {&who.family_name, &who.given_names, &who.person_identifier,
+                              &who.legal_name, &who.legal_person_identifier}) {
+        if (auto fault = text_fault(*value))
+            throw std::invalid_argument("a value " + std::string(*fault));
+    }
 }
 
 /// eIDAS PersonIdentifier shape (issuing country / receiving country / value), stable for

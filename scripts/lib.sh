@@ -18,7 +18,7 @@ SCEAU_BUILD_PACKAGES=(
 # server the storage and lifecycle tests run on a second time.
 SCEAU_TEST_PACKAGES=(
   xmlsec1 libxml2-utils curl sqlite3 qpdf opensaml-schemas
-  python3 python3-aiosmtpd python3-pysaml2 tzdata
+  python3 python3-aiosmtpd python3-pysaml2 python3-prometheus-client tzdata
   chromium chromium-driver python3-selenium postgresql postgresql-client
 )
 

@@ -675,6 +675,49 @@ std::int64_t database::count(const std::string& table) {
     }
 }
 
+operational_figures database::operational(const std::string& now,
+                                          const std::string& overdue_before) {
+    try {
+        soci::session sql(*pool_);
+        operational_figures f;
+        // Each count reads an index: letters_by_deadline, mail_queue_due, webhook_due.
+        std::string status;
+        long long n = 0;
+        soci::statement statuses =
+            (sql.prepare << "SELECT status, COUNT(*) FROM letters GROUP BY status ORDER BY status",
+             soci::into(status), soci::into(n));
+        statuses.execute();
+        while (statuses.fetch())
+            f.letters_by_status.emplace_back(status, n);
+        sql << "SELECT COUNT(*) FROM letters WHERE status = 'notified' AND accept_deadline < :t",
+            soci::into(n), soci::use(overdue_before);
+        f.letters_overdue = n;
+        for (auto [table, pending, due] :
+             {std::tuple{"mail_queue", &f.mail_pending, &f.mail_due},
+              std::tuple{"webhook_deliveries", &f.webhooks_pending, &f.webhooks_due}}) {
+            std::string from = std::string(" FROM ") + table + " WHERE state = 'pending'";
+            sql << "SELECT COUNT(*)" + from, soci::into(n);
+            *pending = n;
+            sql << "SELECT COUNT(*)" + from + " AND next_attempt_at <= :now", soci::into(n),
+                soci::use(now);
+            *due = n;
+        }
+        f.log_entries = committed_log_size(sql);
+        soci::indicator got = soci::i_null;
+        long long size = 0;
+        std::string stamped;
+        sql << "SELECT tree_size, stamped_at FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1",
+            soci::into(size), soci::into(stamped, got);
+        if (sql.got_data() && got == soci::i_ok) {
+            f.checkpoint_tree_size = size;
+            f.checkpoint_stamped_at = stamped;
+        }
+        return f;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "reading the operational figures");
+    }
+}
+
 std::int64_t database::log_size() {
     try {
         soci::session sql(*pool_);

@@ -164,6 +164,11 @@ public:
     /// The digests the store knows: of documents and of blobs.
     std::vector<std::string> audit_known_digests();
 
+    /// The figures of operational_figures as they are at `now` (RFC 3339): the letters
+    /// by status, those notified whose deadline passed before `overdue_before`, the mail
+    /// and webhook queues (pending, and due by `now`), the log and its latest checkpoint.
+    operational_figures operational(const std::string& now, const std::string& overdue_before);
+
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -202,6 +202,17 @@ struct consistency_proof {
     int rows_read = 0;
 };
 
+/// What an operator watches of the store: counts read from indexes, for `/metrics`.
+struct operational_figures {
+    std::vector<std::pair<std::string, std::int64_t>> letters_by_status;
+    std::int64_t letters_overdue = 0; ///< still notified past their deadline
+    std::int64_t mail_pending = 0, mail_due = 0;
+    std::int64_t webhooks_pending = 0, webhooks_due = 0;
+    std::int64_t log_entries = 0;
+    std::int64_t checkpoint_tree_size = 0; ///< 0: no checkpoint yet
+    std::string checkpoint_stamped_at;     ///< RFC 3339; empty: no checkpoint yet
+};
+
 /// A signed, time-stamped checkpoint of the log (docs/audit.md).
 struct checkpoint_record {
     std::int64_t tree_size = 0;

@@ -1,6 +1,11 @@
 #include "integration/deposit_fixture.hpp"
+#include "support/pdf_bomb.hpp"
+#include "support/processes.hpp"
 
+#include <algorithm>
+#include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 using namespace sceau::test;
@@ -43,7 +48,149 @@ void check_rejected(deposit_fixture& f, const http_response& r, const std::strin
     f.check_still_serving();
 }
 
+/// The most memory the process has held, from /proc (VmHWM), in KiB.
+long peak_memory_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
 } // namespace
+
+TEST_CASE("a PDF that would make its check take gigabytes or minutes is refused, the gateway "
+          "unharmed",
+          "[integration][refusal][pdf][hostile]") {
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000)); // 6 MB
+
+    SECTION("out of memory") {
+        deposit_fixture f("[deposit]\npdf_check_memory_mib = 256\n");
+        auto r = f.deposit(letter_lre, bomb.string());
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "too large");
+        // The check ran elsewhere: the gateway itself never held the copies.
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+    SECTION("out of time") {
+        deposit_fixture f(
+            "[deposit]\npdf_check_memory_mib = 4096\npdf_check_timeout_seconds = 1\n");
+        auto start = std::chrono::steady_clock::now();
+        auto r = f.deposit(letter_lre, bomb.string());
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+        check_rejected(f, r, "http://uri.etsi.org/19522/EventReason/InvalidContentFormat",
+                       "within 1 seconds");
+        CHECK(peak_memory_kib(f.server.pid()) < 200 * 1024);
+    }
+}
+
+TEST_CASE("the gateway goes on answering while a deposit is checked for seconds",
+          "[integration][pdf][hostile]") {
+    // One I/O thread: before, the deposit's checks ran on it and every other request waited.
+    deposit_fixture f("[server]\nthreads = 1\n[deposit]\npdf_check_memory_mib = 4096\n"
+                      "pdf_check_timeout_seconds = 3\n");
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000));
+
+    auto slow =
+        std::async(std::launch::async, [&] { return f.deposit(letter_lre, bomb.string()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(800)); // uploaded, being checked
+    http_client other;
+    auto start = std::chrono::steady_clock::now();
+    CHECK(other.get(f.server.url("/healthz")).status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    CHECK(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+    CHECK(slow.get().status == 422);
+}
+
+namespace {
+
+/// Whether the process has ended (a zombie under another parent counts as ended).
+bool ended_within(pid_t pid, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat;
+        std::getline(in, stat);
+        auto close = stat.rfind(')');
+        if (!in || close == std::string::npos || stat.at(close + 2) == 'Z')
+            return true;
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+std::string command_line(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+}
+
+} // namespace
+
+TEST_CASE("PDFs are checked by long-lived processes that are recycled, reaped and end with the "
+          "gateway",
+          "[integration][pdf]") {
+    temp_dir dir;
+    auto bomb = dir / "bomb.pdf";
+    write_file(bomb, page_named_many_times(1'000'000)); // checked for seconds
+    for (bool crash : {false, true}) {
+        INFO((crash ? "killed" : "stopped"));
+        deposit_fixture f("[deposit]\npdf_checkers = 1\npdf_checks_per_checker = 2\n"
+                          "pdf_check_memory_mib = 4096\npdf_check_timeout_seconds = 60\n");
+        std::set<pid_t> checkers;
+        for (int i = 0; i < 5; ++i) {
+            REQUIRE(f.deposit(letter_lre, hostile("pdf/p00-positive-control.pdf")).status == 201);
+            for (const auto& child : children_of(f.server.pid())) {
+                if (child.state != 'Z') {
+                    CHECK_THAT(command_line(child.pid), Catch::Contains(" pdf-checker "));
+                    checkers.insert(child.pid);
+                }
+            }
+        }
+        CHECK(checkers.size() == 3); // two deposits each, the fifth on the third process
+
+        // The processes that were ended are reaped: no zombie stays behind.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        auto zombie = [&] {
+            auto children = children_of(f.server.pid());
+            return std::any_of(children.begin(), children.end(),
+                               [](const process_state& c) { return c.state == 'Z'; });
+        };
+        while (zombie() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK_FALSE(zombie());
+        auto last = children_of(f.server.pid());
+        REQUIRE(last.size() == 1);
+
+        if (!crash) {
+            f.server.stop(); // the gateway ends it on its way out
+            CHECK(ended_within(last.front().pid, std::chrono::seconds(5)));
+            continue;
+        }
+        // Killed in the middle of a check, when the process does not read its socket: the
+        // kernel kills it with the gateway (PR_SET_PDEATHSIG).
+        auto slow = std::async(std::launch::async, [&] {
+            try {
+                return f.deposit(letter_lre, bomb.string()).status;
+            } catch (const std::runtime_error&) {
+                return 0L; // the connection died with the gateway
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+        REQUIRE(slow.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+        f.server.crash();
+        CHECK(ended_within(last.front().pid, std::chrono::seconds(1)));
+        CHECK(slow.get() == 0);
+    }
+}
 
 TEST_CASE("an LRE to a non-professional without consent_reference is rejected with evidence",
           "[integration][refusal][policy]") {
@@ -160,6 +307,44 @@ TEST_CASE("malformed deposits get 400 and leave nothing behind", "[integration][
     CHECK(f.rows("letters") == 0);
     CHECK(f.rows("evidence") == 0);
     CHECK(f.rows("log_entries") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("letters that two parsers could read differently get 400 and leave nothing behind",
+          "[integration][refusal][hostile]") {
+    deposit_fixture f;
+    auto pdf = hostile("pdf/p00-positive-control.pdf");
+    struct {
+        std::string letter;
+        const char* field;
+    } cases[] = {
+        // A name twice: the sender's own checks may have read the first one.
+        {R"({"kind":"ere","recipient":{"email":"claire.martin@example.org",
+            "email":"mallory@example.net","family_name":"Martin"}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X","professional":1e999}})",
+         "letter"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"Mar\u202etin"}})",
+         "recipient.family_name"},
+        {R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"subject":"a\u2028b"})",
+         "subject"},
+        {R"({"kind":"ere","recipient":{"email":"claire@exаmple.org","family_name":"X"}})",
+         "recipient.email"},
+        {R"({"kind":"ere","recipient":{"email":"claire(x)@example.org","family_name":"X"}})",
+         "recipient.email"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.letter);
+        auto r = f.deposit(c.letter, pdf);
+        INFO(r.body);
+        CHECK(r.status == 400);
+        CHECK(r.header("content-type") == "application/problem+json");
+        CHECK(r.json()["type"] == "urn:sceau:problem:invalid-letter");
+        CHECK(r.json()["detail"].get<std::string>().rfind(c.field, 0) == 0);
+    }
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.rows("evidence") == 0);
     CHECK(f.stored_files() == 0);
     f.check_still_serving();
 }

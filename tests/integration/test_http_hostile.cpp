@@ -140,6 +140,63 @@ TEST_CASE("oversized headers and garbage get clean answers", "[integration][http
     f.check_still_serving();
 }
 
+TEST_CASE("a chunk line that never ends is cut off with 413, not kept in memory",
+          "[integration][http][hostile]") {
+    deposit_fixture f;
+    // The parser keeps an unfinished line until its CRLF: a chunk extension, a trailer or a
+    // chunk size that never ends would otherwise grow the connection's buffer without end.
+    std::string endless(1 << 20, 'a');
+    struct {
+        const char* path;
+        std::string body;
+    } cases[] = {
+        {"/v1/letters", "10;" + endless},
+        {"/v1/letters", "0\r\nX-Trailer: " + endless},
+        {"/v1/letters", std::string(1 << 20, '0')},
+        {"/r/abc/accept", "10;" + endless},
+    };
+    for (const auto& c : cases) {
+        INFO(c.path << " " << c.body.substr(0, 20));
+        auto exchange = raw_send(f.server.address(),
+                                 std::string("POST ") + c.path +
+                                     " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.key +
+                                     "\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                                     "Transfer-Encoding: chunked\r\n\r\n" +
+                                     c.body);
+        CHECK(exchange.received.rfind("HTTP/1.1 413", 0) == 0);
+        CHECK(exchange.closed);
+    }
+    CHECK(f.rows("letters") == 0);
+    CHECK(f.stored_files() == 0);
+    f.check_still_serving();
+}
+
+TEST_CASE("headers trickled on a kept-alive connection are cut off as on a new one",
+          "[integration][http][hostile]") {
+    deposit_fixture f("[limits]\nheader_timeout_seconds = 1\nkeep_alive_timeout_seconds = 30\n");
+    int fd = connect_to(f.server.address());
+    auto send = [fd](const std::string& s) {
+        return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+    };
+
+    // One quick request, then the next one a header line every 200 ms.
+    REQUIRE(send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    char answer[4096];
+    REQUIRE(::recv(fd, answer, sizeof answer, 0) > 0);
+    auto start = std::chrono::steady_clock::now();
+    bool cut = false;
+    send("GET /healthz HTTP/1.1\r\n");
+    while (!cut && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        char byte;
+        cut = !send("X-Slow: y\r\n") || ::recv(fd, &byte, 1, MSG_DONTWAIT) == 0;
+    }
+    ::close(fd);
+    CHECK(cut);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+    f.check_still_serving();
+}
+
 TEST_CASE("a stalled upload is cut off and stores nothing", "[integration][http][hostile]") {
     deposit_fixture f("[limits]\nidle_timeout_seconds = 1\n");
     std::string head =

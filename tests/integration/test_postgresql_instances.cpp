@@ -181,6 +181,21 @@ TEST_CASE("two gateways on one PostgreSQL database deposit at once into one gap-
                                          all[i - 1].root_hash, all[i].root_hash,
                                          hashes_of(r.json()["consistency_path"])));
     }
+
+    // And an auditor's sceau audit over either instance's audit API finds the archive clean:
+    // every record's seal and time-stamps, every record in the log, the root and checkpoints.
+    write_file(dir / "auditor.key", auditor + "\n");
+    for (auto* server : {a.get(), b.get()}) {
+        auto audited =
+            run("(" + std::string(SCEAU_BINARY) + " audit --json --url '" + server->url("") +
+                "' --key-file '" + (dir / "auditor.key").string() + "' --trust '" +
+                source_path("certs-sample/root-ca.pem").string() + "' 2>/dev/null)");
+        auto report = nlohmann::json::parse(audited.output, nullptr, false);
+        INFO(audited.output);
+        CHECK(audited.status == 0);
+        CHECK(report.value("verdict", "") == "clean");
+        CHECK(report.value("records", 0) >= static_cast<int>(records.size()));
+    }
     CHECK(a->alive());
     CHECK(b->alive());
 }

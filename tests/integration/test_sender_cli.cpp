@@ -125,3 +125,40 @@ TEST_CASE("sender add refuses a second sender with the same address in another c
     CHECK(again.err.find("already exists") != std::string::npos);
     CHECK(senders(f).size() == 1);
 }
+
+TEST_CASE("sender add refuses names and addresses that would break or disguise the evidence",
+          "[integration][senders][hostile]") {
+    deposit_fixture f;
+    // Each value is sealed into every record of the sender's letters and shown to their
+    // recipients: a control character or a stray byte makes that XML unreadable.
+    struct {
+        const char* args;
+        const char* option;
+    } cases[] = {
+        {"--name \"$(printf 'Evil\\033[31m')\" --email evil@example.org", "--name"},
+        {"--name \"$(printf 'Bad\\377\\376')\" --email bad@example.org", "--name"},
+        {"--name \"$(printf 'Ma\\342\\200\\256tre')\" --email bidi@example.org", "--name"},
+        {"--name X --company \"$(printf 'Line\\nbreak')\" --email c@example.org", "--company"},
+        {"--name X --identified-by \"$(printf 'a\\001b')\" --email i@example.org",
+         "--identified-by"},
+        {"--name X --email \"$(printf 'x@y.example\\r\\nBcc: z@w.example')\"", "--email"},
+        {"--name X --email '@'", "--email"},
+        {"--name X --email 'contact@exаmple.org'", "--email"}, // a Cyrillic "а"
+        {"--name '' --email e@example.org", "--name"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.args);
+        auto r = sceau_cli(f, std::string("sender add ") + c.args);
+        CHECK(r.status == 1);
+        CHECK(r.out.empty()); // no key printed
+        CHECK(r.err.find(c.option) != std::string::npos);
+    }
+    CHECK(senders(f).size() == 1);
+
+    // Names in any script are fine.
+    auto good = sceau_cli(f, "sender add --name 'Maître Élodie Marchand' --company 'Étude "
+                             "Marchand' --email 'élodie@exemple.fr'");
+    CHECK(good.status == 0);
+    CHECK(!good.out.empty());
+    CHECK(senders(f).size() == 2);
+}

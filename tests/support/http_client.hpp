@@ -152,10 +152,8 @@ struct raw_exchange {
     bool closed = false;
 };
 
-/// Sends `bytes` on a fresh connection to HOST:PORT and reads until the server closes or
-/// `wait_ms` pass without data.
-inline raw_exchange raw_send(const std::string& address, const std::string& bytes,
-                             int wait_ms = 3000) {
+/// A TCP connection to HOST:PORT (IPv4); the caller closes the descriptor.
+inline int connect_to(const std::string& address) {
     auto colon = address.rfind(':');
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
@@ -166,6 +164,14 @@ inline raw_exchange raw_send(const std::string& address, const std::string& byte
         ::close(fd);
         throw std::runtime_error("connect failed");
     }
+    return fd;
+}
+
+/// Sends `bytes` on a fresh connection to HOST:PORT and reads until the server closes or
+/// `wait_ms` pass without data.
+inline raw_exchange raw_send(const std::string& address, const std::string& bytes,
+                             int wait_ms = 3000) {
+    int fd = connect_to(address);
     timeval tv{wait_ms / 1000, (wait_ms % 1000) * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::size_t sent = 0;

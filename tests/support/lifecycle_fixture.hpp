@@ -71,7 +71,8 @@ struct lifecycle_fixture {
         R"("family_name":"Martin"},"subject":"Objet secret","reference":"dossier 77"})";
     static constexpr const char* lre_letter =
         R"({"kind":"lre","recipient":{"email":"claire@example.org","family_name":"Martin",)"
-        R"("given_name":"Claire","professional":false},"consent_reference":"consent-2026-118",)"
+        R"("given_name":"Claire","birth_date":"1985-02-17","professional":false},)"
+        R"("consent_reference":"consent-2026-118",)"
         R"("subject":"Objet secret"})";
 
     std::string deposit(const char* letter_json = ere_letter) {

@@ -92,6 +92,8 @@ public:
         pid_ = -1;
     }
 
+    pid_t pid() const { return pid_; }
+
     /// Whether the process is still running (it must survive every bad request).
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0 && !exited(); }
 

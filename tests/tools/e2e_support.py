@@ -413,8 +413,9 @@ class Sender:
     def client(self):
         return Client(self.gateway.base, {"Authorization": f"Bearer {self.key}"})
 
-    def deposit(self, letter, documents):
-        """POST /v1/letters with the `letter` part and (name, bytes) PDF documents."""
+    def deposit(self, letter, documents, status=201):
+        """POST /v1/letters with the `letter` part and (name, bytes) PDF documents; the
+        answer must have `status`."""
         boundary = uuid.uuid4().hex
         parts = [
             b'Content-Disposition: form-data; name="letter"\r\n'
@@ -431,7 +432,7 @@ class Sender:
             "POST", "/v1/letters", body=body,
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
-        expect_status(answer, 201)
+        expect_status(answer, status)
         return json.loads(answer.body)
 
     def letter(self, letter_id):

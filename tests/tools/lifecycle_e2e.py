@@ -11,7 +11,9 @@ import datetime
 import html
 import os
 import secrets
+import subprocess
 import sys
+import time
 import urllib.parse
 import zoneinfo
 
@@ -19,6 +21,7 @@ from e2e_letter import (RECIPIENT, SECRETS, deposit_and_notify, evidence_of, let
                         open_gateway, recipient_identification, sample_pdf, secrets_in,
                         verify_all_evidence)
 from e2e_support import Client, check, expect_status, run_case, wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 EXPIRY_OFFSET = 17 * 24 * 3600  # past any acceptance window (15 days from the next day)
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -483,6 +486,68 @@ def case_leak(run):
     check(sender.letter(accepted["id"])["status"] == "accepted", "the last letter not accepted")
 
 
+def scrape(gateway):
+    """GET /metrics, parsed by the Prometheus client's own parser: {(name, labels): value}."""
+    answer = expect_status(Client(gateway.base).get("/metrics"), 200)
+    check(answer.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+          f"/metrics is {answer.headers['Content-Type']}")
+    samples = {}
+    for family in text_string_to_metric_families(answer.text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return answer, samples
+
+
+def case_metrics(run):
+    """/metrics counts what the gateway did, as Prometheus parses it, and names no one."""
+    gateway, sender = open_gateway(run)
+    accepted, _ = deposit_and_notify(run, sender)
+    rejection = sender.deposit(letter_json("lre"), [("a.pdf", sample_pdf(run))], status=422)
+    refused = rejection["letter"]
+    subprocess.run([gateway.binary, "checkpoint", "--config", gateway.config, "--data",
+                    gateway.data], check=True, capture_output=True)
+    answer, samples = scrape(gateway)
+
+    def value(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        check(key in samples, f"/metrics lacks {key}:\n{answer.text}")
+        return samples[key]
+
+    check(value("sceau_http_requests_total", method="POST", route="/v1/letters",
+                status="201") == 1, "one deposit answered 201")
+    check(value("sceau_http_requests_total", method="POST", route="/v1/letters",
+                status="422") == 1, "one deposit answered 422")
+    check(value("sceau_http_request_duration_seconds_count", route="/v1/letters") == 2,
+          "two deposits timed")
+    check(value("sceau_http_request_duration_seconds_bucket", route="/v1/letters",
+                le="+Inf") == 2, "the histogram's last bucket holds every deposit")
+    check(value("sceau_letters", status="notified") == 1, "one letter notified")
+    check(value("sceau_letters", status="rejected") == 1, "one letter rejected")
+    check(value("sceau_letters_overdue") == 0, "no letter overdue")
+    records = len(sender.letter(accepted["id"])["evidence"]) + len(
+        sender.letter(refused["id"])["evidence"])
+    check(value("sceau_log_entries") == records, f"the log holds the {records} records")
+    check(value("sceau_log_checkpoint_entries") == records, "the checkpoint covers them")
+    stamped = value("sceau_log_checkpoint_timestamp_seconds")
+    check(abs(time.time() - stamped) < 600, f"the checkpoint was stamped at {stamped}")
+    check(value("sceau_queue_due", queue="mail") == 0, "the notice left: no mail is due")
+    check(value("sceau_qualified") == 0, "the sample keys are not qualified")
+    check(any(name == "sceau_build_info" and dict(labels).get("version")
+              for name, labels in samples), "the build is shown")
+
+    # Labels are patterns and figures only: no letter, sender or person is named.
+    named = [accepted["id"], refused["id"], sender.key, RECIPIENT["email"]]
+    named += [e["id"] for e in accepted["evidence"] + refused["evidence"]]
+    check(not [n for n in named if n in answer.text], "/metrics names a letter or a person")
+    check(not secrets_in(answer.body), f"/metrics shows {secrets_in(answer.body)}")
+
+    gateway.stop()
+    gateway.configure({"server": {"metrics": False}})
+    gateway.start()
+    off = expect_status(Client(gateway.base).get("/metrics"), 404)
+    check(off.headers["Content-Type"] == "application/problem+json", "404 is a problem")
+
+
 CASES = {
     "accept": case_accept,
     "refuse": case_refuse,
@@ -492,6 +557,7 @@ CASES = {
     "undeliverable": case_undeliverable,
     "relay-trouble": case_relay_trouble,
     "leak": case_leak,
+    "metrics": case_metrics,
 }
 
 if __name__ == "__main__":

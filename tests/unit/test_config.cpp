@@ -84,6 +84,54 @@ TEST_CASE("mistakes in a configuration file are errors, not silent defaults", "[
     refused("[saml]\nmax_response_bytes = 4194305\n");
 }
 
+TEST_CASE("values a setting cannot hold, or that would harm the gateway, are errors",
+          "[gateway][config][hostile]") {
+    test::temp_dir dir;
+    auto refused = [&](const std::string& text, const char* key) {
+        INFO(text);
+        test::write_file(dir / "bad.toml", text);
+        CHECK_THROWS_WITH(config::load(dir / "bad.toml"), Catch::Contains(key));
+    };
+    // 2^32 + 6 would wrap to 6 digits; 2^32 + 1 threads to one.
+    refused("[recipient]\ncode_digits = 4294967302\n", "recipient.code_digits");
+    refused("[server]\nthreads = 4294967297\n", "server.threads");
+    refused("[server]\nthreads = 100000\n", "server.threads");
+    refused("[limits]\nmax_header_bytes = 4294967296\n", "limits.max_header_bytes");
+    refused("[limits]\nmax_letter_bytes = 1099511627776\n", "limits.max_letter_bytes");
+    refused("[limits]\nidle_timeout_seconds = 9223372036854775807\n", "idle_timeout_seconds");
+    refused("[webhooks]\ngive_up_after_hours = 9000000000000\n", "give_up_after_hours");
+    // Each checking process may take pdf_check_memory_mib; each lives for so many checks.
+    refused("[deposit]\npdf_checkers = 1025\n", "deposit.pdf_checkers");
+    refused("[deposit]\npdf_checks_per_checker = 0\n", "deposit.pdf_checks_per_checker");
+    refused("[deposit]\npdf_checks_per_checker = 1000001\n", "deposit.pdf_checks_per_checker");
+    refused("[deposit]\npdf_check_timeout_seconds = 3601\n", "deposit.pdf_check_timeout_seconds");
+    // Texts sealed into every record, written into every mail.
+    refused("[provider]\nname = \"Evil\\u001b[31m\"\n", "provider.name");
+    refused("[provider]\nname = \"\"\n", "provider.name");
+    refused("[provider]\nname = \"Prov\\u202eider\"\n", "provider.name");
+    refused("[mail]\nfrom = \"Sceau <no-reply@sceau.example>\\r\\nBcc: x@evil.example\"\n",
+            "mail.from");
+    refused("[mail]\nfrom = \"no address\"\n", "mail.from");
+    refused("[server]\npublic_url = \"javascript:alert(1)\"\n", "server.public_url");
+    refused("[server]\npublic_url = \"https://lre.example/\\\"><x\"\n", "server.public_url");
+
+    test::write_file(dir / "checkers.toml",
+                     "[server]\nthreads = 3\n[deposit]\npdf_checkers = 1024\n"
+                     "pdf_checks_per_checker = 1\n");
+    auto checkers = config::load(dir / "checkers.toml");
+    CHECK(checkers.deposit.pdf_checkers == 1024);
+    CHECK(checkers.deposit.pdf_checks_per_checker == 1);
+    CHECK(checkers.server_threads() == 3);
+    CHECK(config::defaults().deposit.pdf_checkers == 0); // one per deposit work thread
+    CHECK(config::defaults().server_threads() >= 2);
+
+    test::write_file(dir / "good.toml", "[provider]\nname = \"Étude Durand – LRE\"\n"
+                                        "[mail]\nfrom = \"Étude <lre@étude.example>\"\n"
+                                        "[server]\npublic_url = \"https://lre.example\"\n");
+    auto c = config::load(dir / "good.toml");
+    CHECK(c.provider.name == "Étude Durand – LRE");
+}
+
 TEST_CASE("the webhooks, mail and lifecycle sections are read", "[gateway][config]") {
     test::temp_dir dir;
     test::write_file(dir / "w.toml", R"(

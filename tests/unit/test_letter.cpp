@@ -1,6 +1,7 @@
 #include "protocols/letter.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 using namespace sceau::protocols;
 
@@ -50,11 +51,67 @@ TEST_CASE("malformed letters are refused with the field named", "[protocols][let
             "subject");
 }
 
+TEST_CASE("a letter that two parsers could read differently is refused, never half-read",
+          "[protocols][letter][hostile]") {
+    auto refused = [](const std::string& json, const char* words) {
+        INFO(json);
+        try {
+            parse_letter(json);
+            FAIL("accepted");
+        } catch (const invalid_letter& e) {
+            CHECK_THAT(e.what(), Catch::Contains(words));
+        }
+    };
+    // The sender's software may have checked the first address; the last one would win.
+    refused(R"({"kind":"ere","recipient":{"email":"claire.martin@example.org",
+        "email":"mallory@example.net","family_name":"Martin"}})",
+            "twice");
+    refused(R"({"kind":"ere","kind":"lre","recipient":{"email":"a@b.example","family_name":"X"}})",
+            "twice");
+    // Numbers no double holds: the JSON library throws something other than a parse error.
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X",
+        "professional":1e999}})",
+            "JSON");
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},"n":-1e400})",
+            "JSON");
+    refused(R"({"kind":"ere","recipient":{"email":"a@b.example","family_name":"X"},
+        "subject":[[[[[[["deep"]]]]]]]})",
+            "deeper");
+}
+
+TEST_CASE("hidden formatting and look-alike addresses are refused in every text field",
+          "[protocols][letter][hostile]") {
+    auto with = [](const std::string& field, const std::string& value) {
+        nlohmann::json l = {{"kind", "ere"},
+                            {"recipient", {{"email", "claire@example.org"}, {"family_name", "X"}}}};
+        if (field.rfind("recipient.", 0) == 0)
+            l["recipient"][field.substr(10)] = value;
+        else
+            l[field] = value;
+        return l.dump();
+    };
+    for (const char* field :
+         {"recipient.family_name", "recipient.given_name", "recipient.legal_name", "subject",
+          "reference", "consent_reference"}) {
+        for (const char* value : {"Mar\u202etin", "a\u2066b\u2069", "a\u2028b", "\u200fx"}) {
+            INFO(field << " = " << value);
+            CHECK_THROWS_WITH(parse_letter(with(field, value)), Catch::StartsWith(field));
+        }
+    }
+    CHECK_THROWS_WITH(parse_letter(with("recipient.email", "claire@exаmple.org")),
+                      Catch::StartsWith("recipient.email"));
+    CHECK_THROWS_WITH(parse_letter(with("recipient.email", "claire(x)@example.org")),
+                      Catch::StartsWith("recipient.email"));
+    // Right-to-left names need no formatting characters, and stay accepted.
+    CHECK(parse_letter(with("recipient.family_name", "الحسن")).recipient.family_name == "الحسن");
+}
+
 TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][letter][policy]") {
     letter_request l;
     l.kind = letter_kind::lre;
     l.recipient.email = "a@b.example";
     l.recipient.family_name = "X";
+    l.recipient.birth_date = "1985-02-17";
     auto v = check_policy(l);
     REQUIRE(v.size() == 1);
     CHECK(v[0].code == reason::consent_missing);
@@ -63,6 +120,32 @@ TEST_CASE("the LRE policy needs consent from non-professionals", "[protocols][le
     CHECK(check_policy(l).empty());
     l.recipient.professional = false;
     l.kind = letter_kind::ere;
+    CHECK(check_policy(l).empty());
+}
+
+TEST_CASE("an LRE names a person the gateway can identify, also when sent to a company",
+          "[protocols][letter][policy]") {
+    letter_request l;
+    l.kind = letter_kind::lre;
+    l.recipient.email = "contact@conseil.example";
+    l.recipient.professional = true;
+    l.recipient.legal_name = "Martin Conseil";
+    auto v = check_policy(l);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].code == reason::invalid_recipient);
+    CHECK_THAT(v[0].details, Catch::Contains("birth_date"));
+
+    l.recipient.family_name = "Martin";
+    CHECK(check_policy(l).size() == 1); // a name alone cannot be matched
+    l.recipient.birth_date = "1985-02-17";
+    CHECK(check_policy(l).empty());
+    l.recipient.family_name.clear();
+    l.recipient.birth_date.clear();
+    l.recipient.person_identifier = "FR/FR/123456";
+    CHECK(check_policy(l).empty());
+
+    l.kind = letter_kind::ere; // opened with an e-mail code: an address is enough
+    l.recipient.person_identifier.clear();
     CHECK(check_policy(l).empty());
 }
 

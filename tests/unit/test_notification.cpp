@@ -195,3 +195,18 @@ TEST_CASE("the outbox holds one complete message per file", "[protocols][mail]")
     }
     CHECK(files == 2);
 }
+
+TEST_CASE("a message that can never be written is a permanent failure, not an error",
+          "[protocols][mail][hostile]") {
+    test::temp_dir dir;
+    outbox_mailer outbox(dir / "outbox");
+    smtp_mailer relay({"smtp://127.0.0.1:9", false, "", "", std::chrono::milliseconds(500), ""});
+    mail_message m{"Sceau <no-reply@sceau.test>", "claire@example.org\r\nBcc: x@example.net",
+                   "Sujet", "Texte\n"};
+    for (mailer* via : std::initializer_list<mailer*>{&outbox, &relay}) {
+        auto sent = via->send(m);
+        CHECK(sent.result == send_result::outcome::permanent_failure);
+        CHECK_THAT(sent.detail, Catch::Contains("line break"));
+    }
+    CHECK(std::filesystem::is_empty(dir / "outbox"));
+}

@@ -163,6 +163,9 @@ TEST_CASE("tokens signed by openssl: each fault refused for its own reason", "[o
              fault{"g22-tampered", refusal::signature_invalid},
              fault{"g23-sub-not-a-string", refusal::malformed_claim},
              fault{"g24-exp-a-string", refusal::malformed_claim},
+             fault{"g25-c1-control-in-family-name", refusal::attribute_malformed},
+             fault{"g26-bidi-override-in-given-name", refusal::attribute_malformed},
+             fault{"g27-line-separator-in-sub", refusal::malformed_claim},
          }) {
         auto v = verify(file, p);
         CHECK_FALSE(v);

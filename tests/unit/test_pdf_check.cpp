@@ -389,3 +389,21 @@ TEST_CASE("A file that cannot be opened is an error, not a verdict", "[protocols
     test::temp_dir dir;
     CHECK_THROWS_AS(check_pdf(dir / "missing.pdf"), std::filesystem::filesystem_error);
 }
+
+TEST_CASE("A PDF open on a descriptor is checked from its first byte and left open",
+          "[protocols][pdf]") {
+    int fd = ::open(hostile("p01-openaction-javascript.pdf").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    ::lseek(fd, 100, SEEK_SET); // wherever the descriptor stands, the header is read
+    auto report = check_pdf(fd);
+    CHECK(report.outcome == verdict::ok);
+    CHECK(report.has_javascript);
+    CHECK(check_pdf(fd).outcome == verdict::ok); // still open: checked again
+    ::close(fd);
+
+    fd = ::open(hostile("p06-not-a-pdf-but-named-pdf.pdf").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CHECK(check_pdf(fd).outcome == verdict::not_pdf);
+    ::close(fd);
+    CHECK_THROWS_AS(check_pdf(fd), std::filesystem::filesystem_error); // closed
+}

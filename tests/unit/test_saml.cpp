@@ -513,6 +513,13 @@ TEST_CASE("a legal person is read with its representative, a missing attribute r
     REQUIRE_FALSE(missing);
     CHECK(missing.reason() == refusal::attribute_missing);
     CHECK_THAT(missing.message(), Catch::Matchers::Contains("DateOfBirth"));
+
+    // Signed by the node, but a name that would read backwards on a page and in evidence.
+    auto bidi = sp.verify("saml-generated/g10-bidi-override-in-name-signed.xml");
+    REQUIRE_FALSE(bidi);
+    CHECK(bidi.reason() == refusal::attribute_malformed);
+    CHECK_THAT(bidi.message(), Catch::Matchers::Contains("CurrentGivenName") &&
+                                   Catch::Matchers::Contains("bidirectional"));
 }
 
 TEST_CASE("malformed messages are refused cleanly", "[saml]") {
@@ -906,6 +913,12 @@ TEST_CASE("the demo node answers its own service provider only, for eIDAS levels
     CHECK_THROWS_AS(without([](auto& w) { w.legal_name = "Martin Conseil"; })(),
                     std::invalid_argument);
     CHECK_THROWS_AS(without([](auto& w) { w.given_names = std::string(201, 'a'); })(),
+                    std::invalid_argument);
+    // Typed text that no XML answer can hold is refused, not signed.
+    CHECK_THROWS_AS(without([](auto& w) { w.family_name = "Evil\x1b[31m"; })(),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.given_names = "Bad\xff"; })(), std::invalid_argument);
+    CHECK_THROWS_AS(without([](auto& w) { w.person_identifier = "XX/FR/\u202e1"; })(),
                     std::invalid_argument);
 }
 

@@ -40,7 +40,8 @@ struct store_fixture {
     void deposit(const std::string& id, const std::string& sender, const std::string& at) {
         auto tx = db->begin();
         tx.insert_letter(letter(id, sender, at));
-        tx.insert_document(id, {1, "a.pdf", "application/pdf", 3, std::string(64, 'a'), "", true, ""});
+        tx.insert_document(id,
+                           {1, "a.pdf", "application/pdf", 3, std::string(64, 'a'), "", true, ""});
         tx.insert_evidence({"evd_" + id, id, "SubmissionAcceptance", at, at, "<x/>"});
         tx.commit();
     }
@@ -268,4 +269,45 @@ TEST_CASE("the start-up sweep removes dead uploads and leaves live ones", "[stor
     blobs.sweep_temporary(std::chrono::hours(1));
     CHECK_FALSE(std::filesystem::exists(dead));
     CHECK(std::filesystem::exists(live.path())); // another instance's upload in progress
+}
+
+TEST_CASE("the operational figures count letters by status, overdue ones, queues and the log",
+          "[storage][metrics]") {
+    store_fixture f;
+    auto empty = f.db->operational("2026-12-04T00:00:00.000Z", "2026-12-03T00:00:00.000Z");
+    CHECK(empty.letters_by_status.empty());
+    CHECK(empty.log_entries == 0);
+    CHECK(empty.checkpoint_stamped_at.empty());
+
+    f.deposit("ltr_1", "snd_a", "2026-11-01T10:00:00.000Z");
+    f.deposit("ltr_2", "snd_b", "2026-11-01T11:00:00.000Z");
+    for (auto [id, deadline] : {std::pair{"ltr_late", "2026-12-02T23:00:00.000Z"},
+                                std::pair{"ltr_today", "2026-12-03T12:00:00.000Z"}}) {
+        auto tx = f.db->begin();
+        auto l = f.letter(id, "snd_a", "2026-11-15T10:00:00.000Z");
+        l.status = "notified";
+        l.accept_deadline = deadline;
+        tx.insert_letter(l);
+        tx.insert_evidence({std::string("evd_") + id, id, "NotificationForAcceptance",
+                            "2026-11-16T10:00:00.000Z", "2026-11-16T10:00:00.000Z", "<x/>"});
+        storage::mail_job due{"mail_" + std::string(id),  id, "reminder", "pending", 0,
+                              "2026-12-01T00:00:00.000Z", "", ""};
+        storage::mail_job later = due;
+        later.id += "_later";
+        later.purpose = "notice";
+        later.next_attempt_at = "2026-12-10T00:00:00.000Z";
+        tx.insert_mail_job(due, "2026-11-16T10:00:00.000Z");
+        tx.insert_mail_job(later, "2026-11-16T10:00:00.000Z");
+        tx.commit();
+    }
+
+    auto figures = f.db->operational("2026-12-04T00:00:00.000Z", "2026-12-03T00:00:00.000Z");
+    using status_count = std::pair<std::string, std::int64_t>;
+    CHECK(figures.letters_by_status ==
+          std::vector<status_count>{{"deposited", 2}, {"notified", 2}});
+    CHECK(figures.letters_overdue == 1); // only the one whose deadline passed a day ago
+    CHECK(figures.mail_pending == 4);
+    CHECK(figures.mail_due == 2);
+    CHECK(figures.webhooks_pending == 0);
+    CHECK(figures.log_entries == 4);
 }
