@@ -4,6 +4,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace sceau::crypto {
 
 std::string to_hex(std::span<const std::uint8_t> data) {
@@ -45,11 +48,15 @@ std::string to_base64(std::span<const std::uint8_t> data) {
 }
 
 std::vector<std::uint8_t> from_base64(std::string_view text) {
-    std::string clean;
-    clean.reserve(text.size());
-    for (char c : text) {
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
-            clean.push_back(c);
+    // Line breaks and spaces are dropped (XML-DSig wraps base64); most texts have none.
+    auto blank = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+    std::string copy;
+    std::string_view clean = text;
+    if (std::any_of(text.begin(), text.end(), blank)) {
+        copy.reserve(text.size());
+        std::copy_if(text.begin(), text.end(), std::back_inserter(copy),
+                     [&](char c) { return !blank(c); });
+        clean = copy;
     }
     if (clean.size() % 4 != 0)
         throw error(errc::bad_encoding, "base64 length is not a multiple of four");

@@ -19,7 +19,6 @@
 namespace sceau::crypto {
 namespace {
 
-using xml_parser_ctxt_ptr = std::unique_ptr<xmlParserCtxt, c_deleter<xmlFreeParserCtxt>>;
 using xml_output_ptr = std::unique_ptr<xmlOutputBuffer, c_deleter<xmlOutputBufferClose>>;
 
 /// Refuses any DOCTYPE as soon as the parser sees it, before entities exist.
@@ -203,21 +202,30 @@ void xml_library_init() {
 }
 
 xml_doc_ptr parse_xml(std::string_view data) {
-    xml_parser_ctxt_ptr ctxt(xmlNewParserCtxt());
-    if (!ctxt)
+    return xml_parser().parse(data);
+}
+
+xml_parser::xml_parser()
+    : ctxt_(xmlNewParserCtxt()) {
+    if (!ctxt_)
         throw error(errc::xml_malformed, "no parser context");
+    ctxt_->sax->internalSubset = on_internal_subset;
+}
+
+xml_doc_ptr xml_parser::parse(std::string_view data) {
     bool saw_doctype = false;
-    ctxt->_private = &saw_doctype;
-    ctxt->sax->internalSubset = on_internal_subset;
+    ctxt_->_private = &saw_doctype; // read by on_internal_subset during this parse only
 
     // XML_PARSE_NONET: no network; without XML_PARSE_NOENT/DTDLOAD entities stay
     // unexpanded and no external subset is read. The DOCTYPE hook refuses the rest.
+    // xmlCtxtReadMemory resets the context first.
     int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    xml_doc_ptr doc(xmlCtxtReadMemory(ctxt.get(), data.data(), static_cast<int>(data.size()),
+    xml_doc_ptr doc(xmlCtxtReadMemory(ctxt_.get(), data.data(), static_cast<int>(data.size()),
                                       nullptr, nullptr, options));
+    ctxt_->_private = nullptr;
     if (saw_doctype)
         throw error(errc::xml_forbidden_construct, "a DOCTYPE is not allowed");
-    if (!doc || !ctxt->wellFormed)
+    if (!doc || !ctxt_->wellFormed)
         throw error(errc::xml_malformed, "not well-formed XML");
     return doc;
 }

@@ -45,6 +45,19 @@ private:
 /// callers that read identity values must read whole text. Size-limited by the caller.
 xml_doc_ptr parse_xml(std::string_view data);
 
+/// parse_xml() for many documents one after the other: one libxml2 context, and its
+/// dictionary of names, serves them all rather than one made and freed for each. The
+/// documents share that dictionary, which libxml2 does not lock: the parser and its
+/// documents belong to one thread at a time.
+class xml_parser {
+public:
+    xml_parser();
+    xml_doc_ptr parse(std::string_view data);
+
+private:
+    std::unique_ptr<xmlParserCtxt, c_deleter<xmlFreeParserCtxt>> ctxt_;
+};
+
 /// The document as UTF-8 bytes with an XML declaration, exactly as later served.
 std::string serialize(xmlDoc* doc);
 

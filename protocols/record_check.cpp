@@ -18,7 +18,10 @@ record_check check_record(std::string_view xml, const crypto::xades_verifier& se
     record_check out;
     crypto::xml_doc_ptr doc;
     try {
-        doc = crypto::parse_xml(xml);
+        // The document lives and dies in this call, on this thread: the thread's parser
+        // serves it.
+        thread_local crypto::xml_parser parser;
+        doc = parser.parse(xml);
         out.view = read_evidence(doc.get());
     } catch (const std::exception& e) {
         out.checks.push_back({"record", verdict::fails, std::string("unreadable: ") + e.what()});

@@ -307,3 +307,35 @@ TEST_CASE("every changed letter or digit of a sealed record gets the same verdic
             CHECK(verdict.front() != "seal holds");
     }
 }
+
+TEST_CASE("one parser refuses each DOCTYPE and malformed input, and reads the next document as "
+          "a fresh one would",
+          "[crypto][xml][hostile]") {
+    sealed_record s;
+    crypto::xml_parser parser;
+    auto code_of_parse = [&](const std::string& text) {
+        try {
+            parser.parse(text);
+            return crypto::errc{};
+        } catch (const crypto::error& e) {
+            return code_of(e);
+        }
+    };
+    auto hostile = [](const std::string& name) {
+        return test::read_file(test::source_path("tests/fixtures/hostile/saml/" + name));
+    };
+
+    for (int round = 0; round < 2; ++round) {
+        CHECK(code_of_parse(hostile("s09-doctype-external-entity.xml")) ==
+              crypto::errc::xml_forbidden_construct);
+        CHECK(code_of_parse(hostile("s10-doctype-internal-entity-in-name.xml")) ==
+              crypto::errc::xml_forbidden_construct);
+        CHECK(code_of_parse("<a><b></a>") == crypto::errc::xml_malformed);
+        CHECK(code_of_parse(s.xml.substr(0, s.xml.size() / 2)) == crypto::errc::xml_malformed);
+
+        auto doc = parser.parse(s.xml);
+        CHECK(crypto::serialize(doc.get()) == crypto::serialize(crypto::parse_xml(s.xml).get()));
+        crypto::xades_verifier v(pem_file("certs-sample/root-ca.pem"));
+        CHECK_NOTHROW(v.verify_enveloped(doc.get()));
+    }
+}
