@@ -18,8 +18,9 @@ other_root="$src/tests/fixtures/hostile/keys/tsa-ca-cert.pem"
 curl -sS -f -o "$work/bundle.asice" "$base/v1/letters/$letter_id/bundle" \
   -H "Authorization: Bearer $key"
 
-# 2. unzip: the first entry is mimetype, stored, holding the ASiC-E media type.
-first=$(unzip -Z1 "$work/bundle.asice" | head -1)
+# 2. unzip: the first entry is mimetype, stored, holding the ASiC-E media type. (sed reads
+#    the whole list: head would leave unzip writing into a closed pipe, and pipefail fail.)
+first=$(unzip -Z1 "$work/bundle.asice" | sed -n 1p)
 [ "$first" = mimetype ] || fail "the first entry is $first"
 unzip -Zv "$work/bundle.asice" mimetype >"$work/mimetype.txt"
 grep -q 'compression method:.*none (stored)' "$work/mimetype.txt" || fail "mimetype is not stored"
@@ -62,7 +63,7 @@ openssl ts -verify -in "$work/x/log/checkpoint.tst" -token_in -data "$work/x/log
 grep -q "VERDICT: the bundle holds" "$work/verify.txt" || fail "no verdict: $(cat "$work/verify.txt")"
 
 # 6. One byte changed in a record, the container rebuilt as a ZIP tool would: refused.
-xml=$(ls "$work"/x/evidence/*.xml | head -1)
+xml=$(ls "$work"/x/evidence/*.xml | sed -n 1p)
 sed -i "s|>$letter_id<|>${letter_id%?}X<|" "$xml"
 python3 - "$work/x" "$work/tampered.asice" <<'EOF'
 import os, sys, zipfile
