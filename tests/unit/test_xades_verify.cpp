@@ -278,6 +278,16 @@ TEST_CASE("both verification paths judge a sealed record and its variants alike,
     auto shorter = s.xml;
     shorter.erase(value, 4); // r and s no longer the size of the group order, twice over
     CHECK(seal_of(shorter) == "seal fails");
+
+    // A SignedProperties reference without its transform would be canonicalised inclusively
+    // (XML-DSig section 4.4.3.2): a seal Sceau never makes, refused before any digest.
+    auto properties = s.xml.find("#SignedProperties\"");
+    REQUIRE(properties != std::string::npos);
+    auto from = s.xml.find("<ds:Transforms>", properties);
+    auto to = s.xml.find("</ds:Transforms>", properties) + 16;
+    auto untransformed = s.xml;
+    untransformed.erase(from, to - from);
+    CHECK(seal_of(untransformed) == "seal fails");
 }
 
 TEST_CASE("every changed letter or digit of a sealed record gets the same verdict on both "
