@@ -11,6 +11,10 @@ SCEAU_BUILD_PACKAGES=(
   openssl ca-certificates
 )
 
+# The tools the README's commands use on a running gateway: to deposit and to check the
+# evidence with programs that are not Sceau's.
+SCEAU_RUN_PACKAGES=(curl xmlsec1 libxml2-utils unzip)
+
 # What the tests run besides our own code: the independent verifiers and clients, the
 # SMTP server the lifecycle tests deliver the recipient's mail to, the headless browser
 # (with its WebDriver and Selenium) the recipient's pages are driven in, the SAML
