@@ -6,6 +6,7 @@
 #include "gateway/handlers.hpp"
 #include "gateway/logging.hpp"
 #include "protocols/html.hpp"
+#include "protocols/letter.hpp"
 #include "protocols/notification.hpp"
 #include "protocols/oidc.hpp"
 #include "protocols/recipient_access.hpp"
@@ -124,8 +125,20 @@ response html_response(const page_context& p, unsigned status, std::string_view 
     return html_page(p.version, status, page_html(p, title, content));
 }
 
+/// The title of every page: the umbrella term, true of an `lre` and of an `ere` alike, so
+/// that no title tells one from the other before identification.
 std::string generic_title(const page_context& p) {
-    return p.t("Lettre recommandée électronique", "Registered electronic letter");
+    return p.t("Envoi recommandé électronique", "Registered electronic delivery");
+}
+
+/// "Votre lettre recommandée électronique", "Un envoi recommandé électronique vous attend":
+/// the letter's own kind, in the page's language.
+std::string kind_phrase(const page_context& p, const recipient_view& v, std::string_view fr_before,
+                        std::string_view en_before, std::string_view fr_after = {},
+                        std::string_view en_after = {}) {
+    auto words = protocols::kind_words::of(v.letter.kind);
+    return p.t(std::string(fr_before) + std::string(words.fr) + std::string(fr_after),
+               std::string(en_before) + std::string(words.en) + std::string(en_after));
 }
 
 /// A page of one heading and one paragraph (both already in the page's language).
@@ -220,19 +233,16 @@ std::vector<const protocols::oidc::relying_party*> oidc_offered(const page_conte
 response landing(const page_context& p, const recipient_view& v, const std::string& message = {}) {
     std::string c;
     if (v.letter.status == "accepted") {
-        c += "<h1>" +
-             p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
-             "</h1>\n<p>" +
+        c += "<h1>" + kind_phrase(p, v, "Votre ", "Your ") + "</h1>\n<p>" +
              p.t("Vous avez accepté cette lettre. Identifiez-vous pour y accéder.",
                  "You have accepted this letter. Identify yourself to open it.") +
              "</p>\n";
     } else {
-        c += "<h1>" +
-             p.t("Une lettre recommandée électronique vous attend",
-                 "A registered electronic letter awaits you") +
+        bool fem = protocols::kind_words::of(v.letter.kind).fr_feminine;
+        c += "<h1>" + kind_phrase(p, v, fem ? "Une " : "Un ", "A ", " vous attend", " awaits you") +
              "</h1>\n<p>" + html_escape(p.a.settings().provider.name) +
-             p.t(" conserve pour vous une lettre recommandée électronique.",
-                 " holds a registered electronic letter for you.") +
+             kind_phrase(p, v, fem ? " conserve pour vous une " : " conserve pour vous un ",
+                         " holds a ", ".", " for you.") +
              "</p>\n" + deadline_paragraph(p, v) + "<p>" +
              p.t("Son expéditeur, son objet et son contenu vous seront montrés après votre "
                  "acceptation. Pour accepter ou refuser la lettre, identifiez-vous.",
@@ -317,9 +327,7 @@ std::string size_text(const page_context& p, std::int64_t bytes) {
 /// After acceptance: now, and only now, the sender, the subject and the documents.
 response letter_page(const page_context& p, const recipient_view& v) {
     auto sender = p.a.db().sender_by_id(v.letter.sender_id);
-    std::string c =
-        "<h1>" + p.t("Votre lettre recommandée électronique", "Your registered electronic letter") +
-        "</h1>\n<dl>\n";
+    std::string c = "<h1>" + kind_phrase(p, v, "Votre ", "Your ") + "</h1>\n<dl>\n";
     if (sender) {
         auto who =
             sender->company.empty() ? sender->name : sender->name + " (" + sender->company + ")";

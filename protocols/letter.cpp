@@ -72,6 +72,12 @@ std::string_view to_string(letter_kind kind) noexcept {
     return kind == letter_kind::lre ? "lre" : "ere";
 }
 
+kind_words kind_words::of(std::string_view kind) noexcept {
+    if (kind == "ere")
+        return {"envoi recommandé électronique", false, "registered electronic delivery"};
+    return {"lettre recommandée électronique", true, "registered electronic letter"};
+}
+
 letter_request parse_letter(std::string_view body) {
     // Read strictly, as JOSE objects are: a name given twice would be read one way here and
     // maybe another way by the sender's own checks, so it is refused, like deep nesting.

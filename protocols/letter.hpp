@@ -23,6 +23,17 @@ enum class letter_kind { lre, ere };
 
 std::string_view to_string(letter_kind kind) noexcept;
 
+/// How a recipient is told what waits for them. French law calls only an `lre` a "lettre
+/// recommandée électronique" (CPCE L.100, R.53); an `ere`, identified by an e-mail code, is
+/// an "envoi recommandé électronique", a masculine noun the sentences around it agree with.
+struct kind_words {
+    std::string_view fr; ///< "lettre recommandée électronique", without article
+    bool fr_feminine;    ///< "une … / la / acceptée" rather than "un … / le / accepté"
+    std::string_view en; ///< "registered electronic letter", without article
+    /// The kind's words; anything but "ere" is an `lre`.
+    static kind_words of(std::string_view kind) noexcept;
+};
+
 /// The `letter` part of a deposit.
 struct letter_request {
     letter_kind kind = letter_kind::lre;

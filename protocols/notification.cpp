@@ -43,31 +43,33 @@ std::string last_day_text(system_clock::time_point deadline, std::string_view la
     return out;
 }
 
-mail_message notice_message(const notification_options& o, const std::string& to,
-                            system_clock::time_point deadline, const std::string& link,
-                            bool reminder) {
+mail_message notice_message(const notification_options& o, const kind_words& words,
+                            const std::string& to, system_clock::time_point deadline,
+                            const std::string& link, bool reminder) {
     auto fr = last_day_text(deadline, "fr");
     auto en = last_day_text(deadline, "en");
+    bool fem = words.fr_feminine;
+    auto fr_item = std::string(fem ? "une " : "un ") + std::string(words.fr);
+    auto fr_Item = std::string(fem ? "Une " : "Un ") + std::string(words.fr);
+    auto en_item = std::string(words.en);
+    std::string e = fem ? "e" : "";
     mail_message m;
     m.from = o.from;
     m.to = to;
-    m.subject = reminder ? "Rappel : une lettre recommandée électronique vous attend / "
-                           "Reminder: a registered electronic letter awaits you"
-                         : "Une lettre recommandée électronique vous attend / "
-                           "A registered electronic letter awaits you";
-    m.text = std::string(reminder ? "Rappel. " : "") + "Bonjour,\n\n" +
-             "Une lettre recommandée électronique vous attend chez " + o.provider_name +
-             ".\n\nVous pouvez l'accepter ou la refuser jusqu'au " + fr +
+    m.subject = (reminder ? "Rappel : " + fr_item : fr_Item) + " vous attend / " +
+                (reminder ? "Reminder: a " : "A ") + en_item + " awaits you";
+    m.text = std::string(reminder ? "Rappel. " : "") + "Bonjour,\n\n" + fr_Item +
+             " vous attend chez " + o.provider_name + ".\n\nVous pouvez " +
+             (fem ? "l'accepter ou la refuser" : "l'accepter ou le refuser") + " jusqu'au " + fr +
              " inclus (heure de Paris). Identifiez-vous pour cela sur cette page :\n\n" + link +
-             "\n\nSans réponse de votre part à cette date, la lettre sera enregistrée comme "
-             "non réclamée. Son expéditeur et son objet vous seront indiqués quand vous "
-             "l'aurez acceptée.\n\nCe message est automatique ; merci de ne pas y répondre."
-             "\n\n----\n\n" +
-             std::string(reminder ? "Reminder. " : "") + "Hello,\n\n" +
-             "A registered electronic letter awaits you at " + o.provider_name +
-             ".\n\nYou may accept or refuse it until " + en +
+             "\n\nSans réponse de votre part à cette date, " + (fem ? "elle" : "il") +
+             " sera enregistré" + e + " comme non réclamé" + e +
+             ". Son expéditeur et son objet vous seront indiqués quand vous l'aurez accepté" + e +
+             ".\n\nCe message est automatique ; merci de ne pas y répondre.\n\n----\n\n" +
+             std::string(reminder ? "Reminder. " : "") + "Hello,\n\nA " + en_item +
+             " awaits you at " + o.provider_name + ".\n\nYou may accept or refuse it until " + en +
              " inclusive (Paris time). To do so, identify yourself on this page:\n\n" + link +
-             "\n\nWithout an answer by then, the letter will be recorded as not claimed. Its "
+             "\n\nWithout an answer by then, it will be recorded as not claimed. Its "
              "sender and subject are shown to you once you have accepted it.\n\nThis message "
              "is automatic; please do not reply to it.\n";
     return m;
@@ -138,8 +140,8 @@ void notification_service::handle(storage::mail_job job) {
     auto to = recipient_from_json(letter->recipient_json).email;
     auto deadline =
         is_notice ? acceptance_deadline(now) : crypto::parse_utc(letter->accept_deadline);
-    auto result =
-        mail_.send(notice_message(options_, to, deadline, new_link(letter->id), !is_notice));
+    auto result = mail_.send(notice_message(options_, kind_words::of(letter->kind), to, deadline,
+                                            new_link(letter->id), !is_notice));
     ++job.attempts;
 
     if (result.result == send_result::outcome::sent) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "protocols/letter.hpp"
 #include "protocols/lifecycle.hpp"
 #include "protocols/mail.hpp"
 #include "storage/database.hpp"
@@ -21,9 +22,9 @@ struct notification_options {
 /// The words of the mails a recipient gets. They name the provider, say that a registered
 /// letter waits, give the deadline and the link, and never the sender's identity, the
 /// subject or the reference: the inputs hold none of them, by construction.
-mail_message notice_message(const notification_options& o, const std::string& to,
-                            std::chrono::system_clock::time_point deadline, const std::string& link,
-                            bool reminder);
+mail_message notice_message(const notification_options& o, const kind_words& words,
+                            const std::string& to, std::chrono::system_clock::time_point deadline,
+                            const std::string& link, bool reminder);
 mail_message code_message(const notification_options& o, const std::string& to,
                           const std::string& code, std::chrono::minutes valid_for);
 

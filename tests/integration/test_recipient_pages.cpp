@@ -74,7 +74,10 @@ TEST_CASE("recipient pages are HTML with a strict policy and a session scoped to
 
     auto english = browser.open("?lang=en");
     CHECK(english.body.find("<html lang=\"en\">") != std::string::npos);
-    CHECK(english.body.find("A registered electronic letter awaits you") != std::string::npos);
+    // An ere, not a "lettre recommandée électronique", which French law keeps for an lre.
+    CHECK(english.body.find("A registered electronic delivery awaits you") != std::string::npos);
+    CHECK(r.body.find("Un envoi recommandé électronique vous attend") != std::string::npos);
+    CHECK(r.body.find("lettre recommandée") == std::string::npos);
     CHECK(english.header("set-cookie").empty()); // the same session goes on
 
     // The token never appears in the request log, only the route.

@@ -221,8 +221,15 @@ def open_notice(j):
     """The recipient opens the link of the notice: a letter waits, with its deadline."""
     j.browser.visit(j.link)
     text = j.look("notice-link")
-    check(j.t("Une lettre recommandée électronique vous attend",
-              "A registered electronic letter awaits you") in text, f"landing page: {text}")
+    # Only an lre is a "lettre recommandée électronique" (CPCE L.100); an ere is an "envoi".
+    if j.letter["kind"] == "lre":
+        waits = j.t("Une lettre recommandée électronique vous attend",
+                    "A registered electronic letter awaits you")
+    else:
+        waits = j.t("Un envoi recommandé électronique vous attend",
+                    "A registered electronic delivery awaits you")
+        check("lettre recommandée" not in text, f"an ere is called an lre: {text}")
+    check(waits in text, f"landing page: {text}")
     check(j.t("heure de Paris", "Paris time") in text, f"no deadline on the landing page: {text}")
     cookies = {c["name"]: c for c in j.browser.driver.get_cookies()}
     session = cookies.get("sceau_session")

@@ -56,8 +56,8 @@ TEST_CASE("the notice names the provider, the deadline and a link, and nothing o
     const auto& m = f.mail.accepted[0];
     CHECK(m.to == "claire@example.org");
     CHECK(m.text.find("Sceau test provider") != std::string::npos);
-    CHECK(m.text.find("lettre recommandée électronique") != std::string::npos);
-    CHECK(m.text.find("registered electronic letter") != std::string::npos);
+    CHECK(m.text.find("Un envoi recommandé électronique vous attend") != std::string::npos);
+    CHECK(m.text.find("A registered electronic delivery awaits you") != std::string::npos);
 
     std::smatch link;
     REQUIRE(std::regex_search(m.text, link,
@@ -81,6 +81,29 @@ TEST_CASE("the notice names the provider, the deadline and a link, and nothing o
     // Sent once: the queue entry is closed with the evidence.
     CHECK(f.notices.run_once() == 0);
     CHECK(f.mail.calls == 1);
+}
+
+TEST_CASE("an lre is announced as a lettre recommandee electronique, an ere as an envoi, each "
+          "sentence agreeing with its noun",
+          "[protocols][notification]") {
+    notification_options o;
+    o.provider_name = "Sceau test provider";
+    auto deadline = std::chrono::system_clock::now() + std::chrono::hours(24 * 16);
+    auto lre = notice_message(o, kind_words::of("lre"), "a@b.example", deadline, "L", false);
+    CHECK(lre.subject.rfind("Une lettre recommandée électronique vous attend / "
+                            "A registered electronic letter awaits you",
+                            0) == 0);
+    for (auto words :
+         {"la refuser", "elle sera enregistrée comme non réclamée", "l'aurez acceptée"})
+        CHECK_THAT(lre.text, Catch::Contains(words));
+
+    auto ere = notice_message(o, kind_words::of("ere"), "a@b.example", deadline, "L", true);
+    CHECK(ere.subject.rfind("Rappel : un envoi recommandé électronique vous attend / "
+                            "Reminder: a registered electronic delivery awaits you",
+                            0) == 0);
+    for (auto words : {"le refuser", "il sera enregistré comme non réclamé.", "l'aurez accepté."})
+        CHECK_THAT(ere.text, Catch::Contains(words));
+    CHECK_THAT(ere.text, !Catch::Contains("lettre recommandée"));
 }
 
 TEST_CASE("a temporary failure is retried later from the queue, then notifies",
