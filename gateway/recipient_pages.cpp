@@ -131,6 +131,13 @@ std::string generic_title(const page_context& p) {
     return p.t("Envoi recommandé électronique", "Registered electronic delivery");
 }
 
+/// "substantiel ou élevé" for a required level of substantial, "élevé" for high.
+std::string levels_accepted(const page_context& p, std::string_view required_level) {
+    return required_level == protocols::loa::high
+               ? p.t("élevé", "high")
+               : p.t("substantiel ou élevé", "substantial or high");
+}
+
 /// "Votre lettre recommandée électronique", "Un envoi recommandé électronique vous attend":
 /// the letter's own kind, in the page's language.
 std::string kind_phrase(const page_context& p, const recipient_view& v, std::string_view fr_before,
@@ -278,11 +285,10 @@ response landing(const page_context& p, const recipient_view& v, const std::stri
              p.t("Recevoir un code par e-mail", "Send me a code by e-mail") +
              "</button>\n</form>\n";
     } else {
-        bool high = p.a.recipients().level_for(v.letter.kind) == protocols::loa::high;
         c += "<p>" +
              p.t("Cette lettre recommandée électronique exige une identification eIDAS de niveau ",
                  "This registered electronic letter requires eIDAS identification at level ") +
-             (high ? p.t("élevé", "high") : p.t("substantiel ou élevé", "substantial or high")) +
+             levels_accepted(p, p.a.recipients().level_for(v.letter.kind)) +
              p.t(". Un code envoyé par e-mail ne suffit pas.",
                  ". A code sent by e-mail is not enough.") +
              "</p>\n";
@@ -464,8 +470,23 @@ std::string start_again(const page_context& back) {
            "</a></p>\n";
 }
 
-/// The provider's answer was refused: nothing about why, nothing about the letter.
-response identification_refused(const page_context& back) {
+/// The provider's answer was refused: nothing about the letter, and nothing about why but
+/// a level of assurance below the one required, which the recipient can do something about.
+response identification_refused(const page_context& back, std::string_view required_level = {}) {
+    if (!required_level.empty())
+        return message_page(
+            back, 403,
+            back.t("Niveau d'identification insuffisant", "Identification level too low"),
+            back.t("Le fournisseur d'identité vous a identifié à un niveau inférieur à celui "
+                   "qu'exige cette lettre : ",
+                   "The identity provider identified you at a lower level than this letter "
+                   "requires: ") +
+                levels_accepted(back, required_level) +
+                back.t(". Rien n'a été ouvert. Recommencez avec un moyen d'identification de ce "
+                       "niveau.",
+                       ". Nothing was opened. Start again with a means of identification at "
+                       "that level."),
+            start_again(back));
     return message_page(back, 403, back.t("Identification refusée", "Identification refused"),
                         back.t("La réponse du fournisseur d'identité n'a pas pu être "
                                "acceptée. Rien n'a été ouvert.",
@@ -499,10 +520,19 @@ response identity_answer(const page_context& back, recipient_access::identity_ou
                                "Nothing was opened; the attempt is recorded."));
 }
 
-/// The page of the link a remembered request returns to.
+/// The language the recipient chose when the request began: the provider's answer comes
+/// from its own site, which knows nothing of it.
+std::string language_of(const page_context& p,
+                        const recipient_access::pending_identification& pending) {
+    auto lang = pending.secrets.value("lang", "");
+    return lang == "en" || lang == "fr" ? lang : p.lang;
+}
+
+/// The page of the link a remembered request returns to, in the language it began in.
 page_context return_page(const page_context& p,
                          const recipient_access::pending_identification& pending) {
-    return {p.a, p.lang, pending.return_path.substr(pending.return_path.rfind('/') + 1), p.version};
+    return {p.a, language_of(p, pending),
+            pending.return_path.substr(pending.return_path.rfind('/') + 1), p.version};
 }
 
 /// Sends the browser to an identity provider at `url`, marked by the cookie of `binding`.
@@ -526,9 +556,9 @@ response saml_start(const page_context& p, const recipient_view& v) {
     bool company = !protocols::recipient_from_json(v.letter.recipient_json).legal_name.empty();
     auto authn = sp->make_authn_request(level, relay_state, company);
     auto minutes = p.a.settings().identification.request_minutes;
-    auto browser = p.a.recipients().remember_request(v, p.token, "saml", relay_state, level,
-                                                     {{"authn_request_id", authn.id}},
-                                                     std::chrono::minutes(minutes));
+    auto browser = p.a.recipients().remember_request(
+        v, p.token, "saml", relay_state, level, {{"authn_request_id", authn.id}, {"lang", p.lang}},
+        std::chrono::minutes(minutes));
     return to_provider(p, authn.redirect_url, saml_binding, browser, minutes);
 }
 
@@ -560,7 +590,8 @@ response saml_acs(const page_context& p, const std::map<std::string, std::string
                   {{"request", ctx.id}, {"reason", answer.refusal}});
     }
     auto held = p.a.recipients().hold_answer(*pending, answer);
-    return redirect(p, std::string(saml_binding.path) + "?answer=" + held + "&lang=" + p.lang);
+    return redirect(p, std::string(saml_binding.path) + "?answer=" + held +
+                           "&lang=" + language_of(p, *pending));
 }
 
 std::string param(const std::map<std::string, std::string>& params, const char* name) {
@@ -598,7 +629,9 @@ response saml_complete(const page_context& p, std::string_view query,
                                             p.a.recipients().complete(held->pending.request,
                                                                       *answer.who, answer.asserted),
                                             ctx)
-                          : identification_refused(back);
+                          : identification_refused(back, answer.refusal == "loa_too_low"
+                                                             ? held->pending.request.required_loa
+                                                             : std::string());
     res.set(http::field::set_cookie, binding_cookie(back, saml_binding, "", 0));
     return res;
 }
@@ -628,8 +661,10 @@ response oidc_start(const page_context& p, const recipient_view& v, const std::s
         return res;
     }
     auto minutes = p.a.settings().identification.request_minutes;
-    nlohmann::json secrets = {
-        {"provider", name}, {"nonce", r.nonce}, {"code_verifier", r.code_verifier}};
+    nlohmann::json secrets = {{"provider", name},
+                              {"nonce", r.nonce},
+                              {"code_verifier", r.code_verifier},
+                              {"lang", p.lang}};
     auto browser = p.a.recipients().remember_request(v, p.token, "oidc", r.state, level, secrets,
                                                      std::chrono::minutes(minutes));
     return to_provider(p, r.url, oidc_binding, browser, minutes);
@@ -680,7 +715,9 @@ response oidc_callback(const page_context& p, std::string_view query,
                                       "provider. Nothing was opened."),
                                start_again(back));
         else
-            res = identification_refused(back);
+            res = identification_refused(back, reason == protocols::oidc::refusal::loa_too_low
+                                                   ? pending->request.required_loa
+                                                   : std::string());
     } else {
         auto outcome =
             p.a.recipients().complete(pending->request, verdict.identity->to_identification(),

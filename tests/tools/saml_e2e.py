@@ -220,13 +220,17 @@ def case_demo_levels(run):
     check("eIDAS de niveau élevé" in landing(browser, token).text,
           "the landing page does not ask for level high")
 
-    location = saml_start(browser, token)
+    # Begun in English: the node's answer, which carries no language, is answered in English.
+    location = saml_start(browser, token, lang="en")
     page = demo_page(browser, location)
     check("<strong>élevé / high</strong>" in page.text, "the demo node was not asked for high")
     typed = {"given_names": "Claire", "family_name": "Martin", "birth_date": "1985-02-17"}
     acs, fields = demo_answer(browser, location, "substantial", "typed", typed)
-    expect_nothing_opened(gateway, sender, browser, post_to_acs(browser, acs, fields),
-                          letter["id"], token, "Identification refusée", "loa_too_low")
+    low = post_to_acs(browser, acs, fields)
+    check('<html lang="en">' in low.text and ": high." in low.text,
+          f"the refusal is not in English or names no level: {low.text}")
+    expect_nothing_opened(gateway, sender, browser, low, letter["id"], token,
+                          "Identification level too low", "loa_too_low")
 
     acs, fields = demo_answer(browser, saml_start(browser, token), "high", "someone-else")
     expect_nothing_opened(gateway, sender, browser, post_to_acs(browser, acs, fields),
@@ -445,15 +449,16 @@ def case_pysaml2_refusals(run, node, gateway, sender):
           [("urn:sceau:identification:eidas-saml", node.entity_id, "no-match")],
           f"attempts recorded: {attempts(gateway, letter['id'])}")
 
-    for user, reason in (("claire-low", "loa_too_low"),
-                         ("claire-sha1", "signature_algorithm_refused"),
-                         ("claire-oversized", "malformed_message")):
+    for user, reason, heading in (
+            ("claire-low", "loa_too_low", "Niveau d'identification insuffisant"),
+            ("claire-sha1", "signature_algorithm_refused", "Identification refusée"),
+            ("claire-oversized", "malformed_message", "Identification refusée")):
         acs, fields = node.login(saml_start(browser, token), user)
         if user == "claire-oversized":
             check(len(fields["SAMLResponse"]) > 256 << 10,
                   f"the oversized answer is {len(fields['SAMLResponse'])} bytes")
         expect_nothing_opened(gateway, sender, browser, post_to_acs(browser, acs, fields),
-                              letter["id"], token, "Identification refusée", reason)
+                              letter["id"], token, heading, reason)
 
     # A genuine answer, captured: once it has served, it serves no one again.
     acs, fields = node.login(saml_start(browser, token), "claire")
