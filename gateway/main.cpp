@@ -25,6 +25,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <unistd.h>
 
@@ -185,7 +186,7 @@ struct audit_request {
     bool cross_check = false;
 };
 
-/// `sceau audit`: every finding with what and where, a summary; exit status 1 on any.
+/// `sceau audit`: every finding with what and where, a summary; exit status 1 on any error.
 int audit(const common_options& o, const audit_request& r) {
     crypto::xml_library_init();
     protocols::audit_options options;
@@ -258,7 +259,8 @@ int audit(const common_options& o, const audit_request& r) {
         std::cout << (report.clean() ? "CLEAN: " : "FINDINGS: ") << source->describe() << ": "
                   << report.records << " records, " << report.log_entries << " log entries, "
                   << report.checkpoints << " checkpoints, " << report.letters << " letters, "
-                  << report.documents << " documents checked in " << report.seconds << " s ("
+                  << report.documents << " documents checked in " << std::fixed
+                  << std::setprecision(2) << report.seconds << std::defaultfloat << " s ("
                   << static_cast<long long>(rate) << " records/s); " << failures << " errors, "
                   << warnings << " warnings\n";
     }
@@ -397,9 +399,9 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print versions");
 
-    auto* verify_cmd =
-        cli.add_subcommand("verify", "check a proof bundle offline: a verdict per item, then "
-                                     "overall; exit status 0 only when every check holds");
+    auto* verify_cmd = cli.add_subcommand(
+        "verify", "check a proof bundle offline: a verdict per item, then "
+                  "overall; exit status 0 unless a check fails (warnings do not)");
     std::string bundle_path;
     std::vector<std::string> trust_files;
     bool verify_json = false;
@@ -415,7 +417,7 @@ int main(int argc, char** argv) {
 
     auto* audit_cmd = cli.add_subcommand(
         "audit", "check the whole archive: seals, time-stamps, the log and its checkpoints, "
-                 "letters and documents; exit status 1 on any finding");
+                 "letters and documents; exit status 1 on any error (warnings do not)");
     add_common(audit_cmd, common);
     audit_request audit_args;
     audit_cmd->add_option("--url", audit_args.url,

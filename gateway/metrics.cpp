@@ -2,7 +2,7 @@
 
 #include "crypto/xml.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 namespace sceau::gateway {
 namespace {
@@ -22,10 +22,11 @@ std::string label(std::string_view value) {
     return out;
 }
 
+/// The shortest text that reads back as `v`: 0.005, not 0.0050000000000000001.
 std::string number(double v) {
     char text[32];
-    std::snprintf(text, sizeof text, "%.17g", v);
-    return text;
+    auto end = std::to_chars(text, text + sizeof text, v).ptr;
+    return std::string(text, end);
 }
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {

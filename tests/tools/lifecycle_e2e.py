@@ -521,6 +521,8 @@ def case_metrics(run):
           "two deposits timed")
     check(value("sceau_http_request_duration_seconds_bucket", route="/v1/letters",
                 le="+Inf") == 2, "the histogram's last bucket holds every deposit")
+    check('le="0.005"' in answer.text and 'le="2.5"' in answer.text,
+          "bucket bounds are not written in their shortest form")
     check(value("sceau_letters", status="notified") == 1, "one letter notified")
     check(value("sceau_letters", status="rejected") == 1, "one letter rejected")
     check(value("sceau_letters_overdue") == 0, "no letter overdue")
