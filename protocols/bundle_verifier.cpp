@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 
 namespace sceau::protocols {
@@ -75,16 +76,17 @@ std::optional<std::set<std::string>> manifest_paths(const crypto::asic_reader& c
 }
 
 /// The container signature; returns the entries it covers, and who signed it.
-std::set<std::string> check_container_signature(const crypto::asic_reader& container,
-                                                const crypto::xades_verifier& seals,
-                                                const crypto::timestamp_verifier& stamps,
-                                                verification_report& report,
-                                                crypto::x509_ptr& signer) {
+/// The entries the container signature covers; nothing when it does not hold, so that one
+/// changed file is reported once, by its own check, not as every entry left uncovered.
+std::optional<std::set<std::string>>
+check_container_signature(const crypto::asic_reader& container, const crypto::xades_verifier& seals,
+                          const crypto::timestamp_verifier& stamps, verification_report& report,
+                          crypto::x509_ptr& signer) {
     std::set<std::string> covered;
     const std::string item = "container signature";
     if (!container.find(crypto::asic::signature_entry)) {
         report.fails(item, "no META-INF/signatures0.xml: the container is not signed");
-        return covered;
+        return covered; // an unsigned container: no entry is covered
     }
     try {
         auto doc = crypto::parse_xml(container.read(crypto::asic::signature_entry, max_xml_bytes));
@@ -129,7 +131,8 @@ std::set<std::string> check_container_signature(const crypto::asic_reader& conta
             }
         }
     } catch (const crypto::error& e) {
-        report.fails(item, e.what());
+        report.fails(item, e.what() + std::string("; the checks below show what changed"));
+        return std::nullopt;
     }
     return covered;
 }
@@ -182,9 +185,12 @@ void check_log(const crypto::asic_reader& container, const std::vector<record_re
     try {
         auto note = container.read(bundle_entry::checkpoint, crypto::note_max_bytes);
         checkpoint = crypto::parse_checkpoint(crypto::parse_signed_note(note).text);
-        if (!sealer)
-            throw crypto::error(crypto::errc::note_key_unknown,
-                                "no trusted seal certificate to check its signature with");
+        if (!sealer) {
+            // Its key is the one that signed the container, whose signature does not hold.
+            report.warns(item, "not checked: the container signature, whose certificate "
+                               "signs the checkpoint too, does not hold");
+            return;
+        }
         crypto::evp_pkey_ptr key(X509_get_pubkey(sealer));
         crypto::note_verifier verifier(checkpoint.origin, std::move(key));
         verifier.open(note);
@@ -337,24 +343,33 @@ verification_report verify_bundle(const std::filesystem::path& path,
 
     // 3. The container signature, and that it covers every entry.
     crypto::x509_ptr sealer;
-    auto covered = check_container_signature(*container, seals, stamps, report, sealer);
+    auto signed_entries = check_container_signature(*container, seals, stamps, report, sealer);
     auto listed = manifest_paths(*container, report);
-    for (const auto& e : container->entries()) {
-        bool signature_file =
-            starts_with(e.name, "META-INF/") && e.name.find("signatures") != std::string::npos;
-        if (signature_file)
-            continue;
-        bool in_manifest = !listed || listed->count(e.name) || starts_with(e.name, "META-INF/");
-        if (!covered.count(e.name) && e.name == crypto::asic::manifest_entry)
-            report.warns("entry " + e.name,
-                         "the manifest is not signed (EN 319 162-1 allows it): it is only read "
-                         "for the list of files");
-        else if (!covered.count(e.name))
-            report.fails("entry " + e.name,
-                         in_manifest ? "not covered by the container signature"
-                                     : "neither signed nor in the manifest: added afterwards?");
-        else if (!in_manifest)
-            report.warns("entry " + e.name, "signed but not listed in the manifest");
+    // Which entries a failed signature covers is not known: the checks below say what changed.
+    if (signed_entries) {
+        const auto& covered = *signed_entries;
+        for (const auto& e : container->entries()) {
+            bool signature_file =
+                starts_with(e.name, "META-INF/") && e.name.find("signatures") != std::string::npos;
+            if (signature_file)
+                continue;
+            bool in_manifest = !listed || listed->count(e.name) || starts_with(e.name, "META-INF/");
+            if (!covered.count(e.name) && e.name == crypto::asic::manifest_entry)
+                report.warns("entry " + e.name,
+                             "the manifest is not signed (EN 319 162-1 allows it): it is only read "
+                             "for the list of files");
+            else if (!covered.count(e.name))
+                report.fails("entry " + e.name,
+                             in_manifest ? "not covered by the container signature"
+                                         : "neither signed nor in the manifest: added afterwards?");
+            else if (!in_manifest)
+                report.warns("entry " + e.name, "signed but not listed in the manifest");
+        }
+    } else if (listed) {
+        for (const auto& e : container->entries()) {
+            if (!starts_with(e.name, "META-INF/") && !listed->count(e.name))
+                report.fails("entry " + e.name, "not in the manifest: added afterwards?");
+        }
     }
     if (listed) {
         for (const auto& p : *listed) {

@@ -156,6 +156,10 @@ TEST_CASE("a container signed by the writer verifies, and one changed byte is fo
     CHECK(!bad.holds());
     CHECK(has_check(bad, protocols::check_result::verdict::fails, "container signature",
                     "notes/readme.txt"));
+    // One changed file is one failure, not every entry reported as left uncovered.
+    CHECK(bad.count(protocols::check_result::verdict::fails) == 1);
+    CHECK(bad.count(protocols::check_result::verdict::warning) ==
+          report.count(protocols::check_result::verdict::warning));
 
     // Trusting another root, nothing holds.
     auto other = protocols::verify_bundle(c.path, corpus_trust());
