@@ -501,6 +501,9 @@ int main(int argc, char** argv) {
             s.identified_by = identified_by;
             s.created_at = now_text();
             check_sender(s);
+            if (add_cmd->count("--identified-by") == 0)
+                std::cerr << "sceau: warning: no --identified-by: the sender's evidence will say "
+                             "their identity was checked in an unspecified way\n";
             auto key = new_api_key();
             try {
                 db->insert_sender(s, api_key_hash(key));

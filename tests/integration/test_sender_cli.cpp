@@ -162,3 +162,16 @@ TEST_CASE("sender add refuses names and addresses that would break or disguise t
     CHECK(!good.out.empty());
     CHECK(senders(f).size() == 2);
 }
+
+TEST_CASE("sender add warns when it is not told how the sender was identified",
+          "[integration][senders]") {
+    deposit_fixture f;
+    auto bare = sceau_cli(f, "sender add --name 'Bare' --email 'bare@durand.example'");
+    REQUIRE(bare.status == 0);
+    CHECK(bare.out.rfind("sk_", 0) == 0); // still only the key on standard output
+    CHECK(bare.err.find("warning: no --identified-by") != std::string::npos);
+    auto told = sceau_cli(f, "sender add --name 'Told' --email 'told@durand.example' "
+                             "--identified-by 'Kbis checked'");
+    REQUIRE(told.status == 0);
+    CHECK(told.err.find("warning") == std::string::npos);
+}
