@@ -191,8 +191,10 @@ std::string hidden_fields(const page_context& p, const recipient_view& v) {
 
 std::string deadline_paragraph(const page_context& p, const recipient_view& v) {
     auto day = protocols::last_day_text(crypto::parse_utc(v.letter.accept_deadline), p.lang);
+    bool fem = protocols::kind_words::of(v.letter.kind).fr_feminine;
     return "<p class=\"deadline\">" +
-           p.t("Vous pouvez l'accepter ou la refuser jusqu'au ",
+           p.t(fem ? "Vous pouvez l'accepter ou la refuser jusqu'au "
+                   : "Vous pouvez l'accepter ou le refuser jusqu'au ",
                "You may accept or refuse it until ") +
            "<strong>" + html_escape(day) + "</strong>" +
            p.t(" inclus (heure de Paris).", " inclusive (Paris time).") + "</p>\n";
@@ -346,8 +348,10 @@ response letter_page(const page_context& p, const recipient_view& v) {
     if (!v.letter.reference.empty())
         c += "<dt>" + p.t("Référence", "Reference") + "</dt><dd>" +
              html_escape(v.letter.reference) + "</dd>\n";
-    c += "<dt>" + p.t("Déposée le", "Deposited on") + "</dt><dd>" +
-         html_escape(v.letter.created_at) + " (UTC)</dd>\n</dl>\n<h2>" +
+    bool fem = protocols::kind_words::of(v.letter.kind).fr_feminine;
+    c += "<dt>" + p.t(fem ? "Déposée le" : "Déposé le", "Deposited on") + "</dt><dd>" +
+         html_escape(protocols::moment_text(crypto::parse_utc(v.letter.created_at), p.lang)) +
+         p.t(" (heure de Paris)", " (Paris time)") + "</dd>\n</dl>\n<h2>" +
          p.t("Documents", "Documents") + "</h2>\n<ul class=\"documents\">\n";
     for (const auto& d : v.letter.documents) {
         if (!d.stored)

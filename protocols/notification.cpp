@@ -6,6 +6,7 @@
 #include "protocols/backoff.hpp"
 #include "protocols/window.hpp"
 
+#include <optional>
 #include <unicode/smpdtfmt.h>
 #include <unicode/timezone.h>
 
@@ -24,23 +25,38 @@ std::string token_hash(const std::string& token) {
     return crypto::to_hex(crypto::sha256::of(token));
 }
 
+namespace {
+
+/// `t` in Europe/Paris as the ICU `pattern` writes it in French or English, or nothing
+/// when ICU cannot.
+std::optional<std::string> paris_text(system_clock::time_point t, std::string_view lang,
+                                      const char* pattern) {
+    UErrorCode status = U_ZERO_ERROR;
+    icu::Locale locale(lang == "fr" ? "fr_FR" : "en_GB");
+    icu::SimpleDateFormat format(icu::UnicodeString(pattern), locale, status);
+    format.adoptTimeZone(icu::TimeZone::createTimeZone("Europe/Paris"));
+    icu::UnicodeString text;
+    format.format(
+        static_cast<UDate>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()),
+        text);
+    if (U_FAILURE(status))
+        return std::nullopt;
+    std::string out;
+    text.toUTF8String(out);
+    return out;
+}
+
+} // namespace
+
 std::string last_day_text(system_clock::time_point deadline, std::string_view lang) {
     // The deadline is the midnight that ends the last day: show that day.
     auto last_moment = deadline - std::chrono::milliseconds(1);
-    UErrorCode status = U_ZERO_ERROR;
-    icu::Locale locale(lang == "fr" ? "fr_FR" : "en_GB");
-    icu::SimpleDateFormat format(icu::UnicodeString("EEEE d MMMM y"), locale, status);
-    format.adoptTimeZone(icu::TimeZone::createTimeZone("Europe/Paris"));
-    icu::UnicodeString text;
-    format.format(static_cast<UDate>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         last_moment.time_since_epoch())
-                                         .count()),
-                  text);
-    std::string out;
-    text.toUTF8String(out);
-    if (U_FAILURE(status))
-        return local_date(last_moment);
-    return out;
+    return paris_text(last_moment, lang, "EEEE d MMMM y").value_or(local_date(last_moment));
+}
+
+std::string moment_text(system_clock::time_point t, std::string_view lang) {
+    return paris_text(t, lang, "d MMMM y, HH:mm").value_or(local_date(t));
 }
 
 mail_message notice_message(const notification_options& o, const kind_words& words,

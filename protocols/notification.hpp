@@ -30,6 +30,9 @@ mail_message code_message(const notification_options& o, const std::string& to,
 
 /// A deadline as the recipient reads it: the last day, Paris time, in French or English.
 std::string last_day_text(std::chrono::system_clock::time_point deadline, std::string_view lang);
+/// A moment as the recipient reads it, in Paris time to the minute, in French ("4 décembre
+/// 2026, 09:32") or English ("4 December 2026, 09:32").
+std::string moment_text(std::chrono::system_clock::time_point t, std::string_view lang);
 
 /// Sends the queued notices and reminders. A notice the relay accepts gives
 /// NotificationForAcceptance; one it refuses for good, or that keeps failing past

@@ -233,3 +233,11 @@ TEST_CASE("a message that can never be written is a permanent failure, not an er
     }
     CHECK(std::filesystem::is_empty(dir / "outbox"));
 }
+
+TEST_CASE("moments are shown to the recipient in Paris time, summer and winter",
+          "[protocols][notification]") {
+    auto winter = crypto::parse_utc("2026-12-04T08:32:41.067Z");
+    CHECK(moment_text(winter, "fr") == "4 décembre 2026, 09:32");
+    CHECK(moment_text(winter, "en") == "4 December 2026, 09:32");
+    CHECK(moment_text(crypto::parse_utc("2026-07-01T22:05:00Z"), "fr") == "2 juillet 2026, 00:05");
+}
