@@ -42,6 +42,16 @@ void sample(std::string& out, std::string_view name, std::string_view labels,
     out.append(" ").append(value).append("\n");
 }
 
+/// The method as a label: the methods of HTTP, or "other", so that a client inventing
+/// methods cannot make series without end.
+std::string_view method_label(std::string_view method) {
+    for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+        if (method == known)
+            return known;
+    }
+    return "other";
+}
+
 } // namespace
 
 metrics::metrics(std::vector<std::pair<std::string, std::string>> build, bool qualified,
@@ -55,7 +65,7 @@ void metrics::count_request(std::string_view method, std::string_view route, uns
                             std::chrono::microseconds took) {
     double seconds = static_cast<double>(took.count()) / 1e6;
     std::lock_guard lock(mutex_);
-    ++requests_[{std::string(method), std::string(route), status}];
+    ++requests_[{std::string(method_label(method)), std::string(route), status}];
     auto it = durations_.find(route);
     if (it == durations_.end())
         it = durations_.emplace(std::string(route), durations{}).first;

@@ -32,7 +32,8 @@ public:
             figures_source figures,
             std::chrono::steady_clock::duration refresh = std::chrono::seconds(5));
 
-    /// Counts one answered request. `route` is the matched pattern or "-".
+    /// Counts one answered request. `route` is the matched pattern or "-"; a method that is
+    /// not one of HTTP's is counted as "other".
     void count_request(std::string_view method, std::string_view route, unsigned status,
                        std::chrono::microseconds took);
 

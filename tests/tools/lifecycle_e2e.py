@@ -506,6 +506,9 @@ def case_metrics(run):
     refused = rejection["letter"]
     subprocess.run([gateway.binary, "checkpoint", "--config", gateway.config, "--data",
                     gateway.data], check=True, capture_output=True)
+    # Made-up methods and paths add no series: they count as "other" and "-".
+    for n in range(3):
+        Client(gateway.base).request(f"BREW{n}", f"/no/such/path/{n}")
     answer, samples = scrape(gateway)
 
     def value(name, **labels):
@@ -523,6 +526,11 @@ def case_metrics(run):
                 le="+Inf") == 2, "the histogram's last bucket holds every deposit")
     check('le="0.005"' in answer.text and 'le="2.5"' in answer.text,
           "bucket bounds are not written in their shortest form")
+    odd = [labels for name, labels in samples if name == "sceau_http_requests_total"
+           and dict(labels)["method"] not in ("GET", "POST")]
+    check(len(odd) == 1 and dict(odd[0])["method"] == "other" and dict(odd[0])["route"] == "-"
+          and value("sceau_http_requests_total", **dict(odd[0])) == 3,
+          f"made-up methods or paths made series: {odd}")
     check(value("sceau_letters", status="notified") == 1, "one letter notified")
     check(value("sceau_letters", status="rejected") == 1, "one letter rejected")
     check(value("sceau_letters_overdue") == 0, "no letter overdue")
