@@ -306,7 +306,7 @@ void app::set_public_base(const std::string& base_url) {
                sample_pki::seal_certificate()));
     sp.clock_skew = std::chrono::seconds(c.clock_skew_seconds);
     sp.max_response_bytes = c.max_response_bytes;
-    saml_replays_ = std::make_unique<protocols::saml::memory_replay_cache>(clock_);
+    saml_replays_ = std::make_unique<protocols::saml::stored_replay_cache>(*db_, clock_);
     saml_ =
         std::make_unique<protocols::saml::service_provider>(std::move(sp), *saml_replays_, clock_);
 }

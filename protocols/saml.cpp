@@ -3,6 +3,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/error.hpp"
 #include "crypto/random.hpp"
+#include "crypto/sha256.hpp"
 #include "crypto/xml.hpp"
 #include "crypto/xmldsig.hpp"
 #include "protocols/saml_xml.hpp"
@@ -407,32 +408,16 @@ person_claim verified_identity::to_person_claim() const {
     return {family_name, given_names, birth_date, person_identifier};
 }
 
-memory_replay_cache::memory_replay_cache(crypto::clock_fn clock, std::size_t capacity)
-    : clock_(clock ? std::move(clock) : crypto::clock_fn(std::chrono::system_clock::now))
-    , capacity_(capacity) {}
+stored_replay_cache::stored_replay_cache(storage::database& db, crypto::clock_fn clock)
+    : db_(db)
+    , clock_(clock ? std::move(clock) : crypto::clock_fn(std::chrono::system_clock::now)) {}
 
-bool memory_replay_cache::first_use(const std::string& issuer, const std::string& assertion_id,
+bool stored_replay_cache::first_use(const std::string& issuer, const std::string& assertion_id,
                                     time_point keep_until) {
-    // The length prefix keeps ("ab", "c") and ("a", "bc") apart.
-    auto key = std::to_string(issuer.size()) + ":" + issuer + assertion_id;
-    auto now = clock_();
-    std::lock_guard lock(mutex_);
-    if (auto it = seen_.find(key); it != seen_.end()) {
-        if (it->second > now)
-            return false;
-        seen_.erase(it);
-    }
-    if (seen_.size() >= capacity_)
-        std::erase_if(seen_, [&](const auto& entry) { return entry.second <= now; });
-    if (seen_.size() >= capacity_)
-        return false;
-    seen_.emplace(std::move(key), keep_until);
-    return true;
-}
-
-std::size_t memory_replay_cache::size() const {
-    std::lock_guard lock(mutex_);
-    return seen_.size();
+    // The length prefix keeps ("ab", "c") and ("a", "bc") apart; the hash bounds the key.
+    auto key = crypto::to_hex(
+        crypto::sha256::of(std::to_string(issuer.size()) + ":" + issuer + assertion_id));
+    return db_.first_use(key, crypto::format_utc(keep_until), crypto::format_utc(clock_()));
 }
 
 node_metadata read_node_metadata(std::string_view xml, std::string_view entity_id,

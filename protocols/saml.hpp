@@ -4,11 +4,10 @@
 #include "crypto/timestamp.hpp"
 #include "protocols/identification.hpp"
 #include "protocols/matching.hpp"
+#include "storage/database.hpp"
 
 #include <chrono>
 #include <cstddef>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,22 +63,19 @@ public:
                            std::chrono::system_clock::time_point keep_until) = 0;
 };
 
-/// A replay cache in memory for one gateway process. When full, it first drops the
-/// expired entries, then refuses new ones (a refusal, never a forgotten ID).
-class memory_replay_cache final : public replay_cache {
+/// The replay cache in the gateway's store, shared by every instance on it: an answer
+/// consumed by one instance is a replay for all. Only answers whose signature held get
+/// here, so the store grows with genuine traffic alone, and expired IDs are dropped.
+class stored_replay_cache final : public replay_cache {
 public:
-    explicit memory_replay_cache(crypto::clock_fn clock, std::size_t capacity = 100000);
+    stored_replay_cache(storage::database& db, crypto::clock_fn clock);
 
     bool first_use(const std::string& issuer, const std::string& assertion_id,
                    std::chrono::system_clock::time_point keep_until) override;
 
-    std::size_t size() const;
-
 private:
+    storage::database& db_;
     crypto::clock_fn clock_;
-    std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::map<std::string, std::chrono::system_clock::time_point> seen_;
 };
 
 /// Why a response was refused. The names are stable: logs, metrics and pages use them.

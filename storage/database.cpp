@@ -675,6 +675,23 @@ std::int64_t database::count(const std::string& table) {
     }
 }
 
+bool database::first_use(const std::string& key, const std::string& keep_until,
+                         const std::string& now) {
+    try {
+        soci::session sql(*pool_);
+        // Two statements: the unique key alone decides who is first; the purge only
+        // removes what expired, never a key another call is inserting.
+        sql << "DELETE FROM saml_replays WHERE keep_until <= :now", soci::use(now);
+        soci::statement st = (sql.prepare << "INSERT INTO saml_replays (key, keep_until) "
+                                             "VALUES (:k, :u) ON CONFLICT (key) DO NOTHING",
+                              soci::use(key), soci::use(keep_until));
+        st.execute(true);
+        return st.get_affected_rows() == 1;
+    } catch (const soci::soci_error& e) {
+        rethrow(e, "recording a used assertion");
+    }
+}
+
 operational_figures database::operational(const std::string& now,
                                           const std::string& overdue_before) {
     try {

@@ -169,6 +169,11 @@ public:
     /// and webhook queues (pending, and due by `now`), the log and its latest checkpoint.
     operational_figures operational(const std::string& now, const std::string& overdue_before);
 
+    /// Records `key` until `keep_until` and returns true, or returns false when it is
+    /// recorded already and not expired at `now` (times RFC 3339). Of two calls with one
+    /// key, on any instances, one only returns true. Expired keys are dropped on the way.
+    bool first_use(const std::string& key, const std::string& keep_until, const std::string& now);
+
     bool set_webhook(const std::string& sender_id, const std::string& url,
                      const std::string& secret);
     std::int64_t count(const std::string& table);

@@ -368,6 +368,17 @@ constexpr std::string_view postgresql_log_guard[] = {
           FOR EACH STATEMENT EXECUTE FUNCTION sceau_log_append_only())sql",
 };
 
+// Assertion IDs an eIDAS node's answers used, by a hash of issuer and ID, until they
+// expire: shared by every instance, so that an answer serves once across all of them.
+constexpr std::string_view saml_replays[] = {
+    R"sql(
+CREATE TABLE saml_replays (
+    key        TEXT PRIMARY KEY,
+    keep_until TEXT NOT NULL
+))sql",
+    "CREATE INDEX saml_replays_by_expiry ON saml_replays (keep_until)",
+};
+
 std::vector<std::string_view> transparency_log(std::string_view entries,
                                                std::span<const std::string_view> guard) {
     std::vector<std::string_view> out = {entries};
@@ -390,6 +401,8 @@ const std::vector<migration>& migrations() {
         identification_tables[1], identification_tables[2]};
     static const std::vector<std::string_view> sharing(std::begin(sharing_and_retention),
                                                        std::end(sharing_and_retention));
+    static const std::vector<std::string_view> replays(std::begin(saml_replays),
+                                                       std::end(saml_replays));
     static const std::vector<migration> all = {
         {1,
          "senders, letters, documents, blobs, evidence, idempotency keys",
@@ -404,6 +417,7 @@ const std::vector<migration>& migrations() {
          transparency_log(sqlite_log_entries_table, sqlite_log_guard),
          transparency_log(postgresql_log_entries_table, postgresql_log_guard)},
         {4, "share links to proof bundles and their accesses, document purges", sharing, sharing},
+        {5, "the assertion IDs eIDAS answers used, for every instance", replays, replays},
     };
     return all;
 }

@@ -5,14 +5,17 @@
 #include "protocols/matching.hpp"
 #include "protocols/saml.hpp"
 #include "protocols/saml_demo_node.hpp"
+#include "support/database_fixture.hpp"
 #include "support/fixtures.hpp"
 
 #include <catch2/catch.hpp>
 #include <openssl/ecdsa.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 #include <zlib.h>
 
 using namespace sceau;
@@ -63,11 +66,13 @@ saml::sp_config corpus_config(const std::string& signer = "seal") {
     return c;
 }
 
-/// Sceau as the SP of the corpus's node, on a clock the test sets, with its own cache.
+/// Sceau as the SP of the corpus's node, on a clock the test sets, with a store of its own
+/// for the replay cache.
 class corpus_sp {
 public:
     explicit corpus_sp(saml::sp_config config = corpus_config())
-        : replays_([this] { return now; })
+        : db_(store_.open())
+        , replays_(*db_, [this] { return now; })
         , sp_(std::move(config), replays_, [this] { return now; }) {}
 
     std::chrono::system_clock::time_point now = corpus_now;
@@ -88,7 +93,9 @@ public:
     saml::service_provider& sp() { return sp_; }
 
 private:
-    saml::memory_replay_cache replays_;
+    test::test_database store_;
+    std::unique_ptr<storage::database> db_;
+    saml::stored_replay_cache replays_;
     saml::service_provider sp_;
 };
 
@@ -365,20 +372,46 @@ TEST_CASE("a replayed assertion is refused the second time", "[saml][replay]") {
     CHECK(other.verify("hostile/saml/s00-positive-control.xml"));
 }
 
-TEST_CASE("the in-memory replay cache forgets expired IDs and refuses when full",
-          "[saml][replay]") {
+TEST_CASE("the stored replay cache is shared by instances, one first use wins, expired IDs go",
+          "[saml][replay][storage]") {
+    test::test_database store;
+    auto one = store.open(), two = store.open(); // two gateway instances on one store
     auto now = corpus_now;
-    saml::memory_replay_cache cache([&] { return now; }, 2);
-    CHECK(cache.first_use(node_entity, "_a", now + 5min));
-    CHECK_FALSE(cache.first_use(node_entity, "_a", now + 5min));
-    CHECK(cache.first_use("https://other.example/node", "_a", now + 1min));
-    CHECK_FALSE(cache.first_use(node_entity, "_b", now + 5min)); // full, nothing expired
+    saml::stored_replay_cache first(*one, [&] { return now; }), second(*two, [&] { return now; });
+    CHECK(first.first_use(node_entity, "_a", now + 5min));
+    CHECK_FALSE(second.first_use(node_entity, "_a", now + 5min)); // a replay on the other one
+    CHECK(second.first_use("https://other.example/node", "_a", now + 1min)); // another issuer
+    CHECK(first.first_use(node_entity, "_b", now + 5min));
+    // The length prefix keeps issuer and ID apart: (".../metadata", "_ab") is not
+    // (".../metadata_a", "b").
+    CHECK(first.first_use(node_entity, "_ab", now + 5min));
+    CHECK(first.first_use(std::string(node_entity) + "_a", "b", now + 5min));
 
-    now += 2min; // the second entry expired and makes room
-    CHECK(cache.first_use(node_entity, "_b", now + 5min));
-    CHECK(cache.size() == 2);
-    now += 10min;
-    CHECK(cache.first_use(node_entity, "_a", now + 5min)); // expired: the node reissued it
+    now += 2min; // the other issuer's entry expired: its ID may serve again, not the others
+    CHECK(first.first_use("https://other.example/node", "_a", now + 1min));
+    CHECK_FALSE(first.first_use(node_entity, "_a", now + 5min));
+    now += 10min; // everything expired: dropped as the next answer is recorded
+    CHECK(second.first_use(node_entity, "_a", now + 5min)); // the node reissued it
+    auto rows = store.sql("SELECT 'rows=' || COUNT(*) FROM saml_replays");
+    INFO(rows.output);
+    CHECK(rows.output.find("rows=1") != std::string::npos);
+
+    // Of many instances racing with one answer, exactly one consumes it.
+    std::vector<std::unique_ptr<storage::database>> pools;
+    for (int i = 0; i < 6; ++i)
+        pools.push_back(store.open());
+    std::atomic<int> winners{0};
+    std::vector<std::thread> racers;
+    for (auto& db : pools) {
+        racers.emplace_back([&, d = db.get()] {
+            saml::stored_replay_cache cache(*d, [&] { return now; });
+            if (cache.first_use(node_entity, "_race", now + 5min))
+                ++winners;
+        });
+    }
+    for (auto& t : racers)
+        t.join();
+    CHECK(winners == 1);
 }
 
 TEST_CASE("the response must answer our request, at our ACS, for our SP, from our node", "[saml]") {
@@ -737,7 +770,9 @@ TEST_CASE("the SP metadata is schema-valid, signed, and names the ACS and the ke
 }
 
 TEST_CASE("a configuration that cannot work is refused at start", "[saml][config]") {
-    saml::memory_replay_cache cache({});
+    test::test_database store;
+    auto db = store.open();
+    saml::stored_replay_cache cache(*db, {});
     auto without = [&](auto change) {
         auto config = corpus_config();
         change(config);
