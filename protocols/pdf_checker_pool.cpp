@@ -275,16 +275,34 @@ int collect(worker& w, steady::time_point deadline) {
     }
 }
 
-/// The verdict on a document whose process ended before it answered.
+/// Whether a process that ended on `status` before answering should be given the
+/// document's check again, on a fresh process: an end on a signal the gateway did not
+/// send, which one more try tells apart from the document's own doing. The kernel's
+/// signal at the CPU limit the gateway set is the document's doing at once.
+bool worth_another_try(int status) {
+    return WIFSIGNALED(status) && WTERMSIG(status) != SIGXCPU;
+}
+
+/// The verdict on a document whose process ended before it answered, after the second
+/// try when worth_another_try(): a signal that ends two processes on one document is the
+/// document's doing only if it is one a reader's failure raises.
 pdf_report verdict_of_end(int status, std::chrono::seconds max_time) {
     if (WIFSIGNALED(status)) {
         int signal = WTERMSIG(status);
-        // Killed at the deadline, by the kernel at the CPU limit, or by the kernel's
-        // out-of-memory killer.
-        if (signal == SIGKILL || signal == SIGXCPU)
+        if (signal == SIGXCPU) // the kernel, at the CPU limit
             return out_of_time(max_time);
-        return {verdict::damaged, "the PDF file is damaged: the PDF reader stopped on it (signal " +
-                                      std::to_string(signal) + ")"};
+        if (signal == SIGKILL) // the kernel's out-of-memory killer, twice
+            return {verdict::too_complex, "checking the document was killed twice, short of "
+                                          "memory: it is more than the gateway accepts"};
+        if (signal == SIGSEGV || signal == SIGBUS || signal == SIGABRT || signal == SIGFPE ||
+            signal == SIGILL)
+            return {verdict::damaged, "the PDF file is damaged: the PDF reader stopped on it "
+                                      "twice (signal " +
+                                          std::to_string(signal) + ")"};
+        throw pdf_check_unavailable("the PDF checking processes were stopped from outside "
+                                    "(signal " +
+                                        std::to_string(signal) + ")",
+                                    std::chrono::seconds(5));
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == out_of_memory_status)
         return {verdict::too_complex, "the document is too large to be checked"};
@@ -549,8 +567,10 @@ pdf_report pdf_checker_pool::check(const std::filesystem::path& file) {
         }
     };
 
-    // Idle processes that died are replaced; the next one is asked.
-    for (unsigned attempt = 0; attempt <= pool.options.processes; ++attempt) {
+    // Idle processes that died are replaced; the next one is asked. A process that dies
+    // during the check gets one successor for the same document.
+    bool tried_again = false;
+    for (unsigned attempt = 0; attempt <= pool.options.processes + 1; ++attempt) {
         loan lent{pool, pool.borrow()};
         int socket = lent.w.socket.get();
         if (!listening(socket) || !send_request(socket, document.get()))
@@ -566,6 +586,10 @@ pdf_report pdf_checker_pool::check(const std::filesystem::path& file) {
         case received::kind::closed: {
             int status = collect(lent.w, deadline);
             lent.ended();
+            if (!tried_again && worth_another_try(status)) {
+                tried_again = true;
+                continue;
+            }
             return verdict_of_end(status, pool.options.max_time);
         }
         case received::kind::garbled:

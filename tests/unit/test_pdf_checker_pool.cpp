@@ -176,24 +176,58 @@ TEST_CASE("a checking process killed while idle is reaped and replaced", "[proto
     CHECK(zombies().empty());
 }
 
-TEST_CASE("a checking process killed during a check gives too_complex and is replaced",
+TEST_CASE("a checking process killed during a check is replaced and the document checked again, "
+          "and killed twice the document is too complex",
           "[protocols][pdf][pool]") {
     test::temp_dir dir;
     auto bomb = time_bomb(dir);
     pdf_checker_pool pool(real_checker(1, 1000, 30s, 4ull << 30));
     pid_t first = process_after_a_check(pool);
 
+    // The process that holds the bomb open, once one other than `before` does.
+    auto busy_process = [&](pid_t before) {
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            for (pid_t pid : pool.processes()) {
+                std::error_code ec;
+                auto fds = "/proc/" + std::to_string(pid) + "/fd";
+                for (const auto& fd : std::filesystem::directory_iterator(fds, ec)) {
+                    if (pid != before && std::filesystem::read_symlink(fd.path(), ec) == bomb)
+                        return pid;
+                }
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        FAIL("no checking process took the document");
+        return pid_t{0};
+    };
+
+    // Killed once from outside: the next process checks the document again.
     auto start = std::chrono::steady_clock::now();
-    auto busy = std::async(std::launch::async, [&] { return pool.check(bomb); });
-    std::this_thread::sleep_for(300ms);
-    REQUIRE(busy.wait_for(0s) == std::future_status::timeout); // still checking
-    ::kill(first, SIGKILL);
-    auto report = busy.get();
+    auto slow = std::async(std::launch::async, [&] { return pool.check(bomb); });
+    pid_t second = busy_process(0);
+    CHECK(second == first);
+    ::kill(second, SIGKILL);
+    pid_t third = busy_process(second);
+    REQUIRE(slow.wait_for(0s) == std::future_status::timeout); // checked again, still at it
+    ::kill(third, SIGKILL);                                    // and killed again
+    auto report = slow.get();
     CHECK(report.outcome == verdict::too_complex);
+    CHECK_THAT(report.reason, Catch::Contains("killed twice"));
     CHECK(std::chrono::steady_clock::now() - start < 10s); // not the 30 s of the limit
     CHECK_FALSE(test::is_child_of(first, ::getpid()));
+    CHECK_FALSE(test::is_child_of(third, ::getpid()));
+    CHECK(process_after_a_check(pool) != third);
+}
 
-    CHECK(process_after_a_check(pool) != first);
+TEST_CASE("a checking process stopped from outside twice makes the check unavailable, never a "
+          "rejection",
+          "[protocols][pdf][pool][hostile]") {
+    test::temp_dir dir;
+    pdf_checker_pool pool(stand_in(dir, "os.kill(os.getpid(), signal.SIGTERM)"));
+    CHECK_THROWS_AS(pool.check(hostile("p00-positive-control.pdf")),
+                    protocols::pdf_check_unavailable);
+    CHECK(zombies().empty());
 }
 
 TEST_CASE("a check over the time limit is too_complex, its process killed, and the pool goes "
@@ -330,7 +364,7 @@ TEST_CASE("a checking process that crashes on a document makes it damaged",
     pdf_checker_pool pool(stand_in(dir, "os.kill(os.getpid(), signal.SIGSEGV)"));
     auto report = pool.check(hostile("p00-positive-control.pdf"));
     CHECK(report.outcome == verdict::damaged);
-    CHECK_THAT(report.reason, Catch::Contains("stopped"));
+    CHECK_THAT(report.reason, Catch::Contains("stopped on it twice"));
     CHECK(zombies().empty());
 }
 
