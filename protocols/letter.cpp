@@ -1,6 +1,7 @@
 #include "protocols/letter.hpp"
 
 #include "crypto/jws.hpp"
+#include "protocols/matching.hpp"
 #include "protocols/text_rules.hpp"
 
 #include <nlohmann/json.hpp>
@@ -166,8 +167,8 @@ std::vector<policy_violation> check_policy(const letter_request& letter) {
     // An LRE is opened only by the person it names, identified at an eIDAS level: the
     // letter must name them as match_person() compares them, or it could never be opened
     // and would end as a non-claim the recipient had no way to avoid.
-    if (letter.kind == letter_kind::lre && rec.person_identifier.empty() &&
-        (rec.family_name.empty() || rec.birth_date.empty()))
+    if (letter.kind == letter_kind::lre &&
+        !can_be_matched({rec.family_name, rec.given_name, rec.birth_date, rec.person_identifier}))
         out.push_back({std::string(reason::invalid_recipient),
                        "an lre letter names the person who will open it: family_name, "
                        "given_name and birth_date, or person_identifier (also for a company: "

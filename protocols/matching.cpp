@@ -93,12 +93,17 @@ std::string comparable_name(std::string_view name) {
     return out;
 }
 
+bool can_be_matched(const person_claim& declared) noexcept {
+    return !declared.person_identifier.empty() ||
+           (!declared.family_name.empty() && !declared.birth_date.empty());
+}
+
 match_outcome match_person(const person_claim& declared, const person_claim& asserted) {
+    if (!can_be_matched(declared))
+        throw unmatchable_claim("the named recipient has no family name or no birth date");
     if (!declared.person_identifier.empty())
         return declared.person_identifier == asserted.person_identifier ? match_outcome::match
                                                                         : match_outcome::no_match;
-    if (declared.family_name.empty() || declared.birth_date.empty())
-        throw unmatchable_claim("the named recipient has no family name or no birth date");
     if (!is_iso_date(declared.birth_date))
         throw unmatchable_claim("the named recipient's birth date is not YYYY-MM-DD");
     if (!is_iso_date(asserted.birth_date) || asserted.birth_date != declared.birth_date)

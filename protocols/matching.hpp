@@ -37,6 +37,10 @@ public:
 /// folded (Latin "a" and Cyrillic "а" stay different).
 std::string comparable_name(std::string_view name);
 
+/// Whether `declared` names someone match_person() can compare an identity with: an
+/// eIDAS PersonIdentifier, or a family name with a birth date.
+bool can_be_matched(const person_claim& declared) noexcept;
+
 /// The identified person against the named one. An exact PersonIdentifier given by the
 /// sender decides alone; otherwise family name, given names and birth date must all be
 /// equal as comparable_name() makes them. Names equal only once accents are removed give
